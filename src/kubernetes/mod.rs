@@ -1,0 +1,1 @@
+//! Kubernetes back end (not implemented yet).

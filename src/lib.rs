@@ -1,0 +1,27 @@
+//! dapr-cli: a Dapr developer toolchain — the `dapr` CLI and the `daprd` sidecar — in one crate.
+//!
+//! Layering (dependencies point one way, top to bottom):
+//!
+//! * `cli` — the command layer: one file per command under `cli/commands/`, each holding its
+//!   clap arguments next to the function that runs them. Commands orchestrate; they do not do
+//!   the work themselves.
+//! * `selfhosted` and `kubernetes` — the two back ends the commands drive. They never print:
+//!   they return data and report progress through small reporter traits.
+//! * `output` — the only code that writes to the terminal: the printer (data on stdout, status
+//!   lines on stderr), tables, `-o json|yaml`, progress bars.
+//! * `home`, `error`, `manifests` — shared pieces: the install directory, error types, the
+//!   embedded assets.
+//! * `sidecar` — `daprd`. It depends on none of the CLI code: config → build (bind every
+//!   port) → run → drain. Its API layer (`sidecar::api`) sits over protocol-neutral
+//!   components (`sidecar::components`), state stores behind one trait.
+pub mod cli;
+pub mod error;
+pub mod home;
+pub mod kubernetes;
+pub mod manifests;
+pub mod output;
+pub mod selfhosted;
+pub mod sidecar;
+
+/// The version of this toolchain; `dapr` and the `daprd` shipped beside it share it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

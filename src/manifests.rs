@@ -1,0 +1,2 @@
+//! Assets embedded in the binary (default component files; Kubernetes manifests live with
+//! the Kubernetes back end).

@@ -1,0 +1,1 @@
+//! Self-hosted back end: install directory, processes, instances, logs. Never prints.

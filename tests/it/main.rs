@@ -1,0 +1,14 @@
+//! The integration-test binary: one module per area. Every test starts real processes
+//! (`dapr`, `daprd`, `redis-server`, sample apps) on free loopback ports.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+mod cli_k8s;
+mod cli_run;
+mod cli_selfhosted;
+mod conformance;
+mod installer;
+mod sidecar_api;
+mod sidecar_e2e;
+mod sidecar_invoke;

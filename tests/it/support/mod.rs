@@ -1,0 +1,90 @@
+//! Shared test helpers: free ports, a real `redis-server` per test, waiting for HTTP.
+//! Each area may add its own helpers in its own file under `support/`.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Path of a binary of this crate (`dapr`, `daprd`).
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "dapr" => PathBuf::from(env!("CARGO_BIN_EXE_dapr")),
+        "daprd" => PathBuf::from(env!("CARGO_BIN_EXE_daprd")),
+        other => panic!("unknown binary {other}"),
+    }
+}
+
+/// Poll until `cond` is true or `timeout` passes; returns whether it became true.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    cond()
+}
+
+/// A process killed (SIGKILL) and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A throw-away `redis-server` on a free port, without persistence.
+pub struct Redis {
+    pub port: u16,
+    _child: KillOnDrop,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (apt-get install -y redis-server)");
+            let mut child = KillOnDrop(child);
+            let up = wait_until(Duration::from_secs(5), || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            if up && child.0.try_wait().unwrap().is_none() {
+                return Redis { port, _child: child, _dir: dir };
+            }
+        }
+        panic!("could not start redis-server");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Run `redis-cli` against this server and return its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
