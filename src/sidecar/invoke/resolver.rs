@@ -1,0 +1,503 @@
+//! Name resolution: a registry of sidecars in one SQLite file shared by every `daprd` of a
+//! user, modelled on the official `nameresolution.sqlite` component (table
+//! `registration_id, address, app_id, namespace, last_update`, plus our `pid`).
+//!
+//! Why not mDNS (the official self-hosted default): it needs multicast, which containers,
+//! CI runners and VPNs often block, and a 1 s browse on first lookup. A shared file works
+//! with zero configuration on one machine, which is what self-hosted mode is. Limits: it
+//! only reaches sidecars that share the file (one user, one host unless the file is on a
+//! shared disk), and it does not interoperate with official sidecars using mDNS.
+//!
+//! Each sidecar inserts its row when its internal port listens, refreshes `last_update`
+//! every `updateInterval` (5 s) and deletes the row on shutdown. A lookup ignores rows older
+//! than three intervals and rows whose process is gone (so a killed sidecar disappears at
+//! once, not after a timeout). All SQLite I/O runs on the blocking pool; lookups are
+//! cached in memory ([`Cache`]) so a request normally never touches the file.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+/// Errors opening or using the registry file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error("spec.nameResolution: {0}")]
+    Config(String),
+    #[error("name resolution database {path}: {source}")]
+    Db {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("name resolution database {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Settings taken from Configuration `spec.nameResolution`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrySettings {
+    pub path: String,
+    pub table: String,
+    pub update_interval: Duration,
+}
+
+impl RegistrySettings {
+    /// Reads `spec.nameResolution` (`None` ⇒ defaults). `component` may be `sqlite` or
+    /// `mdns` (the official default; served here by the local registry, with its own
+    /// configuration ignored); anything else is refused with what would be valid.
+    pub fn from_config(
+        value: Option<&serde_json::Value>,
+        home: Option<PathBuf>,
+    ) -> Result<Self, ResolverError> {
+        let default_path = || -> Result<String, ResolverError> {
+            let home = home.clone().ok_or_else(|| {
+                ResolverError::Config(
+                    "HOME is not set; set it or give configuration.connectionString".into(),
+                )
+            })?;
+            Ok(home
+                .join(".dapr")
+                .join("nameresolution.db")
+                .to_string_lossy()
+                .into_owned())
+        };
+        let mut s = RegistrySettings {
+            path: String::new(),
+            table: "hosts".into(),
+            update_interval: Duration::from_secs(5),
+        };
+        let Some(v) = value.filter(|v| !v.is_null()) else {
+            s.path = default_path()?;
+            return Ok(s);
+        };
+        let component = v
+            .get("component")
+            .and_then(|c| c.as_str())
+            .unwrap_or("mdns");
+        match component {
+            "" | "mdns" => {
+                s.path = default_path()?;
+                return Ok(s);
+            }
+            "sqlite" => {}
+            other => {
+                return Err(ResolverError::Config(format!(
+                    "component {other:?} is not supported by this daprd (valid: sqlite, mdns)"
+                )));
+            }
+        }
+        let conf = v.get("configuration");
+        let get = |k: &str| -> Option<String> {
+            let x = conf?.get(k)?;
+            match x {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        s.path = match get("connectionString") {
+            Some(p) if !p.trim().is_empty() => p,
+            _ => default_path()?,
+        };
+        if let Some(t) = get("tableName") {
+            if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ResolverError::Config(format!(
+                    "configuration.tableName {t:?} is invalid (letters, digits and _ only)"
+                )));
+            }
+            s.table = t;
+        }
+        if let Some(d) = get("updateInterval") {
+            s.update_interval = parse_duration(&d).filter(|d| !d.is_zero()).ok_or_else(|| {
+                ResolverError::Config(format!(
+                    "configuration.updateInterval {d:?} is not a duration (e.g. 5s, 500ms, 1m)"
+                ))
+            })?;
+        }
+        Ok(s)
+    }
+}
+
+/// Go-style durations as used in component metadata: `5s`, `500ms`, `1m`, or plain seconds.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// One sidecar's handle on the registry file.
+pub struct Registry {
+    settings: RegistrySettings,
+    conn: Mutex<Connection>,
+    registration_id: String,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Registry {
+    /// Opens (creating directories, file and table as needed). Blocking: call from
+    /// `spawn_blocking`.
+    pub fn open(settings: RegistrySettings) -> Result<Registry, ResolverError> {
+        let path = settings.path.clone();
+        let db = |source| ResolverError::Db {
+            path: path.clone(),
+            source,
+        };
+        let is_uri = path.starts_with("file:");
+        if !is_uri && path != ":memory:" {
+            if let Some(dir) = std::path::Path::new(&path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|source| ResolverError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if is_uri {
+            flags |= OpenFlags::SQLITE_OPEN_URI;
+        }
+        let conn = Connection::open_with_flags(&path, flags).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
+        // WAL lets many sidecars read while one writes; harmless if it cannot be enabled.
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        let t = &settings.table;
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                registration_id TEXT NOT NULL PRIMARY KEY,
+                address TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                namespace TEXT NOT NULL,
+                last_update INTEGER NOT NULL,
+                pid INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS {t}_app_id_idx ON {t} (app_id, namespace);"
+        ))
+        .map_err(db)?;
+        // A table created by the official component lacks `pid`; add it (error = exists).
+        let _ = conn.execute(&format!("ALTER TABLE {t} ADD COLUMN pid INTEGER"), []);
+        Ok(Registry {
+            settings,
+            conn: Mutex::new(conn),
+            registration_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    fn db_err(&self, source: rusqlite::Error) -> ResolverError {
+        ResolverError::Db {
+            path: self.settings.path.clone(),
+            source,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Inserts (or refreshes) this sidecar's row. Rows left at the same address by a
+    /// process that died are removed, as are rows not refreshed for an hour.
+    pub fn register(
+        &self,
+        app_id: &str,
+        namespace: &str,
+        address: &str,
+    ) -> Result<(), ResolverError> {
+        let t = &self.settings.table;
+        let conn = self.lock();
+        let now = now_secs();
+        conn.execute(
+            &format!(
+                "DELETE FROM {t} WHERE (address = ?1 AND registration_id <> ?2) OR last_update < ?3"
+            ),
+            params![address, self.registration_id, now - 3600],
+        )
+        .map_err(|e| self.db_err(e))?;
+        conn.execute(
+            &format!(
+                "INSERT INTO {t} (registration_id, address, app_id, namespace, last_update, pid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (registration_id) DO UPDATE SET last_update = excluded.last_update"
+            ),
+            params![
+                self.registration_id,
+                address,
+                app_id,
+                namespace,
+                now,
+                std::process::id()
+            ],
+        )
+        .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Refreshes `last_update`; re-inserts the row if someone removed it.
+    pub fn heartbeat(
+        &self,
+        app_id: &str,
+        namespace: &str,
+        address: &str,
+    ) -> Result<(), ResolverError> {
+        let t = &self.settings.table;
+        let n = self
+            .lock()
+            .execute(
+                &format!("UPDATE {t} SET last_update = ?1 WHERE registration_id = ?2"),
+                params![now_secs(), self.registration_id],
+            )
+            .map_err(|e| self.db_err(e))?;
+        if n == 0 {
+            self.register(app_id, namespace, address)?;
+        }
+        Ok(())
+    }
+
+    pub fn deregister(&self) -> Result<(), ResolverError> {
+        let t = &self.settings.table;
+        self.lock()
+            .execute(
+                &format!("DELETE FROM {t} WHERE registration_id = ?1"),
+                params![self.registration_id],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Live addresses of `app_id` in `namespace`, ordered by address for stable round robin.
+    pub fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<String>, ResolverError> {
+        let t = &self.settings.table;
+        let fresh = now_secs() - 3 * self.settings.update_interval.as_secs().max(1) as i64;
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT address, pid FROM {t}
+                 WHERE app_id = ?1 AND namespace = ?2 AND last_update >= ?3 ORDER BY address"
+            ))
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map(params![app_id, namespace, fresh], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
+            .map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (addr, pid) = row.map_err(|e| self.db_err(e))?;
+            if pid.is_none_or(process_alive) && !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a process exists and is not a zombie. Rows come from the same user's sidecars on
+/// this host, so the pid is meaningful.
+fn process_alive(pid: i64) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if raw <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EPERM) => return true,
+        Err(_) => return false,
+    }
+    // A killed-but-unreaped process still answers signal 0; its state in /proc is `Z`.
+    match std::fs::read_to_string(format!("/proc/{raw}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_none_or(|state| state != 'Z' && state != 'X'),
+        Err(_) => true,
+    }
+}
+
+/// How long a cached resolution is served without asking the registry again; after that
+/// it is still served while a background refresh runs, up to [`CACHE_MAX_AGE`].
+const CACHE_FRESH: Duration = Duration::from_secs(5);
+const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
+struct Entry {
+    addrs: Arc<[String]>,
+    fetched: Instant,
+    next: AtomicUsize,
+    refreshing: AtomicBool,
+}
+
+/// Resolutions cached per (namespace, app id). Negative answers are not cached so a new
+/// sidecar is found on the next call.
+#[derive(Default)]
+pub struct Cache {
+    map: Mutex<HashMap<String, HashMap<String, Arc<Entry>>>>,
+}
+
+/// The outcome of a cache probe.
+pub enum Cached {
+    /// Fresh: use it.
+    Hit(String),
+    /// Usable but old: use it, and refresh in the background.
+    Stale(String),
+    Miss,
+}
+
+impl Cache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Arc<Entry>>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Picks the next address (round robin) if cached.
+    pub fn get(&self, app_id: &str, namespace: &str) -> Cached {
+        let entry = match self.lock().get(namespace).and_then(|m| m.get(app_id)) {
+            Some(e) => e.clone(),
+            None => return Cached::Miss,
+        };
+        let age = entry.fetched.elapsed();
+        if age > CACHE_MAX_AGE || entry.addrs.is_empty() {
+            return Cached::Miss;
+        }
+        let i = entry.next.fetch_add(1, Ordering::Relaxed) % entry.addrs.len();
+        let addr = entry.addrs[i].clone();
+        if age > CACHE_FRESH && !entry.refreshing.swap(true, Ordering::AcqRel) {
+            Cached::Stale(addr)
+        } else {
+            Cached::Hit(addr)
+        }
+    }
+
+    /// Stores a lookup result and returns the address to use now.
+    pub fn put(&self, app_id: &str, namespace: &str, addrs: Vec<String>) -> Option<String> {
+        let mut map = self.lock();
+        let ns = map.entry(namespace.to_owned()).or_default();
+        if addrs.is_empty() {
+            ns.remove(app_id);
+            return None;
+        }
+        // Keep the round-robin position across refreshes so load stays spread.
+        let next = ns
+            .get(app_id)
+            .map(|e| e.next.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        let entry = Arc::new(Entry {
+            addrs: addrs.into(),
+            fetched: Instant::now(),
+            next: AtomicUsize::new(next + 1),
+            refreshing: AtomicBool::new(false),
+        });
+        let first = entry.addrs[next % entry.addrs.len()].clone();
+        ns.insert(app_id.to_owned(), entry);
+        Some(first)
+    }
+
+    /// Forgets an app id (after a connection failure to one of its addresses).
+    pub fn invalidate(&self, app_id: &str, namespace: &str) {
+        if let Some(m) = self.lock().get_mut(namespace) {
+            m.remove(app_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path) -> RegistrySettings {
+        RegistrySettings {
+            path: dir.join("sub").join("nr.db").to_string_lossy().into_owned(),
+            table: "hosts".into(),
+            update_interval: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let home = Some(PathBuf::from("/h"));
+        let d = RegistrySettings::from_config(None, home.clone()).unwrap();
+        assert_eq!(d.path, "/h/.dapr/nameresolution.db");
+        let v = serde_json::json!({"component": "sqlite", "configuration": {"connectionString": "/x/y.db", "updateInterval": "2s"}});
+        let s = RegistrySettings::from_config(Some(&v), home.clone()).unwrap();
+        assert_eq!(s.path, "/x/y.db");
+        assert_eq!(s.update_interval, Duration::from_secs(2));
+        let v = serde_json::json!({"component": "consul"});
+        let e = RegistrySettings::from_config(Some(&v), home.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("consul") && e.contains("sqlite"), "{e}");
+        let v =
+            serde_json::json!({"component": "sqlite", "configuration": {"tableName": "x; drop"}});
+        assert!(RegistrySettings::from_config(Some(&v), home).is_err());
+    }
+
+    #[test]
+    fn register_lookup_deregister() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Registry::open(settings(dir.path())).unwrap();
+        let b = Registry::open(settings(dir.path())).unwrap();
+        a.register("app", "default", "127.0.0.1:1001").unwrap();
+        b.register("app", "default", "127.0.0.1:1002").unwrap();
+        assert_eq!(
+            a.lookup("app", "default").unwrap(),
+            vec!["127.0.0.1:1001", "127.0.0.1:1002"]
+        );
+        assert!(a.lookup("app", "other").unwrap().is_empty());
+        b.deregister().unwrap();
+        assert_eq!(a.lookup("app", "default").unwrap(), vec!["127.0.0.1:1001"]);
+        a.heartbeat("app", "default", "127.0.0.1:1001").unwrap();
+        // A row whose process is gone is ignored.
+        a.lock()
+            .execute("UPDATE hosts SET pid = 2147483000", [])
+            .unwrap();
+        assert!(a.lookup("app", "default").unwrap().is_empty());
+    }
+
+    #[test]
+    fn cache_round_robin_and_invalidate() {
+        let c = Cache::default();
+        assert!(matches!(c.get("a", "ns"), Cached::Miss));
+        assert_eq!(
+            c.put("a", "ns", vec!["x".into(), "y".into()]).as_deref(),
+            Some("x")
+        );
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            if let Cached::Hit(a) = c.get("a", "ns") {
+                seen.push(a);
+            }
+        }
+        assert_eq!(seen, vec!["y", "x", "y", "x"]);
+        c.invalidate("a", "ns");
+        assert!(matches!(c.get("a", "ns"), Cached::Miss));
+    }
+}
