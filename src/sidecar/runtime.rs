@@ -1,1 +1,426 @@
-//! TODO
+//! Start-up and shutdown of `daprd`, linkerd style: [`build`] loads components, creates the
+//! state stores and binds every port (failing early with the flag's name); [`Sidecar::run`]
+//! serves until SIGTERM/SIGINT (the caller's future) or `POST /v1.0/shutdown`, then drains
+//! in-flight requests for `--dapr-graceful-shutdown-seconds` and closes the stores.
+//!
+//! Readiness follows upstream: `/v1.0/healthz/outbound` and `/v1.0/metadata` answer as soon
+//! as the API listens; `/v1.0/healthz` turns 204 once the app port accepts connections (at
+//! once without an app). The gRPC API port is only reserved (connections are closed): the
+//! gRPC API is not served yet. Metrics are not served.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use axum::ServiceExt;
+use axum::extract::Request;
+use axum::serve::ListenerExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::api::core::{AppConnection, ComponentInfo, Core, CoreInfo, HealthInfo, ShutdownRequest, StoreEntry};
+use super::api::http::{self, HttpState};
+use super::components::{loader, state};
+use super::config::Config;
+use super::invoke::{InvokeConfig, Invoker};
+use super::log::{self, scope};
+
+/// A sidecar with every port bound, ready to [`run`](Sidecar::run).
+pub struct Sidecar {
+    cfg: Config,
+    core: Arc<Core>,
+    http: Arc<HttpState>,
+    api_listeners: Vec<TcpListener>,
+    public_listener: Option<TcpListener>,
+    grpc_listeners: Vec<TcpListener>,
+    invoker: Arc<Invoker>,
+    started: Instant,
+}
+
+fn listen_error(addr: SocketAddr, flag: &str, e: &std::io::Error) -> anyhow::Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this host".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    anyhow!("failed to listen on {addr} ({flag}): {why}")
+}
+
+/// Binds `port` on each address. The implicit `::1` of the loopback default is optional
+/// (hosts without IPv6); every address given on the command line is required.
+async fn bind_all(
+    addrs: &[IpAddr],
+    port: u16,
+    flag: &str,
+    optional_v6: bool,
+) -> anyhow::Result<Vec<TcpListener>> {
+    let mut out = Vec::with_capacity(addrs.len());
+    for ip in addrs {
+        let addr = SocketAddr::new(*ip, port);
+        match TcpListener::bind(addr).await {
+            Ok(l) => out.push(l),
+            Err(e) if optional_v6 && ip.is_ipv6() => {
+                log::debug(scope::RUNTIME, &format!("not listening on {addr}: {e}"));
+            }
+            Err(e) => return Err(listen_error(addr, flag, &e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Loads components, creates stores and binds every port.
+pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
+    log::info(scope::RUNTIME, &format!("Starting Dapr Runtime -- version {} -- commit unknown", crate::VERSION));
+    log::info(scope::RUNTIME, &format!("Log level set to: {}", cfg.log_level.as_str()));
+    log::info(scope::RUNTIME, &format!("app id: {}", cfg.app_id));
+    log::info(scope::RUNTIME, "mTLS is disabled. Skipping certificate request and tls validation");
+    if cfg.api_logging {
+        log::info(scope::RUNTIME, "API logging is enabled");
+    }
+
+    let loaded = loader::load(&cfg.resources_paths, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
+    for c in &loaded.skipped {
+        log::warn(
+            scope::COMPONENTS,
+            &format!("component {} of type {} is not supported by this daprd yet; skipped", c.name, c.component_type),
+        );
+    }
+    let mut stores = Vec::new();
+    let mut infos = Vec::new();
+    for c in &loaded.components {
+        if c.category() != "state" {
+            continue;
+        }
+        let store = match state::create(c, &cfg.app_id).await {
+            Ok(s) => s,
+            Err(e) if c.ignore_errors => {
+                log::warn(scope::COMPONENTS, &format!("error initializing component {} (ignored): {e}", c.name));
+                continue;
+            }
+            Err(e) => return Err(anyhow!("{e}")),
+        };
+        let prefix = state::KeyPrefix::from_component(c, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
+        log::info(
+            scope::RUNTIME,
+            &format!("Component loaded: {} ({}/{})", c.name, c.component_type, c.version),
+        );
+        infos.push(ComponentInfo {
+            name: c.name.clone(),
+            component_type: c.component_type.clone(),
+            version: c.version.clone(),
+            capabilities: super::api::core::state_capabilities(store.features()),
+        });
+        stores.push(StoreEntry {
+            name: c.name.clone(),
+            component_type: c.component_type.clone(),
+            version: c.version.clone(),
+            store,
+            prefix,
+        });
+    }
+
+    let optional_v6 = cfg.default_listen_addresses;
+    let api_listeners = bind_all(&cfg.listen_addresses, cfg.http_port, "--dapr-http-port", optional_v6).await?;
+    let public_listener = match cfg.public_port {
+        Some(p) => {
+            Some(bind_all(&[cfg.public_listen_address], p, "--dapr-public-port", false).await?.remove(0))
+        }
+        None => None,
+    };
+    // The gRPC port is reserved when free, so a CLI waiting for it proceeds; a busy port is
+    // not fatal while the gRPC API is not served.
+    let mut grpc_listeners = Vec::new();
+    for ip in &cfg.listen_addresses {
+        match TcpListener::bind(SocketAddr::new(*ip, cfg.grpc_port)).await {
+            Ok(l) => grpc_listeners.push(l),
+            Err(e) if ip.is_ipv6() && optional_v6 => {
+                log::debug(scope::RUNTIME, &format!("not reserving [{ip}]:{}: {e}", cfg.grpc_port));
+            }
+            Err(e) => log::warn(
+                scope::RUNTIME,
+                &format!("{} (the gRPC API is not served by this daprd yet)", listen_error(SocketAddr::new(*ip, cfg.grpc_port), "--dapr-grpc-port", &e)),
+            ),
+        }
+    }
+
+    let invoker = Invoker::bind(InvokeConfig {
+        app_id: cfg.app_id.clone(),
+        namespace: cfg.namespace.clone(),
+        app_port: cfg.app_port,
+        app_channel_address: cfg.app_channel_address.clone(),
+        app_protocol: cfg.app_protocol.clone(),
+        internal_port: cfg.internal_grpc_port,
+        internal_listen_address: cfg.internal_grpc_listen_address,
+        max_body_size: cfg.max_body_size,
+        app_api_token: cfg.app_api_token.clone(),
+        app_max_concurrency: cfg.app_max_concurrency,
+        api_token: cfg.api_token.clone(),
+        name_resolution: cfg.configuration.name_resolution.clone(),
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    let invoker = Arc::new(invoker);
+
+    let health = cfg.app_health.as_ref().map(|h| HealthInfo {
+        path: h.path.clone(),
+        interval: format!("{}s", h.interval.as_secs()),
+        timeout: format!("{}ms", h.timeout.as_millis()),
+        threshold: h.threshold,
+    });
+    let core = Arc::new(Core::new(
+        CoreInfo {
+            app_id: cfg.app_id.clone(),
+            runtime_version: crate::VERSION.to_string(),
+            enabled_features: cfg.configuration.enabled_features.clone(),
+            app_connection: AppConnection {
+                port: cfg.app_port,
+                protocol: cfg.app_protocol.clone(),
+                channel_address: cfg.app_channel_address.clone(),
+                max_concurrency: cfg.app_max_concurrency,
+                health,
+            },
+        },
+        stores,
+        infos,
+    ));
+    let http = Arc::new(HttpState {
+        core: core.clone(),
+        invoker: Some(invoker.clone()),
+        max_body_size: cfg.max_body_size,
+        api_token: cfg.api_token.clone(),
+        api_logging: cfg.api_logging,
+        api_logging_omit_health_checks: cfg.configuration.api_logging_omit_health_checks,
+    });
+    Ok(Sidecar { cfg, core, http, api_listeners, public_listener, grpc_listeners, invoker, started })
+}
+
+async fn wait_true(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+fn serve(listener: TcpListener, router: axum::Router, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let svc = ServiceExt::<Request>::into_make_service(http::service(router));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, svc).with_graceful_shutdown(wait_true(stop)).await {
+            log::error(scope::HTTP, &format!("HTTP server failed: {e}"));
+        }
+    })
+}
+
+/// Accepts and closes connections on the reserved gRPC port until shutdown.
+fn reserve(listener: TcpListener, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stopped = wait_true(stop);
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return,
+                r = listener.accept() => drop(r),
+            }
+        }
+    })
+}
+
+/// Waits until `host:port` accepts TCP connections (100 ms between tries).
+async fn wait_for_port(host: &str, port: u16) {
+    loop {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect((host, port))).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One `GET <path>` against the app; 2xx = healthy.
+async fn probe(host: &str, port: u16, path: &str, token: Option<&str>, timeout: Duration) -> bool {
+    let attempt = async {
+        let mut s = TcpStream::connect((host, port)).await.ok()?;
+        let auth = token.map(|t| format!("dapr-api-token: {t}\r\n")).unwrap_or_default();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: dapr\r\n{auth}Connection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).await.ok()?;
+        Some(buf.starts_with(b"HTTP/1.") && buf[9] == b'2')
+    };
+    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+}
+
+impl Sidecar {
+    /// The HTTP API port actually bound.
+    pub fn http_port(&self) -> u16 {
+        self.cfg.http_port
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Serves until `shutdown` resolves or the API asks to stop, then drains. A forced
+    /// shutdown (`dapr-force-shutdown: true`) exits the process with code 1.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Sidecar { cfg, core, http, api_listeners, public_listener, grpc_listeners, invoker, started } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut servers = Vec::new();
+        let router = http::router(http.clone());
+        for l in api_listeners {
+            servers.push(serve(l, router.clone(), stop_rx.clone()));
+        }
+        log::info(scope::RUNTIME, &format!("HTTP server is running on port {}", cfg.http_port));
+        log::info(scope::RUNTIME, &format!("The request body size parameter is: {}", cfg.max_body_size));
+        if let Some(l) = public_listener {
+            let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
+            servers.push(serve(l, http::public_router(http.clone()), stop_rx.clone()));
+            log::info(scope::RUNTIME, &format!("Public HTTP server is running on port {port}"));
+        }
+        let reserved: Vec<_> = grpc_listeners.into_iter().map(|l| reserve(l, stop_rx.clone())).collect();
+        let internal = {
+            let inv = invoker.clone();
+            let stop = wait_true(stop_rx.clone());
+            tokio::spawn(async move {
+                if let Err(e) = inv.serve_internal(stop).await {
+                    log::error(scope::RUNTIME, &format!("internal server failed: {e}"));
+                }
+            })
+        };
+        log::info(scope::RUNTIME, &format!("Internal gRPC server is running on port {}", invoker.internal_port()));
+        core.set_outbound_ready();
+
+        let readiness = {
+            let core = core.clone();
+            let invoker = invoker.clone();
+            let cfg = cfg.clone();
+            tokio::spawn(async move {
+                if let Some(port) = cfg.app_port {
+                    log::info(
+                        scope::RUNTIME,
+                        &format!(
+                            "application protocol: {}. waiting on port {port}.  This will block until the app is listening on that port.",
+                            cfg.app_protocol
+                        ),
+                    );
+                    wait_for_port(&cfg.app_channel_address, port).await;
+                    invoker.wait_for_app().await;
+                    log::info(scope::RUNTIME, &format!("application discovered on port {port}"));
+                }
+                core.set_ready();
+                log::info(
+                    scope::RUNTIME,
+                    &format!("dapr initialized. Status: Running. Init Elapsed {}ms", started.elapsed().as_millis()),
+                );
+                if let (Some(port), Some(h)) = (cfg.app_port, cfg.app_health.clone()) {
+                    let mut failures = 0u32;
+                    let mut healthy = true;
+                    let mut tick = tokio::time::interval(h.interval);
+                    loop {
+                        tick.tick().await;
+                        let ok = probe(&cfg.app_channel_address, port, &h.path, cfg.app_api_token.as_deref(), h.timeout)
+                            .await;
+                        failures = if ok { 0 } else { failures + 1 };
+                        let now = ok || (healthy && failures < h.threshold);
+                        if now != healthy {
+                            healthy = now;
+                            invoker.set_app_healthy(healthy);
+                            let status = if healthy { "healthy" } else { "unhealthy" };
+                            log::info(scope::HEALTH, &format!("App entered {status} status"));
+                        }
+                    }
+                }
+            })
+        };
+
+        let forced = tokio::select! {
+            _ = shutdown => false,
+            how = core.shutdown_requested() => how == ShutdownRequest::Force,
+        };
+        if forced {
+            log::warn(scope::RUNTIME, "Shutdown forced through the API; exiting with code 1");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::process::exit(1);
+        }
+        log::info(scope::RUNTIME, "Dapr shutting down");
+        readiness.abort();
+        invoker.deregister().await;
+        let _ = stop_tx.send(true);
+        let grace = cfg.graceful_shutdown;
+        let drain = futures_util::future::join_all(servers.into_iter().chain(reserved).chain([internal]));
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            log::warn(
+                scope::RUNTIME,
+                &format!("in-flight requests did not finish within {}s; closing", grace.as_secs()),
+            );
+        }
+        for s in core.stores() {
+            s.store.close().await;
+        }
+        log::info(scope::RUNTIME, "Dapr runtime stopped");
+        Ok(())
+    }
+}
+
+/// SIGTERM or SIGINT. The handlers are installed when this is called (so a signal during
+/// start-up is not lost); the future resolves on the first signal.
+pub fn signals() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (mut term, mut int) = match handlers {
+            (Ok(t), Ok(i)) => (t, i),
+            _ => return std::future::pending().await,
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "terminated",
+            _ = int.recv() => "interrupt",
+        };
+        log::info(scope::RUNTIME, &format!("Received signal '{name}'; beginning shutdown"));
+    }
+}
+
+/// The whole life of `daprd` after flag parsing: returns the process exit code.
+pub fn main(cfg: Config) -> i32 {
+    let started = Instant::now();
+    if let Err(e) = log::init(cfg.log_level, cfg.log_as_json, &cfg.app_id, cfg.log_file.as_deref()) {
+        log::fatal(scope::RUNTIME, &format!("--log-file: {e}"));
+        return 1;
+    }
+    // One thread serves the API: a sidecar's work is short I/O-bound requests, and a small
+    // runtime keeps the idle footprint low. Blocking store calls use the blocking pool.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .thread_keep_alive(Duration::from_secs(10))
+        .build()
+        .context("cannot start the async runtime")
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::fatal(scope::RUNTIME, &format!("{e:#}"));
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let signalled = signals();
+        let sidecar = match build(cfg, started).await {
+            Ok(s) => s,
+            Err(e) => {
+                log::fatal(scope::RUNTIME, &format!("{e:#}"));
+                return 1;
+            }
+        };
+        match sidecar.run(signalled).await {
+            Ok(()) => 0,
+            Err(e) => {
+                log::fatal(scope::RUNTIME, &format!("{e:#}"));
+                1
+            }
+        }
+    })
+}

@@ -5,6 +5,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::sidecar::components::state::StateError;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -36,5 +38,139 @@ impl IntoResponse for ApiError {
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         res
+    }
+}
+
+/// The table of errors the API generates: Dapr's error code, HTTP status and message for
+/// each, in one place. A gRPC adapter maps `status` to a gRPC code the same way.
+impl ApiError {
+    pub fn malformed_request(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERR_MALFORMED_REQUEST",
+            format!("failed deserializing HTTP body: {detail}"),
+        )
+    }
+
+    /// A request field problem with a message of its own (e.g. `"key" is a required field`).
+    pub fn bad_field(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", message)
+    }
+
+    pub fn illegal_key(key: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERR_MALFORMED_REQUEST",
+            format!("input key/keyPrefix '{key}' can't contain '||'"),
+        )
+    }
+
+    pub fn state_store_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERR_STATE_STORE_NOT_FOUND",
+            format!("state store {name} is not found"),
+        )
+    }
+
+    pub fn state_store_not_configured(name: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_STATE_STORE_NOT_CONFIGURED",
+            format!("state store {name} is not configured"),
+        )
+    }
+
+    pub fn state_store_not_transactional(name: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_STATE_STORE_NOT_SUPPORTED",
+            format!("state store {name} doesn't support transaction"),
+        )
+    }
+
+    pub fn unsupported_state_operation(op: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERR_NOT_SUPPORTED_STATE_OPERATION",
+            format!("operation type {op} not supported"),
+        )
+    }
+
+    /// A store error during save: 409 for an ETag mismatch, 400 for an invalid ETag or bad
+    /// request metadata, 500 otherwise.
+    pub fn state_save(store: &str, e: &StateError) -> Self {
+        Self::new(state_status(e), "ERR_STATE_SAVE", format!("failed saving state in state store {store}: {e}"))
+    }
+
+    pub fn state_delete(key: &str, e: &StateError) -> Self {
+        Self::new(state_status(e), "ERR_STATE_DELETE", format!("failed deleting state with key {key}: {e}"))
+    }
+
+    pub fn state_get(store: &str, key: &str, e: &StateError) -> Self {
+        Self::new(state_status(e), "ERR_STATE_GET", format!("fail to get {key} from state store {store}: {e}"))
+    }
+
+    pub fn state_bulk_get(store: &str, e: &StateError) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_STATE_BULK_GET",
+            format!("failed getting state in bulk from state store {store}: {e}"),
+        )
+    }
+
+    pub fn state_transaction(e: &StateError) -> Self {
+        let status = match e {
+            StateError::EtagMismatch(_) => StatusCode::CONFLICT,
+            StateError::EtagInvalid(_) | StateError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            StateError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, "ERR_STATE_TRANSACTION", format!("error while executing state transaction: {e}"))
+    }
+
+    /// The request body exceeds `--max-body-size`. The official daprd fails the body read;
+    /// this sidecar answers 413 with its own code.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ERR_BODY_TOO_LARGE",
+            format!("request body is larger than the limit of {limit} bytes (--max-body-size)"),
+        )
+    }
+
+    pub fn body_read(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", format!("failed reading HTTP body: {e}"))
+    }
+
+    pub fn health_not_ready(targets: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_HEALTH_NOT_READY",
+            format!("dapr is not ready: [{targets}]"),
+        )
+    }
+
+    pub fn outbound_not_ready() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR_OUTBOUND_HEALTH_NOT_READY", "dapr outbound is not ready")
+    }
+
+    pub fn health_appid_mismatch() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR_HEALTH_APPID_NOT_MATCH", "dapr app-id does not match")
+    }
+
+    pub fn direct_invoke_no_app_id() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ERR_DIRECT_INVOKE",
+            "failed getting app id either from the URL path or the header dapr-app-id",
+        )
+    }
+}
+
+fn state_status(e: &StateError) -> StatusCode {
+    match e {
+        StateError::EtagMismatch(_) => StatusCode::CONFLICT,
+        StateError::EtagInvalid(_) | StateError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        StateError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -1,6 +1,7 @@
-//! The sidecar's API layer: HTTP today (gRPC later), over the protocol-neutral components.
-//! Errors are typed where they arise and mapped to Dapr's `{"errorCode","message"}` bodies
-//! in one place (`error`).
+//! The sidecar's API layer: a protocol-neutral core (`core`) under a thin HTTP adapter
+//! (`http`; gRPC later). Errors are typed where they arise and mapped to Dapr's
+//! `{"errorCode","message"}` bodies and status codes in one table (`error`).
 
+pub mod core;
 pub mod error;
 pub mod http;
