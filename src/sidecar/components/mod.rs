@@ -10,6 +10,7 @@ pub mod loader;
 pub mod state;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where a resource (or one of its fields) came from, for error messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +52,49 @@ pub struct Component {
 }
 
 impl Component {
+    /// A component built in code (tests, defaults): version `v1`, no metadata, no scopes.
+    pub fn new(name: &str, component_type: &str) -> Component {
+        Component {
+            name: name.to_string(),
+            namespace: None,
+            component_type: component_type.to_string(),
+            version: "v1".to_string(),
+            ignore_errors: false,
+            init_timeout: None,
+            metadata: Vec::new(),
+            scopes: Vec::new(),
+            source: Source::default(),
+        }
+    }
+
+    /// Builder-style metadata entry, for components built in code.
+    pub fn with_meta(mut self, name: &str, value: &str) -> Component {
+        self.metadata.push(MetadataItem {
+            name: name.to_string(),
+            value: value.to_string(),
+            line: self.source.line,
+        });
+        self
+    }
+
+    /// The category part of `spec.type` (`state` for `state.redis`).
+    pub fn category(&self) -> &str {
+        self.component_type.split('.').next().unwrap_or("")
+    }
+
+    /// An error about one of this component's fields, located at that field's line.
+    pub fn field_error(&self, field: &str, message: impl std::fmt::Display) -> ComponentError {
+        let location = if field.starts_with("spec.") || field.starts_with("metadata.") {
+            self.source.clone()
+        } else {
+            self.field_source(field)
+        };
+        ComponentError {
+            location,
+            what: format!("component {}: field {}: {}", self.name, field, message),
+        }
+    }
+
     /// Case-insensitive metadata lookup, as the official components do.
     pub fn meta(&self, name: &str) -> Option<&str> {
         self.metadata
@@ -67,8 +111,53 @@ impl Component {
             .find(|m| m.name.eq_ignore_ascii_case(name))
             .map(|m| m.line)
             .unwrap_or(self.source.line);
-        Source { file: self.source.file.clone(), line }
+        Source {
+            file: self.source.file.clone(),
+            line,
+        }
     }
+}
+
+/// Parses a duration the way Dapr components do: Go syntax (`1h2m3.5s`, `500ms`, `2us`) or a
+/// plain integer, which means milliseconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(ms) = text.parse::<u64>() {
+        return Some(Duration::from_millis(ms));
+    }
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds_per_unit;
+    }
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// A component that cannot be loaded or initialised. Displayed as
@@ -78,4 +167,31 @@ impl Component {
 pub struct ComponentError {
     pub location: Source,
     pub what: String,
+}
+
+impl ComponentError {
+    pub fn new(location: Source, what: impl Into<String>) -> ComponentError {
+        ComponentError {
+            location,
+            what: what.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_go_syntax_and_milliseconds() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration(""), None);
+    }
 }

@@ -1,5 +1,6 @@
 //! State stores: one trait, several implementations, one conformance suite
-//! (`tests/conformance.rs`) run against every one of them.
+//! (`tests/it/conformance.rs`) run against every one of them, plus the factory that turns a
+//! loaded `Component` into a running store and the key-prefix strategy (`keyPrefix`).
 //!
 //! Stores receive keys that the API layer has already prefixed (`appid||key`, see
 //! `keyPrefix`), and values as opaque bytes: the API layer decides how JSON is encoded.
@@ -7,9 +8,13 @@
 //! SQLite and in-memory: UUIDs), as the official components do.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+use super::{Component, ComponentError};
 
 pub mod memory;
 pub mod redis;
@@ -122,7 +127,194 @@ pub trait StateStore: Send + Sync + 'static {
     async fn delete(&self, req: DeleteRequest) -> Result<(), StateError>;
     /// All or nothing where the backend allows it (SQLite, in-memory); Redis runs the
     /// operations in one MULTI/EXEC like the official component.
-    async fn transact(&self, ops: Vec<TransactionOp>, metadata: &Metadata) -> Result<(), StateError>;
+    async fn transact(
+        &self,
+        ops: Vec<TransactionOp>,
+        metadata: &Metadata,
+    ) -> Result<(), StateError>;
     /// Flush and release resources on shutdown.
     async fn close(&self) {}
+}
+
+/// Default `spec.initTimeout`, as upstream.
+const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks a state component's metadata without connecting to anything: the type is known,
+/// required fields are present, values parse. `load` calls it so mistakes surface early;
+/// [`create`] calls it again.
+pub fn validate(component: &Component, app_id: &str) -> Result<(), ComponentError> {
+    KeyPrefix::from_component(component, app_id)?;
+    match component.component_type.as_str() {
+        "state.in-memory" => Ok(()),
+        "state.sqlite" => sqlite::Config::from_component(component).map(|_| ()),
+        "state.redis" => redis::Config::from_component(component).map(|_| ()),
+        other => Err(component.field_error(
+            "spec.type",
+            format!(
+                "unknown component type {other:?}; supported state stores: {}",
+                super::loader::SUPPORTED_TYPES.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Initialises the store a component describes: opens SQLite (creating tables), connects to
+/// Redis, ... bounded by `spec.initTimeout` (5s by default). Errors name the component's file,
+/// line and the field at fault (e.g. `redisHost` when the server refuses the connection).
+pub async fn create(
+    component: &Component,
+    app_id: &str,
+) -> Result<Arc<dyn StateStore>, ComponentError> {
+    validate(component, app_id)?;
+    let init_timeout = component
+        .init_timeout
+        .as_deref()
+        .and_then(super::parse_duration)
+        .unwrap_or(DEFAULT_INIT_TIMEOUT);
+    let init = async {
+        let store: Arc<dyn StateStore> = match component.component_type.as_str() {
+            "state.sqlite" => Arc::new(sqlite::SqliteStore::open(component).await?),
+            "state.redis" => Arc::new(redis::RedisStore::connect(component).await?),
+            _ => Arc::new(memory::MemoryStore::new()),
+        };
+        Ok::<_, ComponentError>(store)
+    };
+    match tokio::time::timeout(init_timeout, init).await {
+        Ok(result) => result,
+        Err(_) => Err(component.field_error(
+            "spec.initTimeout",
+            format!(
+                "initialisation did not finish within {init_timeout:?}; check the store is reachable \
+                 or raise spec.initTimeout"
+            ),
+        )),
+    }
+}
+
+/// How state keys are prefixed in the store (component metadata `keyPrefix`), so that keys
+/// written by official daprd and by this one are the same: `appid` (default) ⇒
+/// `<appid>||<key>`, `name` ⇒ `<component>||<key>`, `namespace` ⇒ `<NAMESPACE>.<appid>||<key>`
+/// (the app id alone when `NAMESPACE` is unset), `none` ⇒ `<key>`, anything else `X` ⇒
+/// `X||<key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrefix {
+    prefix: Option<String>,
+}
+
+impl KeyPrefix {
+    pub fn from_component(
+        component: &Component,
+        app_id: &str,
+    ) -> Result<KeyPrefix, ComponentError> {
+        let raw = component.meta("keyPrefix").unwrap_or("").trim();
+        let prefix = match raw.to_ascii_lowercase().as_str() {
+            "" | "appid" => Some(app_id.to_string()),
+            "name" => Some(component.name.clone()),
+            "namespace" => match std::env::var("NAMESPACE").ok().filter(|n| !n.is_empty()) {
+                Some(ns) => Some(format!("{ns}.{app_id}")),
+                None => Some(app_id.to_string()),
+            },
+            "none" => None,
+            _ => Some(raw.to_string()),
+        };
+        if let Some(p) = &prefix
+            && p.contains("||")
+        {
+            return Err(component.field_error(
+                "keyPrefix",
+                format!("{p:?} must not contain '||'; use appid, name, namespace, none or a custom prefix"),
+            ));
+        }
+        Ok(KeyPrefix { prefix })
+    }
+
+    /// The prefix itself (`None` for `keyPrefix: none`).
+    pub fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
+    /// The key as stored: `<prefix>||<key>`.
+    pub fn apply(&self, key: &str) -> String {
+        match &self.prefix {
+            Some(p) => format!("{p}||{key}"),
+            None => key.to_string(),
+        }
+    }
+
+    /// The key as the app sees it: everything after the first `||` (upstream strips the first
+    /// segment whatever it is, which matters for keys written with another prefix).
+    pub fn strip<'a>(&self, stored: &'a str) -> &'a str {
+        match (&self.prefix, stored.split_once("||")) {
+            (Some(_), Some((_, rest))) => rest,
+            _ => stored,
+        }
+    }
+}
+
+/// Request metadata `ttlInSeconds`: `None` when absent; a non-integer is a bad request.
+pub(crate) fn request_ttl(metadata: &Metadata) -> Result<Option<i64>, StateError> {
+    match metadata.get("ttlInSeconds") {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            StateError::BadRequest(format!(
+                "metadata ttlInSeconds {v:?} is not an integer; use seconds, or -1 for no expiry"
+            ))
+        }),
+    }
+}
+
+/// RFC 3339 UTC with seconds, as Go formats `ttlExpireTime`.
+pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads a boolean metadata field the way Go's `strconv.ParseBool` does.
+pub(crate) fn meta_bool(
+    component: &Component,
+    field: &str,
+    default: bool,
+) -> Result<bool, ComponentError> {
+    match component.meta(field).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => {
+            match v {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+                _ => Err(component
+                    .field_error(field, format!("{v:?} is not a boolean; use true or false"))),
+            }
+        }
+    }
+}
+
+/// Reads a duration metadata field (Go syntax or integer milliseconds).
+pub(crate) fn meta_duration(
+    component: &Component,
+    field: &str,
+    default: Duration,
+) -> Result<Duration, ComponentError> {
+    match component.meta(field).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => super::parse_duration(v).ok_or_else(|| {
+            component.field_error(
+                field,
+                format!("{v:?} is not a duration; use e.g. 5s, 500ms, 1m or milliseconds"),
+            )
+        }),
+    }
+}
+
+/// Reads an integer metadata field.
+pub(crate) fn meta_int(
+    component: &Component,
+    field: &str,
+    default: i64,
+) -> Result<i64, ComponentError> {
+    match component.meta(field).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| component.field_error(field, format!("{v:?} is not an integer"))),
+    }
 }

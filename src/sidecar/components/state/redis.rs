@@ -1,1 +1,550 @@
-//! TODO
+//! `state.redis` with exactly the official storage layout, so official daprd and this one can
+//! share a Redis: one hash per key with fields `data` (value bytes) and `version` (integer
+//! ETag, `HINCRBY` per write, so the first write yields `1`), plus `first-write = 0` once a
+//! key was written with first-write concurrency. Plain string values (legacy) are read with
+//! `GET` and have no ETag.
+//!
+//! Writes run as one Lua script that first checks every ETag with the official rules and
+//! then applies the writes and the TTL (`EXPIRE`/`PERSIST`), so a single set is atomic and a
+//! transaction is all-or-nothing (upstream's MULTI/EXEC can apply part of a transaction).
+//! The connection is a `ConnectionManager` (reconnects by itself); every operation is bounded
+//! by the configured timeouts, so a dead Redis gives an error, never a hang.
+//! Limits: single node only (no cluster, sentinel or TLS), no RedisJSON mode, no query API,
+//! strong consistency does not `WAIT` for replicas.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::Utc;
+
+use super::{
+    Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
+    TransactionOp, meta_bool, meta_duration, meta_int, request_ttl, rfc3339,
+};
+use crate::sidecar::components::{Component, ComponentError};
+
+const FEATURES: &[Feature] = &[
+    Feature::Etag,
+    Feature::Transactional,
+    Feature::Ttl,
+    Feature::KeysLike,
+];
+
+/// Checks then applies a batch of writes. Per key `KEYS[i]`, five arguments:
+/// kind (`set`|`del`), ETag (`0` = none given), data, first-write flag (`0` = first-write),
+/// TTL seconds (`` = leave as is, >0 = EXPIRE, <=0 = PERSIST).
+/// The check phase simulates earlier operations of the batch on the same key.
+const WRITE_SCRIPT: &str = r#"
+local sim = {}
+local function state_of(key)
+  local s = sim[key]
+  if s then return s end
+  local ver = redis.pcall("HGET", key, "version")
+  if type(ver) == "table" then ver = false end
+  local fw = false
+  if ver then fw = redis.call("HEXISTS", key, "first-write") == 1 end
+  s = { ver = ver, fw = fw }
+  sim[key] = s
+  return s
+end
+for i = 1, #KEYS do
+  local b = (i - 1) * 5
+  local kind, etag = ARGV[b + 1], ARGV[b + 2]
+  local s = state_of(KEYS[i])
+  if kind == "set" then
+    if not (not s.ver or s.ver == etag or (not s.fw and etag == "0")) then
+      return redis.error_reply("ETAG_MISMATCH " .. i)
+    end
+    s.ver = tostring((tonumber(s.ver) or 0) + 1)
+    s.fw = s.fw or ARGV[b + 4] == "0"
+  else
+    if not (not s.ver or s.ver == etag or etag == "0") then
+      return redis.error_reply("ETAG_MISMATCH " .. i)
+    end
+    s.ver = false
+    s.fw = false
+  end
+end
+for i = 1, #KEYS do
+  local b = (i - 1) * 5
+  local key = KEYS[i]
+  if ARGV[b + 1] == "set" then
+    local t = redis.call("TYPE", key)["ok"]
+    if t ~= "hash" and t ~= "none" then redis.call("DEL", key) end
+    redis.call("HSET", key, "data", ARGV[b + 3])
+    if ARGV[b + 4] == "0" then redis.call("HSET", key, "first-write", 0) end
+    redis.call("HINCRBY", key, "version", 1)
+    local ttl = ARGV[b + 5]
+    if ttl ~= "" then
+      if tonumber(ttl) > 0 then redis.call("EXPIRE", key, ttl) else redis.call("PERSIST", key) end
+    end
+  else
+    redis.call("DEL", key)
+  end
+end
+return redis.status_reply("OK")
+"#;
+
+static SCRIPT: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(WRITE_SCRIPT));
+
+/// Validated component metadata.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: i64,
+    /// Component-wide `ttlInSeconds`, used when a request has none.
+    pub default_ttl: Option<i64>,
+    pub dial_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_retries: usize,
+}
+
+impl Config {
+    pub fn from_component(c: &Component) -> Result<Config, ComponentError> {
+        let raw_host = c.meta("redisHost").map(str::trim).unwrap_or("");
+        if raw_host.is_empty() {
+            return Err(c.field_error(
+                "redisHost",
+                "required; set it to host:port, e.g. localhost:6379",
+            ));
+        }
+        if raw_host.contains(',') {
+            return Err(c.field_error(
+                "redisHost",
+                "several hosts (cluster/sentinel) are not supported by this daprd yet; give one host:port",
+            ));
+        }
+        match c.meta("redisType").map(|t| t.trim().to_ascii_lowercase()) {
+            None => {}
+            Some(t) if t.is_empty() || t == "node" => {}
+            Some(t) => {
+                return Err(c.field_error(
+                    "redisType",
+                    format!("{t:?} is not supported by this daprd yet; valid: node"),
+                ));
+            }
+        }
+        if meta_bool(c, "failover", false)? {
+            return Err(c.field_error(
+                "failover",
+                "sentinel failover is not supported by this daprd yet; use false",
+            ));
+        }
+        if meta_bool(c, "enableTLS", false)? {
+            return Err(c.field_error(
+                "enableTLS",
+                "TLS is not compiled into this daprd; use enableTLS: false (e.g. with a local TLS proxy)",
+            ));
+        }
+        let default_port = match c.meta("redisPort").map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => p.parse::<u16>().map_err(|_| {
+                c.field_error("redisPort", format!("{p:?} is not a port number (1-65535)"))
+            })?,
+            None => 6379,
+        };
+        let (host, port) = split_host(raw_host, default_port).ok_or_else(|| {
+            c.field_error(
+                "redisHost",
+                format!("{raw_host:?} is not host:port; e.g. localhost:6379"),
+            )
+        })?;
+        let db = meta_int(c, "redisDB", 0)?;
+        if db < 0 {
+            return Err(c.field_error("redisDB", "must be 0 or a positive database number"));
+        }
+        let default_ttl = match c
+            .meta("ttlInSeconds")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            Some(_) => Some(meta_int(c, "ttlInSeconds", 0)?),
+            None => None,
+        };
+        let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5))?;
+        let read_timeout = meta_duration(c, "readTimeout", Duration::from_secs(3))?;
+        let write_timeout = meta_duration(c, "writeTimeout", read_timeout)?;
+        let retries_field = if c.meta("redisMaxRetries").is_some() {
+            "redisMaxRetries"
+        } else {
+            "maxRetries"
+        };
+        let max_retries = meta_int(c, retries_field, 3)?;
+        let text = |f: &str| c.meta(f).filter(|v| !v.is_empty()).map(str::to_string);
+        Ok(Config {
+            host,
+            port,
+            username: text("redisUsername"),
+            password: text("redisPassword"),
+            db,
+            default_ttl,
+            dial_timeout: nonzero(dial_timeout, Duration::from_secs(5)),
+            read_timeout: nonzero(read_timeout, Duration::from_secs(3)),
+            write_timeout: nonzero(write_timeout, Duration::from_secs(3)),
+            max_retries: max_retries.clamp(0, 100) as usize,
+        })
+    }
+}
+
+/// Upstream treats a zero timeout as "use the default"; we must never wait forever.
+fn nonzero(d: Duration, default: Duration) -> Duration {
+    if d.is_zero() { default } else { d }
+}
+
+fn split_host(raw: &str, default_port: u16) -> Option<(String, u16)> {
+    if let Some(rest) = raw.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default_port,
+            None => return None,
+        };
+        return Some((host.to_string(), port));
+    }
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            if host.is_empty() {
+                return None;
+            }
+            Some((host.to_string(), port.parse().ok()?))
+        }
+        Some(_) => Some((raw.to_string(), default_port)),
+        None => Some((raw.to_string(), default_port)),
+    }
+}
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    default_ttl: Option<i64>,
+    op_timeout: Duration,
+    address: String,
+}
+
+impl RedisStore {
+    /// Connects (and authenticates) to the configured server.
+    pub async fn connect(component: &Component) -> Result<RedisStore, ComponentError> {
+        let config = Config::from_component(component)?;
+        let address = format!("{}:{}", config.host, config.port);
+        let mut settings = RedisConnectionInfo::default().set_db(config.db);
+        if let Some(user) = &config.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &config.password {
+            settings = settings.set_password(password);
+        }
+        let info = ConnectionAddr::Tcp(config.host.clone(), config.port)
+            .into_connection_info()
+            .map(|i| i.set_redis_settings(settings))
+            .map_err(|e| {
+                component.field_error("redisHost", format!("invalid Redis address {address}: {e}"))
+            })?;
+        let client = ::redis::Client::open(info).map_err(|e| {
+            component.field_error("redisHost", format!("invalid Redis address {address}: {e}"))
+        })?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.dial_timeout))
+            .set_response_timeout(Some(config.read_timeout + config.write_timeout))
+            .set_number_of_retries(config.max_retries)
+            .set_min_delay(Duration::from_millis(8))
+            .set_max_delay(Duration::from_millis(512));
+        let connect_error = |e: String| {
+            let lower = e.to_ascii_lowercase();
+            if lower.contains("auth") || lower.contains("wrongpass") || lower.contains("password") {
+                component.field_error(
+                    "redisPassword",
+                    format!("Redis at {address} refused the credentials: {e}"),
+                )
+            } else {
+                component.field_error(
+                    "redisHost",
+                    format!("cannot connect to Redis at {address}: {e}"),
+                )
+            }
+        };
+        // Initial connection: one bounded attempt, so a wrong host fails start-up quickly.
+        let mut conn = match tokio::time::timeout(
+            config.dial_timeout + config.read_timeout,
+            ConnectionManager::new_with_config(client, manager_config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(connect_error(e.to_string())),
+            Err(_) => {
+                return Err(connect_error(format!(
+                    "no answer within {:?}",
+                    config.dial_timeout
+                )));
+            }
+        };
+        let ping = tokio::time::timeout(
+            config.read_timeout,
+            ::redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await;
+        match ping {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(connect_error(e.to_string())),
+            Err(_) => {
+                return Err(connect_error(format!(
+                    "PING got no answer within {:?}",
+                    config.read_timeout
+                )));
+            }
+        }
+        Ok(RedisStore {
+            conn,
+            default_ttl: config.default_ttl,
+            op_timeout: config.dial_timeout + config.read_timeout + config.write_timeout,
+            address,
+        })
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StateError> {
+        match tokio::time::timeout(self.op_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.map_error(what, e)),
+            Err(_) => Err(StateError::Other(format!(
+                "redis {}: {what} got no answer within {:?}",
+                self.address, self.op_timeout
+            ))),
+        }
+    }
+
+    fn map_error(&self, what: &str, e: RedisError) -> StateError {
+        StateError::Other(format!("redis {}: {what} failed: {e}", self.address))
+    }
+
+    /// Runs the write script over a batch; maps an ETag refusal to `EtagMismatch`.
+    async fn write(&self, ops: &[WriteOp]) -> Result<(), StateError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = SCRIPT.prepare_invoke();
+        for op in ops {
+            invocation.key(&op.key);
+            invocation
+                .arg(op.kind)
+                .arg(&op.etag)
+                .arg(op.data.as_ref())
+                .arg(op.first_write)
+                .arg(&op.ttl);
+        }
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(
+            self.op_timeout,
+            invocation.invoke_async::<::redis::Value>(&mut conn),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                let text = e.to_string();
+                if let Some(pos) = text.find("ETAG_MISMATCH") {
+                    let index: usize = text[pos + "ETAG_MISMATCH".len()..]
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1);
+                    let op = &ops[index.saturating_sub(1).min(ops.len() - 1)];
+                    Err(StateError::EtagMismatch(format!(
+                        "failed to {} key {}",
+                        op.verb(),
+                        op.key
+                    )))
+                } else {
+                    Err(self.map_error("write", e))
+                }
+            }
+            Err(_) => Err(StateError::Other(format!(
+                "redis {}: write got no answer within {:?}",
+                self.address, self.op_timeout
+            ))),
+        }
+    }
+
+    fn set_op(&self, req: &SetRequest) -> Result<WriteOp, StateError> {
+        let ttl = request_ttl(&req.metadata)?.or(self.default_ttl);
+        Ok(WriteOp {
+            key: req.key.clone(),
+            kind: "set",
+            etag: etag_arg(req.etag.as_deref())?,
+            data: req.value.clone(),
+            first_write: if req.options.concurrency == Concurrency::FirstWrite {
+                "0"
+            } else {
+                "1"
+            },
+            ttl: ttl.map(|t| t.to_string()).unwrap_or_default(),
+        })
+    }
+
+    fn delete_op(req: &DeleteRequest) -> Result<WriteOp, StateError> {
+        Ok(WriteOp {
+            key: req.key.clone(),
+            kind: "del",
+            etag: etag_arg(req.etag.as_deref())?,
+            data: Bytes::new(),
+            first_write: "1",
+            ttl: String::new(),
+        })
+    }
+}
+
+struct WriteOp {
+    key: String,
+    kind: &'static str,
+    etag: String,
+    data: Bytes,
+    first_write: &'static str,
+    ttl: String,
+}
+
+impl WriteOp {
+    fn verb(&self) -> &'static str {
+        if self.kind == "set" { "set" } else { "delete" }
+    }
+}
+
+/// Redis ETags are integers; "no ETag" is `0`, as upstream.
+fn etag_arg(etag: Option<&str>) -> Result<String, StateError> {
+    match etag.map(str::trim) {
+        None | Some("") => Ok("0".to_string()),
+        Some(e) => e.parse::<i64>().map(|n| n.to_string()).map_err(|_| {
+            StateError::EtagInvalid(format!("{e:?} is not a Redis etag (an integer)"))
+        }),
+    }
+}
+
+#[async_trait]
+impl StateStore for RedisStore {
+    fn component_type(&self) -> &'static str {
+        "state.redis"
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        FEATURES
+    }
+
+    async fn get(
+        &self,
+        key: &str,
+        _metadata: &Metadata,
+    ) -> Result<Option<GetResponse>, StateError> {
+        let mut conn = self.conn.clone();
+        let mut pipe = ::redis::pipe();
+        pipe.cmd("HGETALL").arg(key).cmd("PTTL").arg(key);
+        let result: Result<(HashMap<String, Vec<u8>>, i64), RedisError> =
+            match tokio::time::timeout(self.op_timeout, pipe.query_async(&mut conn)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(StateError::Other(format!(
+                        "redis {}: get got no answer within {:?}",
+                        self.address, self.op_timeout
+                    )));
+                }
+            };
+        let (mut fields, pttl) = match result {
+            Ok(v) => v,
+            // Inside a pipeline the server error comes wrapped, so match on the text too.
+            Err(e) if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") => {
+                // Legacy plain string value: data without an ETag.
+                let mut conn = self.conn.clone();
+                let value: Option<Vec<u8>> = self
+                    .bounded("get", ::redis::cmd("GET").arg(key).query_async(&mut conn))
+                    .await?;
+                return Ok(value.map(|v| GetResponse {
+                    data: Bytes::from(v),
+                    etag: None,
+                    metadata: Metadata::new(),
+                }));
+            }
+            Err(e) => return Err(self.map_error("get", e)),
+        };
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let (Some(data), Some(version)) = (fields.remove("data"), fields.remove("version")) else {
+            return Err(StateError::Other(format!(
+                "redis {}: key {key} is a hash without the data and version fields Dapr writes",
+                self.address
+            )));
+        };
+        let mut metadata = Metadata::new();
+        if pttl > 0 {
+            let expires = Utc::now() + chrono::Duration::milliseconds(pttl);
+            metadata.insert("ttlExpireTime".to_string(), rfc3339(expires));
+        }
+        Ok(Some(GetResponse {
+            data: Bytes::from(data),
+            etag: Some(String::from_utf8_lossy(&version).into_owned()),
+            metadata,
+        }))
+    }
+
+    async fn set(&self, req: SetRequest) -> Result<(), StateError> {
+        let op = self.set_op(&req)?;
+        self.write(&[op]).await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<(), StateError> {
+        let op = Self::delete_op(&req)?;
+        self.write(&[op]).await
+    }
+
+    async fn transact(
+        &self,
+        ops: Vec<TransactionOp>,
+        _metadata: &Metadata,
+    ) -> Result<(), StateError> {
+        let mut batch = Vec::with_capacity(ops.len());
+        for op in &ops {
+            batch.push(match op {
+                TransactionOp::Upsert(r) => self.set_op(r)?,
+                TransactionOp::Delete(r) => Self::delete_op(r)?,
+            });
+        }
+        self.write(&batch).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_split_with_default_port() {
+        assert_eq!(
+            split_host("localhost:6380", 6379),
+            Some(("localhost".into(), 6380))
+        );
+        assert_eq!(
+            split_host("localhost", 6379),
+            Some(("localhost".into(), 6379))
+        );
+        assert_eq!(split_host("[::1]:7000", 6379), Some(("::1".into(), 7000)));
+        assert_eq!(split_host("host:port", 6379), None);
+    }
+
+    #[test]
+    fn etags_must_be_integers() {
+        assert_eq!(etag_arg(None).unwrap(), "0");
+        assert_eq!(etag_arg(Some("007")).unwrap(), "7");
+        assert!(matches!(
+            etag_arg(Some("abc")),
+            Err(StateError::EtagInvalid(_))
+        ));
+    }
+}
