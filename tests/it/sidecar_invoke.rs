@@ -1,1 +1,709 @@
-//! TODO
+//! Service invocation through real sidecars.
+//!
+//! Two layers: in-process tests drive the `Invoker` of two (or more) sidecars directly,
+//! each behind a tiny axum API server that forwards every request to `handle_http`, with
+//! real echo apps on loopback and a shared registry file; process tests (`daprd_*`) spawn
+//! two real `daprd` binaries sharing a temp HOME.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dapr_cli::sidecar::invoke::{InvokeConfig, Invoker};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::support::{self, KillOnDrop};
+
+/// An echo app: answers with JSON describing the request. `x-status: N` picks the status;
+/// every answer carries `x-echo: <name>`.
+async fn echo_app(name: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app =
+        axum::Router::new().fallback(move |req: Request| async move { echo(name, req).await });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, task)
+}
+
+async fn echo(name: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let mut headers = BTreeMap::new();
+    for (k, v) in &parts.headers {
+        headers.insert(k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned());
+    }
+    let status = parts
+        .headers
+        .get("x-status")
+        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let out = json!({
+        "app": name,
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "query": parts.uri.query(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    });
+    let mut res = (status, axum::Json(out)).into_response();
+    res.headers_mut()
+        .insert("x-echo", HeaderValue::from_static("yes"));
+    res
+}
+
+/// One in-process sidecar: its invoker and an API server in front of it.
+struct Side {
+    inv: Arc<Invoker>,
+    api: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    internal: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Side {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.api, path)
+    }
+
+    /// Stops the internal server without deregistering (like a crash, but our pid lives).
+    async fn stop_internal(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.internal.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+fn config(app_id: &str, app_port: Option<u16>, db: &Path) -> InvokeConfig {
+    InvokeConfig {
+        app_id: app_id.into(),
+        namespace: "default".into(),
+        app_port,
+        app_channel_address: "127.0.0.1".into(),
+        app_protocol: "http".into(),
+        internal_port: None,
+        internal_listen_address: None,
+        max_body_size: 4 << 20,
+        app_api_token: None,
+        app_max_concurrency: None,
+        api_token: None,
+        name_resolution: Some(json!({
+            "component": "sqlite",
+            "configuration": { "connectionString": db.to_string_lossy() }
+        })),
+    }
+}
+
+async fn side(cfg: InvokeConfig) -> Side {
+    let inv = Arc::new(Invoker::bind(cfg).await.expect("bind"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let internal = tokio::spawn(inv.clone().serve_internal(async move {
+        let _ = stopped.await;
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap();
+    let handler = inv.clone();
+    let router = axum::Router::new().fallback(move |req: Request| {
+        let inv = handler.clone();
+        async move { inv.handle_http(req).await }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    inv.wait_for_app().await;
+    Side {
+        inv,
+        api,
+        stop: Some(stop),
+        internal: Some(internal),
+    }
+}
+
+/// Two sidecars `a` and `b`, each with an echo app, sharing a registry in `dir`.
+async fn pair(dir: &Path, tweak_b: impl FnOnce(&mut InvokeConfig)) -> (Side, Side) {
+    let db = dir.join("nr.db");
+    let (pa, _) = echo_app("a").await;
+    let (pb, _) = echo_app("b").await;
+    let a = side(config("a", Some(pa), &db)).await;
+    let mut cb = config("b", Some(pb), &db);
+    tweak_b(&mut cb);
+    let b = side(cb).await;
+    (a, b)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn json_of(res: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
+    let status = StatusCode::from_u16(res.status().as_u16()).unwrap();
+    let mut headers = HeaderMap::new();
+    for (k, v) in res.headers() {
+        headers.insert(
+            axum::http::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+            HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+        );
+    }
+    let text = res.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, headers, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_by_url_with_every_verb_query_headers_and_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = pair(dir.path(), |_| {}).await;
+    let c = client();
+    for verb in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let res = c
+            .request(
+                verb.parse().unwrap(),
+                a.url("/v1.0/invoke/b/method/orders/42?x=1&y=a%20b"),
+            )
+            .header("x-custom", "hello")
+            .header("dapr-caller-app-id", "spoofed")
+            .header("content-type", "text/plain")
+            .body(if verb == "GET" {
+                String::new()
+            } else {
+                format!("payload-{verb}")
+            })
+            .send()
+            .await
+            .unwrap();
+        let (status, headers, v) = json_of(res).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(headers.get("x-echo").unwrap(), "yes");
+        assert_eq!(v["app"], "b");
+        assert_eq!(v["method"], verb);
+        assert_eq!(v["path"], "/orders/42");
+        assert_eq!(v["query"], "x=1&y=a%20b");
+        let h = &v["headers"];
+        assert_eq!(h["x-custom"], "hello");
+        assert_eq!(h["content-type"], "text/plain");
+        assert_eq!(
+            h["dapr-caller-app-id"], "a",
+            "caller-supplied value must be overwritten"
+        );
+        assert_eq!(h["dapr-callee-app-id"], "b");
+        assert_eq!(h["dapr-caller-namespace"], "default");
+        assert!(h["x-forwarded-for"].is_string(), "{h}");
+        assert!(h["forwarded"].as_str().unwrap().starts_with("for="), "{h}");
+        assert!(h.get("x-dapr-internal-target-namespace").is_none(), "{h}");
+        if verb != "GET" {
+            assert_eq!(v["body"], format!("payload-{verb}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_status_headers_and_body_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = pair(dir.path(), |_| {}).await;
+    let c = client();
+    for code in [201u16, 404, 500, 503] {
+        let res = c
+            .post(a.url("/v1.0/invoke/b/method/status"))
+            .header("x-status", code.to_string())
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        let (status, headers, v) = json_of(res).await;
+        assert_eq!(status.as_u16(), code);
+        assert_eq!(headers.get("x-echo").unwrap(), "yes");
+        assert_eq!(headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(v["app"], "b", "the app's own body comes back: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_and_basic_auth_routing_and_missing_app_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = pair(dir.path(), |_| {}).await;
+    let c = client();
+    let res = c
+        .post(a.url("/neworder//x/?q=1"))
+        .header("dapr-app-id", "b")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["app"], "b");
+    assert_eq!(v["path"], "/neworder/x");
+    assert_eq!(v["query"], "q=1");
+    assert!(v["headers"].get("dapr-app-id").is_none(), "{v}");
+
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("dapr-app-id:b");
+    let res = c
+        .get(a.url("/orders"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (v["app"].as_str(), v["path"].as_str()),
+        (Some("b"), Some("/orders"))
+    );
+
+    let res = c.get(a.url("/no/such/route")).send().await.unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    assert_eq!(
+        v["message"],
+        "failed getting app id either from the URL path or the header dapr-app-id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_app_self_invocation_and_namespace_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = pair(dir.path(), |_| {}).await;
+    let c = client();
+    let res = c
+        .get(a.url("/v1.0/invoke/nope/method/x"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to invoke, id: nope, err: "),
+        "{v}"
+    );
+
+    // Self-invocation goes straight to the local app: no forwarding headers.
+    let res = c
+        .get(a.url("/v1.0/invoke/a/method/me"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["app"], "a");
+    assert_eq!(v["headers"]["dapr-callee-app-id"], "a");
+    assert!(v["headers"].get("x-forwarded-for").is_none(), "{v}");
+
+    // `appid.namespace` resolves in that namespace; `b` lives in `default` only.
+    let res = c
+        .get(a.url("/v1.0/invoke/b.default/method/ns"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res).await.2["app"], "b");
+    let res = c
+        .get(a.url("/v1.0/invoke/b.prod/method/ns"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(v["message"].as_str().unwrap().contains("id: b,"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_api_token_unhealthy_app_and_app_without_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair(dir.path(), |c| c.app_api_token = Some("app-secret".into())).await;
+    let c = client();
+    let res = c
+        .get(a.url("/v1.0/invoke/b/method/t"))
+        .header("dapr-api-token", "caller-token")
+        .send()
+        .await
+        .unwrap();
+    let (_, _, v) = json_of(res).await;
+    assert_eq!(v["headers"]["dapr-api-token"], "app-secret");
+
+    b.inv.set_app_healthy(false);
+    let res = c
+        .get(a.url("/v1.0/invoke/b/method/t"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("app is not in a healthy state"),
+        "{v}"
+    );
+    b.inv.set_app_healthy(true);
+
+    // A sidecar without an app can be called but has nothing to forward to.
+    let _n = side(config("noapp", None, &dir.path().join("nr.db"))).await;
+    let res = c
+        .get(a.url("/v1.0/invoke/noapp/method/t"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("app channel is not initialized"),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_token_is_stripped_when_the_caller_enforces_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nr.db");
+    let (pa, _) = echo_app("a").await;
+    let (pb, _) = echo_app("b").await;
+    let mut ca = config("a", Some(pa), &db);
+    ca.api_token = Some("tok".into());
+    let a = side(ca).await;
+    let _b = side(config("b", Some(pb), &db)).await;
+    let res = client()
+        .get(a.url("/v1.0/invoke/b/method/t"))
+        .header("dapr-api-token", "tok")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(v["headers"].get("dapr-api-token").is_none(), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_is_enforced_for_sized_and_streamed_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nr.db");
+    let (pa, _) = echo_app("a").await;
+    let (pb, _) = echo_app("b").await;
+    let mut ca = config("a", Some(pa), &db);
+    ca.max_body_size = 1000;
+    let a = side(ca).await;
+    let _b = side(config("b", Some(pb), &db)).await;
+    let c = client();
+    let res = c
+        .post(a.url("/v1.0/invoke/b/method/big"))
+        .body(vec![b'x'; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let res = c
+        .post(a.url("/v1.0/invoke/b/method/ok"))
+        .body(vec![b'x'; 900])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // A chunked body (no content-length) is cut off at the limit.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b'y'; 300])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let res = c
+        .post(a.url("/v1.0/invoke/b/method/stream"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("ERR_BODY_TOO_LARGE") || text.contains("larger"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_over_instances_and_failover_when_one_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nr.db");
+    let (pa, _) = echo_app("a").await;
+    let (p1, _) = echo_app("c1").await;
+    let (p2, _) = echo_app("c2").await;
+    let a = side(config("a", Some(pa), &db)).await;
+    let mut c1 = side(config("c", Some(p1), &db)).await;
+    let _c2 = side(config("c", Some(p2), &db)).await;
+    let c = client();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let res = c
+            .get(a.url("/v1.0/invoke/c/method/rr"))
+            .send()
+            .await
+            .unwrap();
+        seen.insert(json_of(res).await.2["app"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["c1", "c2"]);
+    // One instance's internal port closes (its row stays: same pid): calls still succeed,
+    // via the connection-failure retry.
+    c1.stop_internal().await;
+    for _ in 0..4 {
+        let res = c
+            .get(a.url("/v1.0/invoke/c/method/rr"))
+            .send()
+            .await
+            .unwrap();
+        let (status, _, v) = json_of(res).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_callee_fails_fast_with_err_direct_invoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, mut b) = pair(dir.path(), |_| {}).await;
+    let c = client();
+    let res = c
+        .get(a.url("/v1.0/invoke/b/method/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    b.stop_internal().await;
+    let started = std::time::Instant::now();
+    let res = c
+        .post(a.url("/v1.0/invoke/b/method/x"))
+        .body("again")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to invoke, id: b, err: "),
+        "{v}"
+    );
+    // Bounded: three short retries, not the official 1 s each (a loose bound, not a benchmark).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    b.inv.deregister().await;
+    let res = c
+        .get(a.url("/v1.0/invoke/b/method/x"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("couldn't find service: b"),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_errors_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nr.db");
+    let mut cfg = config("a", None, &db);
+    cfg.app_protocol = "grpc".into();
+    let e = Invoker::bind(cfg)
+        .await
+        .err()
+        .expect("grpc refused")
+        .to_string();
+    assert!(
+        e.contains("--app-protocol") && e.contains("not supported"),
+        "{e}"
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = config("a", None, &db);
+    cfg.internal_port = Some(taken.local_addr().unwrap().port());
+    let e = Invoker::bind(cfg)
+        .await
+        .err()
+        .expect("port in use")
+        .to_string();
+    assert!(e.contains("--dapr-internal-grpc-port"), "{e}");
+    let mut cfg = config("a", None, &db);
+    cfg.name_resolution = Some(json!({"component": "consul"}));
+    let e = Invoker::bind(cfg)
+        .await
+        .err()
+        .expect("consul refused")
+        .to_string();
+    assert!(e.contains("nameResolution") && e.contains("consul"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Real daprd processes.
+
+struct Daprd {
+    child: KillOnDrop,
+    http: u16,
+}
+
+fn spawn_daprd(home: &Path, app_id: &str, app_port: u16, extra_env: &[(&str, &str)]) -> Daprd {
+    let (http, grpc, internal, metrics) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    let mut cmd = Command::new(support::bin("daprd"));
+    cmd.args(["--app-id", app_id, "--app-port", &app_port.to_string()])
+        .args([
+            "--dapr-http-port",
+            &http.to_string(),
+            "--dapr-grpc-port",
+            &grpc.to_string(),
+        ])
+        .args([
+            "--dapr-internal-grpc-port",
+            &internal.to_string(),
+            "--metrics-port",
+            &metrics.to_string(),
+        ])
+        .env("HOME", home)
+        .env_remove("DAPR_API_TOKEN")
+        .env_remove("APP_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let child = KillOnDrop(cmd.spawn().expect("spawn daprd"));
+    let url = format!("http://127.0.0.1:{http}/v1.0/healthz");
+    let up = support::wait_until(Duration::from_secs(15), || {
+        reqwest::blocking::get(&url)
+            .map(|r| r.status().as_u16() == 204)
+            .unwrap_or(false)
+    });
+    assert!(up, "daprd {app_id} did not become healthy");
+    Daprd { child, http }
+}
+
+#[test]
+fn daprd_two_sidecars_invoke_and_callee_killed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (pa, pb) = rt.block_on(async { (echo_app("a").await.0, echo_app("b").await.0) });
+    let a = spawn_daprd(home.path(), "a", pa, &[]);
+    let mut b = spawn_daprd(home.path(), "b", pb, &[("APP_API_TOKEN", "app-secret")]);
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", a.http);
+
+    for verb in ["GET", "POST", "PUT", "DELETE"] {
+        let res = c
+            .request(
+                verb.parse().unwrap(),
+                format!("{base}/v1.0/invoke/b/method/m/1?k=v"),
+            )
+            .header("x-custom", "1")
+            .header("x-status", "201")
+            .body("data")
+            .send()
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+        assert_eq!(res.headers().get("x-echo").unwrap(), "yes");
+        let v: Value = res.json().unwrap();
+        assert_eq!(
+            (v["app"].as_str(), v["method"].as_str()),
+            (Some("b"), Some(verb))
+        );
+        assert_eq!(
+            (v["path"].as_str(), v["query"].as_str()),
+            (Some("/m/1"), Some("k=v"))
+        );
+        assert_eq!(v["headers"]["x-custom"], "1");
+        assert_eq!(v["headers"]["dapr-caller-app-id"], "a");
+        assert_eq!(v["headers"]["dapr-callee-app-id"], "b");
+        assert_eq!(v["headers"]["dapr-api-token"], "app-secret");
+    }
+    let res = c
+        .post(format!("{base}/neworder"))
+        .header("dapr-app-id", "b")
+        .body("x")
+        .send()
+        .unwrap();
+    let v: Value = res.json().unwrap();
+    assert_eq!(
+        (v["app"].as_str(), v["path"].as_str()),
+        (Some("b"), Some("/neworder"))
+    );
+
+    let res = c
+        .get(format!("{base}/v1.0/invoke/a/method/self"))
+        .send()
+        .unwrap();
+    assert_eq!(res.json::<Value>().unwrap()["app"], "a");
+
+    let res = c
+        .get(format!("{base}/v1.0/invoke/ghost/method/x"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 500);
+    assert_eq!(
+        res.json::<Value>().unwrap()["errorCode"],
+        "ERR_DIRECT_INVOKE"
+    );
+    let res = c.get(format!("{base}/nothing/here")).send().unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    assert_eq!(
+        res.json::<Value>().unwrap()["errorCode"],
+        "ERR_DIRECT_INVOKE"
+    );
+
+    // Kill the callee's sidecar: the next call errors promptly instead of hanging.
+    let _ = b.child.0.kill();
+    let _ = b.child.0.wait();
+    let res = c
+        .get(format!("{base}/v1.0/invoke/b/method/x"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 500);
+    let v: Value = res.json().unwrap();
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to invoke, id: b, err: "),
+        "{v}"
+    );
+    drop(b);
+}

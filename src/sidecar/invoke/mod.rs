@@ -35,6 +35,7 @@ use self::channel::{AppChannel, BodyLimitExceeded, ChannelError, LimitedBody};
 use self::headers::*;
 use self::resolver::{Cache, Cached, Registry, RegistrySettings};
 use crate::sidecar::api::error::ApiError;
+use crate::sidecar::log;
 
 pub use self::resolver::ResolverError;
 
@@ -109,7 +110,8 @@ struct Forwarded {
 }
 
 impl Invoker {
-    /// Validates the settings, opens the registry and binds the internal listener.
+    /// Validates the settings, binds the internal listener and registers this sidecar in
+    /// name resolution.
     pub async fn bind(cfg: InvokeConfig) -> Result<Invoker, InvokeError> {
         let protocol = cfg.app_protocol.trim().to_ascii_lowercase();
         if !(protocol.is_empty() || protocol == "http") {
@@ -172,7 +174,7 @@ impl Invoker {
             IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             other => other,
         };
-        Ok(Invoker {
+        let invoker = Invoker {
             app_id: cfg.app_id,
             namespace: cfg.namespace,
             app_id_hv,
@@ -187,7 +189,11 @@ impl Invoker {
             advertise: SocketAddr::new(advertise_ip, internal_port).to_string(),
             forwarded: Forwarded::for_this_host(),
             heartbeat: Mutex::new(None),
-        })
+        };
+        // Registered now, as the official runtime does before serving: the listener already
+        // queues connections, so callers never see a refused port.
+        invoker.register().await;
+        Ok(invoker)
     }
 
     /// The bound internal (sidecar-to-sidecar) port.
@@ -201,8 +207,8 @@ impl Invoker {
     }
 
     /// Serves sidecar-to-sidecar calls until `shutdown` completes, then drains open
-    /// connections (up to 5 s). Registers this sidecar in name resolution first and keeps
-    /// its row fresh while serving. Call once.
+    /// connections (up to 5 s). Keeps this sidecar's name-resolution row (inserted by
+    /// [`Invoker::bind`]) fresh while serving. Call once.
     pub async fn serve_internal(
         self: Arc<Self>,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -213,19 +219,41 @@ impl Invoker {
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .ok_or_else(|| std::io::Error::other("serve_internal called twice"))?;
-        self.register().await;
+        self.start_heartbeat();
         internal::serve(self, listener, shutdown).await
     }
 
-    async fn register(self: &Arc<Self>) {
+    async fn register(&self) {
+        const SCOPE: &str = "dapr.contrib";
         let reg = self.registry.clone();
         let (id, ns, addr) = (
             self.app_id.clone(),
             self.namespace.clone(),
             self.advertise.clone(),
         );
+        let path = reg.settings().path.clone();
         // A failure here is retried by the heartbeat, which re-inserts a missing row.
-        let _ = tokio::task::spawn_blocking(move || reg.register(&id, &ns, &addr)).await;
+        match tokio::task::spawn_blocking(move || reg.register(&id, &ns, &addr)).await {
+            Ok(Ok(())) => log::info(
+                SCOPE,
+                &format!(
+                    "name resolution: app id {} registered at {} in {path}",
+                    self.app_id, self.advertise
+                ),
+            ),
+            Ok(Err(e)) => log::warn(
+                SCOPE,
+                &format!("name resolution: registering failed, will retry: {e}"),
+            ),
+            Err(e) => log::warn(
+                SCOPE,
+                &format!("name resolution: registering failed, will retry: {e}"),
+            ),
+        }
+    }
+
+    fn start_heartbeat(&self) {
+        const SCOPE: &str = "dapr.contrib";
         let reg = self.registry.clone();
         let (id, ns, addr) = (
             self.app_id.clone(),
@@ -236,11 +264,21 @@ impl Invoker {
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
+            let mut failing = false;
             loop {
                 tick.tick().await;
                 let reg = reg.clone();
                 let (id, ns, addr) = (id.clone(), ns.clone(), addr.clone());
-                let _ = tokio::task::spawn_blocking(move || reg.heartbeat(&id, &ns, &addr)).await;
+                let r = tokio::task::spawn_blocking(move || reg.heartbeat(&id, &ns, &addr)).await;
+                // Warn once per outage, not every interval.
+                match r {
+                    Ok(Ok(())) => failing = false,
+                    Ok(Err(e)) if !failing => {
+                        failing = true;
+                        log::warn(SCOPE, &format!("name resolution: heartbeat failed: {e}"));
+                    }
+                    _ => {}
+                }
             }
         });
         if let Some(old) = self
@@ -379,15 +417,38 @@ impl Invoker {
             ..
         } = parts;
         let mut last_error = String::new();
+        // Addresses that refused a connection during this call.
+        let mut failed: Vec<String> = Vec::new();
         for attempt in 0..=RETRY_BACKOFF.len() {
-            let fresh = attempt > 0;
-            let addr = match self.resolve(app_id, namespace, fresh).await {
-                Ok(Some(a)) => a,
-                Ok(None) if attempt == 0 => {
-                    return fail(&format_args!("couldn't find service: {app_id}"));
+            let addr = if attempt == 0 {
+                match self.resolve(app_id, namespace).await {
+                    Ok(Some(a)) => a,
+                    Ok(None) => return fail(&format_args!("couldn't find service: {app_id}")),
+                    Err(e) => return fail(&e),
                 }
-                Ok(None) => return fail(&last_error),
-                Err(e) => return fail(&e),
+            } else {
+                // Ask the registry again (a dead sidecar's row is ignored there) and prefer
+                // an instance that has not failed yet; wait only when none is left.
+                let addrs = match self.lookup(app_id, namespace).await {
+                    Ok(a) if a.is_empty() => return fail(&last_error),
+                    Ok(a) => a,
+                    Err(e) => return fail(&e),
+                };
+                let untried: Vec<String> = addrs
+                    .iter()
+                    .filter(|a| !failed.contains(a))
+                    .cloned()
+                    .collect();
+                let pick = if untried.is_empty() {
+                    tokio::time::sleep(RETRY_BACKOFF[attempt - 1]).await;
+                    self.cache.put(app_id, namespace, addrs)
+                } else {
+                    self.cache.put(app_id, namespace, untried)
+                };
+                match pick {
+                    Some(a) => a,
+                    None => return fail(&last_error),
+                }
             };
             let uri = match channel::build_uri(&addr, method, query) {
                 Ok(u) => u,
@@ -409,6 +470,7 @@ impl Invoker {
                         // The address now belongs to another sidecar: stale registration.
                         self.cache.invalidate(app_id, namespace);
                         last_error = format!("no sidecar for app {app_id} at {addr}");
+                        failed.push(addr);
                     } else {
                         return pass_through(res.map(Body::new));
                     }
@@ -424,51 +486,51 @@ impl Invoker {
                     }
                     self.cache.invalidate(app_id, namespace);
                     last_error = err.to_string();
+                    failed.push(addr);
                 }
-            }
-            if let Some(pause) = RETRY_BACKOFF.get(attempt) {
-                tokio::time::sleep(*pause).await;
             }
         }
         fail(&last_error)
     }
 
-    /// An address of a sidecar of `app_id`, from the cache unless `fresh`.
+    /// An address of a sidecar of `app_id` (round robin), from the cache when possible.
     async fn resolve(
         &self,
         app_id: &str,
         namespace: &str,
-        fresh: bool,
     ) -> Result<Option<String>, ResolverError> {
-        if !fresh {
-            match self.cache.get(app_id, namespace) {
-                Cached::Hit(a) => return Ok(Some(a)),
-                Cached::Stale(a) => {
-                    let reg = self.registry.clone();
-                    let (id, ns) = (app_id.to_owned(), namespace.to_owned());
-                    let handle = tokio::task::spawn_blocking(move || {
+        match self.cache.get(app_id, namespace) {
+            Cached::Hit(a) => Ok(Some(a)),
+            Cached::Stale(a) => {
+                // Refresh in a detached task so this request does not wait for SQLite.
+                let reg = self.registry.clone();
+                let cache = self.cache.clone();
+                let (id, ns) = (app_id.to_owned(), namespace.to_owned());
+                tokio::spawn(async move {
+                    let looked = tokio::task::spawn_blocking(move || {
                         let r = reg.lookup(&id, &ns);
                         (id, ns, r)
                     });
-                    // Refresh in the background; the cache is updated by a detached task so
-                    // this request does not wait for SQLite.
-                    let cache = self.cache.clone();
-                    tokio::spawn(async move {
-                        if let Ok((id, ns, Ok(addrs))) = handle.await {
-                            cache.put(&id, &ns, addrs);
-                        }
-                    });
-                    return Ok(Some(a));
-                }
-                Cached::Miss => {}
+                    if let Ok((id, ns, Ok(addrs))) = looked.await {
+                        cache.put(&id, &ns, addrs);
+                    }
+                });
+                Ok(Some(a))
+            }
+            Cached::Miss => {
+                let addrs = self.lookup(app_id, namespace).await?;
+                Ok(self.cache.put(app_id, namespace, addrs))
             }
         }
+    }
+
+    /// Live addresses of `app_id` straight from the registry (on the blocking pool).
+    async fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<String>, ResolverError> {
         let reg = self.registry.clone();
         let (id, ns) = (app_id.to_owned(), namespace.to_owned());
-        let addrs = tokio::task::spawn_blocking(move || reg.lookup(&id, &ns))
+        tokio::task::spawn_blocking(move || reg.lookup(&id, &ns))
             .await
-            .map_err(|e| ResolverError::Config(e.to_string()))??;
-        Ok(self.cache.put(app_id, namespace, addrs))
+            .map_err(|e| ResolverError::Config(e.to_string()))?
     }
 }
 

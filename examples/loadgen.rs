@@ -1,0 +1,321 @@
+//! Benchmark helper for `bench/sidecar.sh` (not part of the product).
+//!
+//! - `loadgen echo --port P`: a minimal hyper HTTP/1.1 echo app (POST echoes the body, other
+//!   verbs answer `ok`).
+//! - `loadgen load --url U [--rate 1000] [--duration 10] [--connections 16] [--body 1024]
+//!   [--warmup 2]`: constant-rate load. Each connection owns every C-th slot of one global
+//!   schedule (slot i is due at start + i/rate) and latency is measured from the slot's due
+//!   time, not from when it was sent, so a stall is charged to every request it delays
+//!   (no coordinated omission, as in wrk2). Prints p50/p90/p99/p99.9/max in ms and a
+//!   `RESULT` line for scripts.
+//! - `loadgen startup --daprd PATH [--runs 20]`: spawns `daprd` (no app, free ports) and
+//!   polls `GET /v1.0/healthz/outbound` every 0.5 ms until 204; prints min/median/max.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool whose output is the point
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+fn args() -> (String, HashMap<String, String>) {
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().unwrap_or_default();
+    let mut map = HashMap::new();
+    while let Some(k) = it.next() {
+        let k = k.trim_start_matches("--").to_owned();
+        let v = it.next().unwrap_or_default();
+        map.insert(k, v);
+    }
+    (mode, map)
+}
+
+fn num<T: std::str::FromStr>(m: &HashMap<String, String>, k: &str, default: T) -> T {
+    m.get(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let (mode, opts) = args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let code = match mode.as_str() {
+        "echo" => rt.block_on(echo(num(&opts, "port", 0))),
+        "load" => rt.block_on(load(&opts)),
+        "startup" => startup(&opts),
+        _ => {
+            eprintln!(
+                "usage: loadgen echo --port P | load --url U [...] | startup --daprd PATH [--runs N]"
+            );
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn echo(port: u16) -> i32 {
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("echo: cannot listen on 127.0.0.1:{port}: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "listening on {}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let svc =
+                hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let post = req.method() == hyper::Method::POST;
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let out = if post {
+                        body
+                    } else {
+                        Bytes::from_static(b"ok")
+                    };
+                    Ok::<_, Infallible>(Response::new(Full::new(out)))
+                });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn load(opts: &HashMap<String, String>) -> i32 {
+    let Some(url) = opts.get("url").cloned() else {
+        eprintln!("load: --url is required");
+        return 2;
+    };
+    let rate: f64 = num(opts, "rate", 1000.0);
+    let duration: f64 = num(opts, "duration", 10.0);
+    let warmup: f64 = num(opts, "warmup", 2.0);
+    let conns: usize = num(opts, "connections", 16);
+    let body_len: usize = num(opts, "body", 1024);
+    let uri: hyper::Uri = match url.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("load: bad --url {url}: {e}");
+            return 2;
+        }
+    };
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let body = Bytes::from(vec![b'x'; body_len]);
+    let total_slots = ((warmup + duration) * rate) as u64;
+    let warm_slots = (warmup * rate) as u64;
+    let start = Instant::now() + Duration::from_millis(200);
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let (uri, authority, body) = (uri.clone(), authority.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            let mut sender = None;
+            let mut slot = c as u64;
+            while slot < total_slots {
+                let due = start + Duration::from_secs_f64(slot as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                if sender.is_none() {
+                    sender = connect(&authority).await;
+                }
+                let ok = match sender.as_mut() {
+                    None => false,
+                    Some(s) => {
+                        let req = Request::post(uri.clone())
+                            .header("host", authority.as_str())
+                            .header("content-type", "application/octet-stream")
+                            .body(Full::new(body.clone()))
+                            .expect("request");
+                        match s.send_request(req).await {
+                            Ok(res) => {
+                                let good = res.status().is_success();
+                                good && res.into_body().collect().await.is_ok()
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                };
+                if !ok {
+                    sender = None;
+                    errors += 1;
+                }
+                if slot >= warm_slots {
+                    lat.push(due.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                slot += conns as u64;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    all.sort_unstable();
+    if all.is_empty() {
+        eprintln!("load: no samples");
+        return 1;
+    }
+    let pct = |p: f64| all[((p / 100.0) * (all.len() - 1) as f64).round() as usize] as f64 / 1000.0;
+    let elapsed = start.elapsed().as_secs_f64() - warmup;
+    println!(
+        "{} requests in {:.1}s ({:.0}/s), {} errors; latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+        all.len(),
+        elapsed,
+        all.len() as f64 / elapsed.max(0.001),
+        errors,
+        pct(50.0),
+        pct(90.0),
+        pct(99.0),
+        pct(99.9),
+        pct(100.0)
+    );
+    println!(
+        "RESULT p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} n={} errors={}",
+        pct(50.0),
+        pct(90.0),
+        pct(99.0),
+        pct(99.9),
+        pct(100.0),
+        all.len(),
+        errors
+    );
+    if errors > 0 { 1 } else { 0 }
+}
+
+async fn connect(authority: &str) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Some(sender)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// One raw `GET /v1.0/healthz/outbound`; true on a 204.
+fn outbound_ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let req = format!(
+        "GET /v1.0/healthz/outbound HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let mut n = 0;
+    while n < 12 {
+        match s.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    buf[..n].starts_with(b"HTTP/1.1 204")
+}
+
+fn startup(opts: &HashMap<String, String>) -> i32 {
+    let Some(daprd) = opts.get("daprd") else {
+        eprintln!("startup: --daprd is required");
+        return 2;
+    };
+    let runs: usize = num(opts, "runs", 20);
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let (http, grpc, internal, metrics) = (free_port(), free_port(), free_port(), free_port());
+        let t0 = Instant::now();
+        let child = std::process::Command::new(daprd)
+            .args(["--app-id", &format!("startup{i}")])
+            .args([
+                "--dapr-http-port",
+                &http.to_string(),
+                "--dapr-grpc-port",
+                &grpc.to_string(),
+            ])
+            .args([
+                "--dapr-internal-grpc-port",
+                &internal.to_string(),
+                "--metrics-port",
+                &metrics.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("startup: cannot run {daprd}: {e}");
+                return 1;
+            }
+        };
+        let mut ready = None;
+        while t0.elapsed() < Duration::from_secs(10) {
+            if outbound_ready(http) {
+                ready = Some(t0.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        match ready {
+            Some(t) => times.push(t.as_secs_f64() * 1000.0),
+            None => {
+                eprintln!(
+                    "startup: daprd did not answer 204 on /v1.0/healthz/outbound within 10 s"
+                );
+                return 1;
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let med = times[times.len() / 2];
+    println!(
+        "startup to /v1.0/healthz/outbound 204 over {} runs: min {:.2} ms, median {:.2} ms, max {:.2} ms",
+        times.len(),
+        times[0],
+        med,
+        times[times.len() - 1]
+    );
+    println!(
+        "RESULT startup_median_ms={med:.2} min_ms={:.2} max_ms={:.2}",
+        times[0],
+        times[times.len() - 1]
+    );
+    0
+}
