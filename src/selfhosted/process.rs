@@ -1,1 +1,353 @@
-//! TODO
+//! Process plumbing shared by `dapr run` (single app and run files): free ports, spawning
+//! children in their own process group, stopping a whole group (SIGTERM, grace, SIGKILL),
+//! copying a child's output line by line to the console and/or a log file, and the tiny
+//! HTTP/1.1 client used to poll and annotate a sidecar over TCP or a Unix socket.
+//!
+//! Limits: Unix only. A grandchild that leaves its process group (`setsid`, daemons) is out
+//! of reach. Output is forwarded per line, so a prompt without a newline shows up late.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Child;
+
+/// Kind of a status note the back end wants shown (the command layer maps it to an icon).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    Info,
+    Success,
+    Failure,
+    Warning,
+}
+
+/// Where the back end's console output goes; implemented by the command with the `Printer`.
+pub trait Console: Send + Sync {
+    /// A status line (`ℹ️`, `✅`, `❌`, `⚠`).
+    fn note(&self, note: Note, msg: &str);
+    /// A plain line on stderr.
+    fn plain(&self, msg: &str);
+    /// One line of a child's stdout, written to our stdout (`line` has no newline).
+    fn out_line(&self, line: &str);
+    /// One line of a child's stderr, written to our stderr.
+    fn err_line(&self, line: &str);
+}
+
+/// A free TCP port, chosen by the OS. The listener is returned so that several ports can be
+/// held at once (and are therefore distinct) before being released together.
+pub fn reserve_port() -> std::io::Result<(u16, TcpListener)> {
+    let l = TcpListener::bind(("0.0.0.0", 0))?;
+    Ok((l.local_addr()?.port(), l))
+}
+
+/// Whether `:<port>` can be bound right now.
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("0.0.0.0", port)).is_ok()
+}
+
+/// Send `sig` to every process of group `pgid`; false when the group is gone.
+pub fn signal_group(pgid: u32, sig: Signal) -> bool {
+    killpg(Pid::from_raw(pgid as i32), sig).is_ok()
+}
+
+/// Whether any process of group `pgid` still exists (zombies included).
+pub fn group_alive(pgid: u32) -> bool {
+    killpg(Pid::from_raw(pgid as i32), None).is_ok()
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn from_status(st: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match st.code() {
+            Some(c) => Exit::Code(c),
+            None => Exit::Signal(st.signal().unwrap_or(0)),
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+/// Name of a signal number (`SIGTERM`), as the official messages print it.
+pub fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
+}
+
+/// Stop the process group led by `child`: SIGTERM to the group, wait up to `grace` for the
+/// leader to exit and the group to empty, then SIGKILL the group. Reaps the leader.
+/// Returns how the leader ended (None if it was already reaped earlier).
+pub async fn stop_group(child: &mut Child, pgid: u32, grace: Duration) -> Option<Exit> {
+    let mut exit = match child.try_wait() {
+        Ok(Some(st)) => Some(Exit::from_status(st)),
+        _ => None,
+    };
+    if !group_alive(pgid) {
+        return exit.or_else(|| reap_now(child));
+    }
+    signal_group(pgid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        if exit.is_none()
+            && let Ok(Some(st)) = child.try_wait()
+        {
+            exit = Some(Exit::from_status(st));
+        }
+        if exit.is_some() && !group_alive(pgid) {
+            return exit;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    signal_group(pgid, Signal::SIGKILL);
+    if exit.is_none() {
+        exit = tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(Exit::from_status);
+    }
+    exit
+}
+
+fn reap_now(child: &mut Child) -> Option<Exit> {
+    child.try_wait().ok().flatten().map(Exit::from_status)
+}
+
+/// A log file shared by the tasks that copy output into it.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    pub path: PathBuf,
+    file: Arc<Mutex<File>>,
+}
+
+impl LogFile {
+    /// Create (truncate) `path`, creating its directory (0755) first.
+    pub fn create(path: &Path) -> std::io::Result<LogFile> {
+        if let Some(dir) = path.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        let file = fs_err::File::create(path)?.into_parts().0;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    pub fn write_line(&self, line: &str) {
+        if let Ok(mut f) = self.file.lock() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Where one stream of lines goes: a log file, the console, or both; optionally prefixed
+/// (`== APP - <id> == `) on the console and in the file.
+#[derive(Clone)]
+pub struct Sink {
+    pub file: Option<LogFile>,
+    pub console: Option<Arc<dyn Console>>,
+    pub prefix: String,
+}
+
+impl Sink {
+    /// Write one line of child stdout (`err` = from stderr) to every destination.
+    pub fn line(&self, line: &str, err: bool) {
+        let text = format!("{}{}", self.prefix, line);
+        if let Some(f) = &self.file {
+            f.write_line(&text);
+        }
+        if let Some(c) = &self.console {
+            if err {
+                c.err_line(&text)
+            } else {
+                c.out_line(&text)
+            }
+        }
+    }
+
+    /// A CLI status line about this app: plain text (no icon), as the official CLI writes to
+    /// anything that is not exactly the terminal.
+    pub fn status(&self, msg: &str) {
+        if let Some(f) = &self.file {
+            f.write_line(msg);
+        }
+        if let Some(c) = &self.console {
+            c.out_line(msg);
+        }
+    }
+}
+
+/// Copy `reader` line by line into `sink` until EOF. Runs as its own task and is never
+/// awaited by the supervisor: a grandchild may keep the pipe open after the child exits.
+pub fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, sink: Sink, err: bool) {
+    tokio::spawn(async move {
+        let mut r = BufReader::new(reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    sink.line(&String::from_utf8_lossy(&buf), err);
+                }
+            }
+        }
+    });
+}
+
+/// How to reach a sidecar's HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp(u16),
+    Unix(PathBuf),
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns the status code.
+pub async fn http_call(
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<u16> {
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let fut = async {
+        let mut resp = Vec::new();
+        match ep {
+            Endpoint::Tcp(port) => {
+                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", *port)).await?;
+                s.write_all(req.as_bytes()).await?;
+                read_head(&mut s, &mut resp).await?;
+            }
+            Endpoint::Unix(p) => {
+                let mut s = tokio::net::UnixStream::connect(p).await?;
+                s.write_all(req.as_bytes()).await?;
+                read_head(&mut s, &mut resp).await?;
+            }
+        }
+        parse_status(&resp)
+    };
+    tokio::time::timeout(Duration::from_secs(3), fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "request timed out",
+            ))
+        })
+}
+
+async fn read_head<S: AsyncRead + Unpin>(s: &mut S, resp: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    // Only the status line matters; stop at the end of the headers or EOF.
+    while !resp.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        resp.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+fn parse_status(resp: &[u8]) -> std::io::Result<u16> {
+    let head = String::from_utf8_lossy(resp);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed HTTP response")
+        })
+}
+
+/// `PUT /v1.0/metadata/<key>` with a few retries (the sidecar may still be starting).
+pub async fn put_metadata(ep: &Endpoint, key: &str, value: &str) -> Result<(), String> {
+    let mut delay = Duration::from_millis(50);
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        match http_call(ep, "PUT", &format!("/v1.0/metadata/{key}"), value).await {
+            Ok(code) if (200..300).contains(&code) => return Ok(()),
+            Ok(code) => last = format!("unexpected status code {code}"),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// Whether the sidecar's outbound side is up: `GET /v1.0/healthz/outbound` answers 2xx.
+/// A 404 also counts (a sidecar without that route is at least serving HTTP).
+pub async fn sidecar_ready(ep: &Endpoint) -> bool {
+    matches!(http_call(ep, "GET", "/v1.0/healthz/outbound", "").await, Ok(c) if (200..300).contains(&c) || c == 404)
+}
+
+/// Search `PATH` for `cmd` the way a shell would (a name containing `/` is used as is).
+pub fn find_in_path(cmd: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return if is_exec(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(format!("exec: \"{cmd}\": permission denied"))
+        } else {
+            Err(format!(
+                "exec: \"{cmd}\": stat {cmd}: no such file or directory"
+            ))
+        };
+    }
+    if cmd.is_empty() {
+        return Err("exec: no command".into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| is_exec(p))
+        .ok_or_else(|| format!("exec: \"{cmd}\": executable file not found in $PATH"))
+}
+
+/// An io error as Go prints it (`no such file or directory`), for official-looking messages.
+pub fn go_io_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}

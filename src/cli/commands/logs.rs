@@ -1,10 +1,84 @@
-//! `dapr logs` (not implemented yet).
+//! `dapr logs`: the official command is Kubernetes-only (`-k`, fetched from the daprd
+//! container); self-hosted mode (without `-k`) prints the sidecar's (or with `--source app`
+//! the app's) log file written by `dapr run` / `dapr run -f`, optionally following it.
+//! Kubernetes mode goes through `kubernetes_logs`, the one hook the Kubernetes back end replaces.
 
 use crate::cli::Context;
+use crate::selfhosted::instances;
+use crate::selfhosted::logs::{self, Source};
 
-#[derive(Debug, Default, clap::Args)]
-pub struct Args {}
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogSource {
+    /// The Dapr sidecar's log
+    #[default]
+    Daprd,
+    /// The application's output
+    App,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<i32> {
-    anyhow::bail!("`dapr logs` is not implemented yet")
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Get Dapr sidecar logs for an application. Supported platforms: Kubernetes, Self-hosted",
+    after_help = "Examples:\n\n# Get logs of sample app from target pod in custom namespace\n  dapr logs -k --app-id sample --pod-name target --namespace custom\n\n# Get the sidecar log of an app started with dapr run (self-hosted)\n  dapr logs --app-id sample\n\n# Follow the app's own output (self-hosted)\n  dapr logs --app-id sample --source app --follow"
+)]
+pub struct Args {
+    /// Get logs from a Kubernetes cluster
+    #[arg(short = 'k', long)]
+    pub kubernetes: bool,
+    /// The application id for which logs are needed
+    #[arg(short = 'a', long, required = true)]
+    pub app_id: String,
+    /// The name of the pod in Kubernetes, in case your application has multiple pods (optional)
+    #[arg(short = 'p', long, default_value = "")]
+    pub pod_name: String,
+    /// The Kubernetes namespace in which your application is deployed
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Self-hosted: which log to print, the sidecar's or the app's
+    #[arg(long, value_enum, default_value_t = LogSource::Daprd)]
+    pub source: LogSource,
+    /// Self-hosted: keep printing new lines until interrupted (Ctrl-C)
+    #[arg(long)]
+    pub follow: bool,
+    /// Self-hosted: print only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    if args.kubernetes {
+        return kubernetes_logs(&args, ctx);
+    }
+    let home = ctx.home()?;
+    let source = match args.source {
+        LogSource::Daprd => Source::Daprd,
+        LogSource::App => Source::App,
+    };
+    let running = instances::list().unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = logs::find(
+        &args.app_id,
+        source,
+        &home.root().join("logs"),
+        &running,
+        &cwd,
+    )?;
+    let (text, end) = logs::read(&path, args.tail)?;
+    ctx.printer.data(&text);
+    if args.follow {
+        logs::follow(&path, end, |chunk| {
+            ctx.printer.data(chunk);
+            true
+        })?;
+        return Ok(0);
+    }
+    ctx.printer.success("Fetched logs");
+    Ok(0)
+}
+
+/// `dapr logs -k`: the daprd container log of the app's pod.
+pub fn kubernetes_logs(_args: &Args, ctx: &Context) -> anyhow::Result<i32> {
+    ctx.printer
+        .failure("Kubernetes mode is not implemented yet");
+    Ok(1)
 }
