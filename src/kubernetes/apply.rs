@@ -1,0 +1,254 @@
+//! Applying rendered objects and waiting for them: server-side apply with field manager
+//! `dapr-cli` (forced, so re-running `init` or `upgrade` takes back fields another
+//! manager changed), CRDs waited on until `Established`, workloads until ready.
+//!
+//! Limits: readiness is polled (every 250 ms), not watched; a rollout that never becomes
+//! ready is reported at the timeout with what its pods are waiting for.
+
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+use super::client::{K8sError, is_not_found, resource_for, server_message};
+use super::manifests::Object;
+
+/// The field manager recorded on every object this CLI applies.
+pub const FIELD_MANAGER: &str = "dapr-cli";
+
+/// How the back end reports progress; the command layer prints it.
+pub trait Progress {
+    /// A step started (e.g. `Waiting for dapr-sentry to be ready...`).
+    fn pending(&self, msg: &str);
+    /// A step finished.
+    fn done(&self, msg: &str);
+    /// Something skipped or unusual, not an error.
+    fn warn(&self, msg: &str);
+}
+
+/// A `Progress` that says nothing (tests, `--dry-run`).
+pub struct Quiet;
+impl Progress for Quiet {
+    fn pending(&self, _: &str) {}
+    fn done(&self, _: &str) {}
+    fn warn(&self, _: &str) {}
+}
+
+fn api_for(client: &Client, obj: &Object) -> Result<Api<DynamicObject>, K8sError> {
+    let (ar, namespaced) =
+        resource_for(obj.api_version(), obj.kind()).ok_or_else(|| K8sError::Object {
+            object: obj.describe(),
+            message: format!("unsupported kind {} {}", obj.api_version(), obj.kind()),
+        })?;
+    Ok(match (namespaced, obj.namespace()) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+        (true, None) => Api::default_namespaced_with(client.clone(), &ar),
+        (false, _) => Api::all_with(client.clone(), &ar),
+    })
+}
+
+/// Apply one object: server-side apply, or create-if-absent for `create_only` objects.
+/// Returns whether the object was written (false = left as it was).
+pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> {
+    let api = api_for(client, obj)?;
+    if obj.create_only {
+        if api
+            .get_opt(obj.name())
+            .await
+            .map_err(|e| K8sError::object(obj.describe(), e))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let data: DynamicObject =
+            serde_json::from_value(obj.value.clone()).map_err(|e| K8sError::Object {
+                object: obj.describe(),
+                message: e.to_string(),
+            })?;
+        api.create(&PostParams::default(), &data)
+            .await
+            .map_err(|e| K8sError::object(obj.describe(), e))?;
+        return Ok(true);
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(obj.name(), &params, &Patch::Apply(&obj.value))
+        .await
+        .map_err(|e| K8sError::object(obj.describe(), e))?;
+    Ok(true)
+}
+
+/// Delete one object; a missing object is not an error. Returns whether it existed.
+pub async fn delete_one(client: &Client, obj: &Object) -> Result<bool, K8sError> {
+    let api = api_for(client, obj)?;
+    match api.delete(obj.name(), &DeleteParams::background()).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(K8sError::object(obj.describe(), e)),
+    }
+}
+
+/// Whether a CRD reports `Established=True`.
+fn crd_established(v: &Value) -> bool {
+    v["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+    })
+}
+
+/// Readiness of a Deployment or StatefulSet from its status: (ready, wanted, is_ready).
+pub fn workload_readiness(v: &Value) -> (i64, i64, bool) {
+    let wanted = v["spec"]["replicas"].as_i64().unwrap_or(1);
+    let st = &v["status"];
+    let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = st["observedGeneration"].as_i64().unwrap_or(0);
+    let ready = st["readyReplicas"].as_i64().unwrap_or(0);
+    let updated = st["updatedReplicas"].as_i64().unwrap_or(0);
+    let ok = if v["kind"] == "Deployment" {
+        let available = st["availableReplicas"].as_i64().unwrap_or(0);
+        observed >= generation && updated >= wanted && available >= wanted && ready >= wanted
+    } else {
+        observed >= generation && ready >= wanted && updated >= wanted
+    };
+    (ready, wanted, ok)
+}
+
+async fn get_value(client: &Client, obj: &Object) -> Result<Option<Value>, K8sError> {
+    let api = api_for(client, obj)?;
+    let got = api
+        .get_opt(obj.name())
+        .await
+        .map_err(|e| K8sError::object(obj.describe(), e))?;
+    Ok(got.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+}
+
+/// Wait until every CRD among `objects` is Established.
+pub async fn wait_crds(
+    client: &Client,
+    objects: &[Object],
+    timeout: Duration,
+) -> Result<(), K8sError> {
+    let deadline = Instant::now() + timeout;
+    for crd in objects
+        .iter()
+        .filter(|o| o.kind() == "CustomResourceDefinition")
+    {
+        loop {
+            if get_value(client, crd)
+                .await?
+                .is_some_and(|v| crd_established(&v))
+            {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(K8sError::Timeout {
+                    secs: timeout.as_secs(),
+                    what: format!("{} to be Established", crd.describe()),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Why the pods of a workload are not ready, e.g. `pod dapr-sentry-0: Waiting (ImagePullBackOff)`.
+async fn pod_problems(client: &Client, obj: &Object) -> String {
+    let Some(app) = obj.value["spec"]["selector"]["matchLabels"]["app"].as_str() else {
+        return String::new();
+    };
+    let pods: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(client.clone(), obj.namespace().unwrap_or("default"));
+    let Ok(list) = pods
+        .list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+    else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    for p in list.items {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let state = super::status::pod_state(&p);
+        if state != "Running" {
+            out.push(format!("pod {name}: {state}"));
+        }
+    }
+    out.join("; ")
+}
+
+/// Wait until every Deployment/StatefulSet among `objects` is ready, reporting each.
+pub async fn wait_workloads(
+    client: &Client,
+    objects: &[Object],
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), K8sError> {
+    let deadline = Instant::now() + timeout;
+    for w in objects
+        .iter()
+        .filter(|o| o.kind() == "Deployment" || o.kind() == "StatefulSet")
+    {
+        progress.pending(&format!("Waiting for {} to be ready...", w.name()));
+        loop {
+            let state = get_value(client, w).await?;
+            let (ready, wanted, ok) = state
+                .as_ref()
+                .map(workload_readiness)
+                .unwrap_or((0, 0, false));
+            if ok {
+                progress.done(&format!("{} is ready ({ready}/{wanted})", w.name()));
+                break;
+            }
+            if Instant::now() >= deadline {
+                let why = pod_problems(client, w).await;
+                return Err(K8sError::Object {
+                    object: w.describe(),
+                    message: format!(
+                        "not ready after {}s: {ready}/{wanted} replicas ready{}",
+                        timeout.as_secs(),
+                        if why.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({why})")
+                        }
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Apply `objects` in order. CRDs are waited on (Established) before anything that may be
+/// a custom resource is applied. Returns the number of objects written.
+pub async fn apply_all(
+    client: &Client,
+    objects: &[Object],
+    crd_timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<usize, K8sError> {
+    let mut written = 0;
+    let mut crds_waited = false;
+    for obj in objects {
+        if !crds_waited && obj.kind() != "Namespace" && obj.kind() != "CustomResourceDefinition" {
+            wait_crds(client, objects, crd_timeout).await?;
+            crds_waited = true;
+        }
+        if apply_one(client, obj).await? {
+            written += 1;
+        } else {
+            progress.warn(&format!("{} already exists, skipping", obj.describe()));
+        }
+    }
+    Ok(written)
+}
+
+/// Read the server's version (used to fail early with a clear message when unreachable).
+pub async fn server_version(client: &Client) -> Result<String, K8sError> {
+    client
+        .apiserver_version()
+        .await
+        .map(|v| v.git_version)
+        .map_err(|e| K8sError::Connect(server_message(&e)))
+}
