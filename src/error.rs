@@ -21,4 +21,24 @@ impl Error {
     pub fn msg(m: impl Into<String>) -> Self {
         Error::Message(m.into())
     }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// An I/O error phrased the way the official (Go) CLI phrases it, e.g.
+/// `open a/b: no such file or directory`, so messages users grep for stay the same.
+pub fn go_style_io(op: &str, path: &std::path::Path, e: &std::io::Error) -> String {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        _ => e.to_string(),
+    };
+    format!("{op} {}: {what}", path.display())
 }

@@ -26,7 +26,9 @@ impl DaprHome {
             Some(b) => b,
             None => dirs::home_dir().ok_or(crate::error::Error::NoHome)?,
         };
-        Ok(DaprHome { root: base.join(".dapr") })
+        Ok(DaprHome {
+            root: base.join(".dapr"),
+        })
     }
 
     /// A home at an explicit `.dapr` directory (tests, run files).
@@ -52,5 +54,32 @@ impl DaprHome {
 
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.yaml")
+    }
+
+    /// Where `dapr init` records the version of the runtime it installed. `dapr version`
+    /// reads this file instead of running `daprd --version` (spawning on every command is
+    /// what makes the official CLI slow).
+    pub fn runtime_version_file(&self) -> PathBuf {
+        self.bin_dir().join(".daprd-version")
+    }
+
+    /// The installed runtime version, or `None` when `bin/daprd` is absent. A `daprd` put
+    /// there by hand (no version file) reports `unknown`.
+    pub fn runtime_version(&self) -> Option<String> {
+        if !self.daprd().is_file() {
+            return None;
+        }
+        let v = std::fs::read_to_string(self.runtime_version_file()).unwrap_or_default();
+        let v = v.trim();
+        Some(if v.is_empty() {
+            "unknown".to_string()
+        } else {
+            v.to_string()
+        })
+    }
+
+    /// The SQLite file behind the default server-less `statestore` component.
+    pub fn state_db(&self) -> PathBuf {
+        self.root.join("state.db")
     }
 }

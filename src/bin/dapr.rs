@@ -3,7 +3,11 @@
 use clap::Parser;
 
 fn main() {
-    let cli = dapr_cli::cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match dapr_cli::cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(dapr_cli::cli::report_parse_error(e, &args)),
+    };
     let printer = dapr_cli::output::Printer::new(cli.log_as_json);
     let code = match dapr_cli::cli::run(cli) {
         Ok(code) => code,

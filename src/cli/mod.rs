@@ -1,10 +1,15 @@
 //! The command layer: the clap tree and one file per command under `commands/`.
 //! Commands parse their flags, call a back end (`selfhosted` or `kubernetes`) and print
 //! through the `Printer`. They hold no business logic of their own.
+//!
+//! Each command's `Args` carries its `about` and an `Examples:` block (`after_help`).
+//! Usage errors are reported the cobra way (`Error: unknown flag: --flag`, then the usage
+//! block, exit 255) by `report_parse_error`, so scripts written for the official CLI see
+//! the same text and code.
 
 pub mod commands;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::home::DaprHome;
 use crate::output::Printer;
@@ -65,6 +70,123 @@ pub enum Command {
     Annotate(commands::annotate::Args),
 }
 
+/// The error every `-k` path returns until the Kubernetes back end replaces it.
+pub fn kubernetes_not_implemented() -> anyhow::Error {
+    anyhow::anyhow!("Kubernetes mode is not implemented yet")
+}
+
+/// Exit code of a usage error (cobra's `os.Exit(-1)`).
+pub const USAGE_ERROR_EXIT: i32 = 255;
+
+fn context_strings(err: &clap::Error, kind: clap::error::ContextKind) -> Vec<String> {
+    use clap::error::ContextValue;
+    match err.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// The subcommand chain named on the command line (`["stop"]`, `["completion", "bash"]`).
+fn subcommand_path(args: &[std::ffi::OsString]) -> Vec<String> {
+    let mut cmd = Cli::command();
+    let mut path = Vec::new();
+    for a in args.iter().skip(1) {
+        let a = a.to_string_lossy();
+        if a == "--" {
+            break;
+        }
+        if a.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = cmd.find_subcommand(a.as_ref()).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    path
+}
+
+/// Print a clap parse error the way the official CLI does and return the exit code:
+/// help and version requests go to stdout (exit 0); usage errors print
+/// `Error: <cobra-style message>` and the usage block on stderr (exit 255).
+pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 {
+    use clap::error::{ContextKind, ErrorKind};
+    let printer = Printer::new(args.iter().any(|a| a == "--log-as-json"));
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            printer.help(&err.render().to_string());
+            return 0;
+        }
+        _ => {}
+    }
+    let path = subcommand_path(args);
+    let full = std::iter::once("dapr".to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let invalid = context_strings(&err, ContextKind::InvalidArg);
+    let first = invalid.first().cloned().unwrap_or_default();
+    let msg = match err.kind() {
+        ErrorKind::UnknownArgument => {
+            if let Some(long) = first.strip_prefix("--") {
+                format!("unknown flag: --{}", long.split('=').next().unwrap_or(long))
+            } else if let Some(short) = first.strip_prefix('-') {
+                let c = short.chars().next().unwrap_or('-');
+                format!("unknown shorthand flag: '{c}' in -{short}")
+            } else {
+                format!("unknown command \"{first}\" for \"{full}\"")
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let first = context_strings(&err, ContextKind::InvalidSubcommand)
+                .first()
+                .cloned()
+                .unwrap_or(first);
+            format!("unknown command \"{first}\" for \"{full}\"")
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let names: Vec<String> = invalid
+                .iter()
+                .map(|a| {
+                    let n = a.trim_start_matches('-');
+                    format!("\"{}\"", n.split([' ', '=', '<']).next().unwrap_or(n))
+                })
+                .collect();
+            format!("required flag(s) {} not set", names.join(", "))
+        }
+        _ => {
+            let text = err.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.strip_prefix("error: ").unwrap_or(line).to_string()
+        }
+    };
+    let mut root = Cli::command();
+    root.build();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let global_refs: Vec<&clap::Arg> = globals.iter().collect();
+    let mut cmd = root.clone();
+    for name in &path {
+        if let Some(sub) = cmd.find_subcommand(name).cloned() {
+            cmd = sub;
+        }
+    }
+    let usage = if path.is_empty() {
+        format!("Run '{full} --help' for usage.\n")
+    } else {
+        crate::output::usage::render(&cmd, &full, &global_refs)
+    };
+    printer.usage_error(&msg, &usage);
+    USAGE_ERROR_EXIT
+}
+
 /// Run the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context {
@@ -76,8 +198,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         if cli.version {
             return commands::version::run(commands::version::Args::default(), &ctx);
         }
-        use clap::CommandFactory;
-        let _ = Cli::command().print_long_help();
+        ctx.printer
+            .help(&Cli::command().render_long_help().to_string());
         return Ok(0);
     };
     match command {
@@ -97,5 +219,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Mtls(a) => commands::mtls::run(a, &ctx),
         Command::Upgrade(a) => commands::upgrade::run(a, &ctx),
         Command::Annotate(a) => commands::annotate::run(a, &ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clap_tree_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -11,7 +11,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod format;
+pub mod progress;
 pub mod table;
+pub mod usage;
 
 use std::io::Write;
 
@@ -105,6 +107,16 @@ impl Printer {
     pub fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    }
+
+    /// A usage error the way cobra prints it: `Error: <msg>`, then the usage block.
+    pub fn usage_error(&self, msg: &str, usage: &str) {
+        let _ = write!(std::io::stderr().lock(), "Error: {msg}\n{usage}");
+    }
+
+    /// Text clap rendered itself (`--help`, `help <command>`): on stdout.
+    pub fn help(&self, text: &str) {
+        self.data(text)
     }
 
     /// Data on stdout followed by a newline.

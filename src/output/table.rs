@@ -5,9 +5,14 @@
 /// Render `rows` under `headers`. With zero rows the full header line is printed.
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| clean(c)).collect()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clean(c)).collect())
+        .collect();
     let keep: Vec<usize> = (0..headers.len())
-        .filter(|&i| rows.is_empty() || rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty())))
+        .filter(|&i| {
+            rows.is_empty() || rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty()))
+        })
         .collect();
     let width = |i: usize| {
         rows.iter()
@@ -26,9 +31,17 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
         out.push('\n');
     };
-    line(keep.iter().map(|&i| headers[i].to_uppercase().replace('_', " ")).collect());
+    line(
+        keep.iter()
+            .map(|&i| headers[i].to_uppercase().replace('_', " "))
+            .collect(),
+    );
     for r in &rows {
-        line(keep.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect());
+        line(
+            keep.iter()
+                .map(|&i| r.get(i).cloned().unwrap_or_default())
+                .collect(),
+        );
     }
     out
 }

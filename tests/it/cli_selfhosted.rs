@@ -1,1 +1,1255 @@
-//! TODO
+//! The self-hosted CLI surface, driven through the real `dapr` binary: conventions
+//! (usage errors, help, version, completion), `init`/`uninstall` into temp homes,
+//! `list`/`stop` against real processes, `invoke`/`publish` through a real `daprd`.
+//!
+//! Every command runs with HOME and DAPR_RUNTIME_PATH pointed at a temp dir, NO_COLOR=1,
+//! and `DAPR_INIT_REDIS_ADDRESS` at a closed port (so the default components do not
+//! depend on whether this machine runs a Redis) unless a test starts its own Redis.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::{self, KillOnDrop};
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A hermetic environment: its own HOME and DAPR_RUNTIME_PATH.
+struct Env {
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("rt")).unwrap();
+        let closed = format!("127.0.0.1:{}", support::free_port());
+        Env {
+            dir,
+            vars: vec![("DAPR_INIT_REDIS_ADDRESS".into(), closed)],
+        }
+    }
+
+    fn with(mut self, k: &str, v: &str) -> Env {
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The install directory (`$DAPR_RUNTIME_PATH/.dapr`).
+    fn dapr_dir(&self) -> PathBuf {
+        self.dir.path().join("rt").join(".dapr")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(support::bin("dapr"));
+        c.args(args)
+            .env("HOME", self.home())
+            .env("DAPR_RUNTIME_PATH", self.dir.path().join("rt"))
+            .env("NO_COLOR", "1");
+        for k in [
+            "DAPR_RUNTIME_VERSION",
+            "DAPR_RELEASE_BASE_URL",
+            "DAPR_NETWORK",
+            "DAPR_CONTAINER_RUNTIME",
+            "DAPR_IMAGE_REGISTRY",
+        ] {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let out = self.cmd(args).output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> Out {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "dapr {args:?} failed:\n{}", o.all());
+        o
+    }
+}
+
+const OFFICIAL_CONFIG: &str = "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprConfig\nspec:\n  tracing:\n    samplingRate: \"1\"\n    zipkin:\n      endpointAddress: http://localhost:9411/api/v2/spans\n";
+const SLIM_CONFIG: &str =
+    "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprConfig\nspec: {}\n";
+
+fn goos_goarch() -> (&'static str, &'static str) {
+    let os = if cfg!(target_os = "macos") {
+        "darwin"
+    } else {
+        std::env::consts::OS
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    (os, arch)
+}
+
+fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// A tiny static HTTP server on a free port: path → body, 404 otherwise. Records the
+/// paths requested. Lives until the test process exits.
+fn serve_files(files: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let req = String::from_utf8_lossy(&buf).into_owned();
+            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+            seen2.lock().unwrap().push(path.clone());
+            let (status, body) = match files.get(&path) {
+                Some(b) => ("200 OK", b.clone()),
+                None => ("404 Not Found", b"not found".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    (base, seen)
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+// ---------------------------------------------------------------- conventions
+
+#[test]
+fn no_arguments_prints_help() {
+    let o = Env::new().ok(&[]);
+    assert!(
+        o.stdout.contains("Distributed Application Runtime"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("Usage:"), "{}", o.stdout);
+}
+
+#[test]
+fn every_command_has_help_and_mine_have_examples() {
+    use clap::CommandFactory;
+    let env = Env::new();
+    let mine = [
+        "init",
+        "uninstall",
+        "list",
+        "stop",
+        "invoke",
+        "publish",
+        "version",
+        "completion",
+    ];
+    let root = dapr_cli::cli::Cli::command();
+    let names: Vec<String> = root
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for m in mine {
+        assert!(names.iter().any(|n| n == m), "missing command {m}");
+    }
+    for name in &names {
+        let o = env.ok(&[name, "--help"]);
+        assert!(o.stdout.contains("Usage:"), "{name} --help:\n{}", o.stdout);
+        if mine.contains(&name.as_str()) {
+            assert!(
+                o.stdout.contains("Examples:"),
+                "{name} --help has no examples:\n{}",
+                o.stdout
+            );
+            assert!(
+                o.stdout.contains(&format!("dapr {name}")),
+                "{name} examples:\n{}",
+                o.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_flags_are_usage_errors_like_cobra() {
+    let env = Env::new();
+    let o = env.run(&["stop", "--flag"]);
+    assert_eq!(o.code, 255, "{}", o.all());
+    assert!(
+        o.stderr.contains("Error: unknown flag: --flag\nUsage:"),
+        "{}",
+        o.stderr
+    );
+
+    // Scenario 27.
+    let o = env.run(&["stop", "--app-id", "X", "-p", "test"]);
+    assert_eq!(o.code, 255, "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("Error: unknown shorthand flag: 'p' in -p\nUsage:"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("-a, --app-id string"), "{}", o.stderr);
+    assert!(o.stderr.contains("-f, --run-file string"), "{}", o.stderr);
+
+    let o = env.run(&["invoke", "--app-id", "x"]);
+    assert_eq!(o.code, 255, "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("Error: required flag(s) \"method\" not set"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn kubernetes_mode_answers_clearly() {
+    let env = Env::new();
+    for args in [&["init", "-k"][..], &["uninstall", "-k"], &["list", "-k"]] {
+        let o = env.run(args);
+        assert_eq!(o.code, 1, "{args:?}: {}", o.all());
+        assert!(
+            o.stderr.contains("Kubernetes mode is not implemented yet"),
+            "{args:?}: {}",
+            o.all()
+        );
+    }
+    let o = env.run(&["init", "-k", "--runtime-path", "/tmp/x"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("--runtime-path is only valid for self-hosted mode"),
+        "{}",
+        o.all()
+    );
+}
+
+#[test]
+fn completion_prints_scripts() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = env.ok(&["completion", shell]);
+        assert!(o.stdout.contains("dapr"), "{shell}: {}", o.stdout);
+        assert!(o.stdout.len() > 500, "{shell}: script too short");
+    }
+    assert!(env.ok(&["completion", "bash"]).stdout.contains("complete"));
+    let o = env.ok(&["completion"]);
+    assert!(
+        o.stdout.contains("bash") && o.stdout.contains("powershell"),
+        "{}",
+        o.stdout
+    );
+}
+
+// ---------------------------------------------------------------- version
+
+#[test]
+fn version_without_install_says_na() {
+    let env = Env::new();
+    let v = env!("CARGO_PKG_VERSION");
+    let o = env.ok(&["version"]);
+    assert_eq!(
+        o.stdout,
+        format!("CLI version: {v} \nRuntime version: n/a\n")
+    );
+    let o = env.ok(&["version", "-o", "json"]);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(j["Cli version"], v);
+    assert_eq!(j["Runtime version"], "n/a");
+    assert!(o.stdout.ends_with('\n'));
+    for flag in ["-v", "--version"] {
+        assert_eq!(
+            env.ok(&[flag]).stdout,
+            format!("CLI version: {v} \nRuntime version: n/a\n")
+        );
+    }
+    let o = env.run(&["version", "-o", "yaml"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("❌  An invalid output format was specified."),
+        "{}",
+        o.stderr
+    );
+}
+
+// ---------------------------------------------------------------- init / uninstall
+
+#[test]
+fn init_installs_the_bundled_runtime_and_server_less_defaults() {
+    let env = Env::new();
+    let o = env.ok(&["init"]);
+    let all = o.all();
+    assert!(
+        all.contains("⌛  Making the jump to hyperspace..."),
+        "{all}"
+    );
+    assert!(all.contains("✅  Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started"), "{all}");
+    assert!(
+        all.contains("ℹ️  daprd binary has been installed to"),
+        "{all}"
+    );
+    assert!(all.contains("ℹ️  No Redis answered at"), "{all}");
+    assert!(
+        o.stdout.is_empty(),
+        "status lines belong on stderr: {}",
+        o.stdout
+    );
+
+    let d = env.dapr_dir();
+    let daprd = d.join("bin/daprd");
+    assert_eq!(
+        std::fs::read(&daprd).unwrap(),
+        std::fs::read(support::bin("daprd")).unwrap()
+    );
+    assert_eq!(mode(&daprd), 0o755);
+    assert_eq!(
+        std::fs::read_to_string(d.join("config.yaml")).unwrap(),
+        OFFICIAL_CONFIG
+    );
+    let store = std::fs::read_to_string(d.join("components/statestore.yaml")).unwrap();
+    let db = d.join("state.db");
+    assert_eq!(
+        store,
+        format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n  - name: connectionString\n    value: \"{}\"\n  - name: actorStateStore\n    value: \"true\"\n",
+            db.display()
+        )
+    );
+    assert!(!d.join("components/pubsub.yaml").exists());
+    assert!(
+        !env.home().join(".dapr").exists(),
+        "DAPR_RUNTIME_PATH must win over HOME"
+    );
+
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        env.ok(&["version"]).stdout,
+        format!("CLI version: {v} \nRuntime version: {v}\n")
+    );
+}
+
+#[test]
+fn init_with_redis_writes_the_official_components() {
+    let redis = support::Redis::start();
+    let env = Env::new().with("DAPR_INIT_REDIS_ADDRESS", &redis.addr());
+    let o = env.ok(&["init"]);
+    assert!(
+        o.stderr
+            .contains(&format!("Redis found at {}", redis.addr())),
+        "{}",
+        o.all()
+    );
+    let d = env.dapr_dir().join("components");
+    assert_eq!(
+        std::fs::read_to_string(d.join("statestore.yaml")).unwrap(),
+        format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: {}\n  - name: redisPassword\n    value: \"\"\n  - name: actorStateStore\n    value: \"true\"\n",
+            redis.addr()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("pubsub.yaml")).unwrap(),
+        format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: {}\n  - name: redisPassword\n    value: \"\"\n",
+            redis.addr()
+        )
+    );
+}
+
+#[test]
+fn reinit_is_safe_and_keeps_user_files() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let d = env.dapr_dir();
+    let store = d.join("components/statestore.yaml");
+    std::fs::write(&store, "# mine\n").unwrap();
+    std::fs::write(d.join("config.yaml"), "# my config\n").unwrap();
+    std::fs::write(d.join("bin/daprd"), "stale").unwrap();
+    let o = env.ok(&["init"]);
+    assert!(o.stderr.contains("already exists"), "{}", o.all());
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("config.yaml")).unwrap(),
+        "# my config\n"
+    );
+    assert_eq!(
+        std::fs::read(d.join("bin/daprd")).unwrap(),
+        std::fs::read(support::bin("daprd")).unwrap()
+    );
+}
+
+#[test]
+fn init_slim_writes_slim_config_and_no_components() {
+    let env = Env::new();
+    env.ok(&["init", "--slim"]);
+    let d = env.dapr_dir();
+    assert_eq!(
+        std::fs::read_to_string(d.join("config.yaml")).unwrap(),
+        SLIM_CONFIG
+    );
+    assert!(d.join("components").is_dir());
+    assert_eq!(std::fs::read_dir(d.join("components")).unwrap().count(), 0);
+    assert!(d.join("bin/daprd").is_file());
+}
+
+#[test]
+fn init_downloads_a_release_and_verifies_it() {
+    let (os, arch) = goos_goarch();
+    let name = format!("daprd_{os}_{arch}.tar.gz");
+    let good = tgz(&[
+        ("README.md", b"readme"),
+        ("daprd", b"#!/bin/sh\necho 9.8.7\n"),
+    ]);
+    let corrupt = {
+        let mut c = good.clone();
+        let n = c.len();
+        c[n / 2] ^= 0xff;
+        c
+    };
+    let mut files = HashMap::new();
+    files.insert(format!("/v9.8.7/{name}"), good.clone());
+    files.insert(
+        format!("/v9.8.7/{name}.sha256"),
+        format!("{}  {name}\n", sha256_hex(&good)).into_bytes(),
+    );
+    // A corrupted archive whose checksum file describes the genuine one.
+    files.insert(format!("/v9.8.8/{name}"), corrupt.clone());
+    files.insert(
+        format!("/v9.8.8/{name}.sha256"),
+        format!("{}  {name}\n", sha256_hex(&good)).into_bytes(),
+    );
+    // A corrupted archive without checksum file: refused by the gzip/tar check.
+    files.insert(format!("/v9.8.9/{name}"), b"this is not a tarball".to_vec());
+    let (base, seen) = serve_files(files);
+
+    let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
+    let o = env.ok(&["init", "--runtime-version", "9.8.7"]);
+    assert!(
+        o.stderr.contains("Installing runtime version 9.8.7"),
+        "{}",
+        o.all()
+    );
+    let daprd = env.dapr_dir().join("bin/daprd");
+    assert_eq!(std::fs::read(&daprd).unwrap(), b"#!/bin/sh\necho 9.8.7\n");
+    assert_eq!(mode(&daprd), 0o755);
+    assert!(seen.lock().unwrap().contains(&format!("/v9.8.7/{name}")));
+    let o = env.ok(&["version", "-o", "json"]);
+    assert!(
+        o.stdout.contains("\"Runtime version\":\"9.8.7\""),
+        "{}",
+        o.stdout
+    );
+
+    for (v, needle) in [
+        ("9.8.8", "checksum mismatch"),
+        ("9.8.9", "not a valid .tar.gz"),
+        ("1.0.0", "version not found from url"),
+    ] {
+        let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
+        let o = env.run(&["init", "--runtime-version", v]);
+        assert_eq!(o.code, 1, "{v}: {}", o.all());
+        assert!(o.stderr.contains(needle), "{v}: {}", o.all());
+        assert!(
+            !env.dapr_dir().join("bin/daprd").exists(),
+            "{v}: a refused archive must not be installed"
+        );
+    }
+}
+
+#[test]
+fn init_from_an_air_gapped_bundle() {
+    let (os, arch) = goos_goarch();
+    let bundle = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(bundle.path().join("dist")).unwrap();
+    std::fs::write(
+        bundle.path().join("details.json"),
+        r#"{"daprd":"1.7.0","cli":"1.7.0","daprBinarySubDir":"dist","dockerImageSubDir":"docker","daprImageName":"daprio/dapr:1.7.0","daprImageFileName":"daprio-dapr-1.7.0.tar.gz"}"#,
+    )
+    .unwrap();
+    let archive = bundle.path().join(format!("dist/daprd_{os}_{arch}.tar.gz"));
+    std::fs::write(&archive, tgz(&[("dist/daprd", b"bundled")])).unwrap();
+
+    let env = Env::new();
+    let o = env.ok(&["init", "--from-dir", bundle.path().to_str().unwrap()]);
+    assert!(
+        o.stderr
+            .contains("Extracted binaries and completed components set up."),
+        "{}",
+        o.all()
+    );
+    assert!(o.stderr.contains("preview feature"), "{}", o.all());
+    let d = env.dapr_dir();
+    assert_eq!(std::fs::read(d.join("bin/daprd")).unwrap(), b"bundled");
+    assert_eq!(
+        std::fs::read_to_string(d.join("config.yaml")).unwrap(),
+        SLIM_CONFIG
+    );
+    assert_eq!(std::fs::read_dir(d.join("components")).unwrap().count(), 0);
+    assert!(archive.exists(), "the bundle is left untouched");
+    assert!(
+        env.ok(&["version"])
+            .stdout
+            .contains("Runtime version: 1.7.0\n")
+    );
+
+    std::fs::write(bundle.path().join("details.json"), r#"{"daprd":"1.7.0"}"#).unwrap();
+    let o = Env::new().run(&["init", "--from-dir", bundle.path().to_str().unwrap()]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("required fields are missing in"),
+        "{}",
+        o.all()
+    );
+}
+
+#[test]
+fn init_rejects_bad_flag_combinations() {
+    let env = Env::new();
+    // Scenario 6 and 7.
+    let o = env.run(&[
+        "init",
+        "--image-registry",
+        "localhost:5000",
+        "--from-dir",
+        "./local-dir",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all().contains(
+            "both --image-registry and --from-dir flags cannot be given at the same time"
+        ),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&["init", "--container-runtime", "invalid"]);
+    assert_eq!(o.code, 1);
+    assert!(o.all().contains("Invalid container runtime"), "{}", o.all());
+    let o = env.run(&["uninstall", "--all", "--container-runtime", "invalid"]);
+    assert_eq!(o.code, 1);
+    assert!(o.all().contains("Invalid container runtime"), "{}", o.all());
+    assert!(!env.dapr_dir().exists());
+}
+
+#[test]
+fn runtime_path_flag_beats_the_environment() {
+    // Scenarios 10 and 11: env = P1, flag = P2 → everything under P2/.dapr.
+    let env = Env::new();
+    let p2 = tempfile::tempdir().unwrap();
+    let p2s = p2.path().to_str().unwrap();
+    env.ok(&["init", "--runtime-path", p2s]);
+    assert!(p2.path().join(".dapr/bin/daprd").is_file());
+    assert!(
+        !env.dapr_dir().exists(),
+        "DAPR_RUNTIME_PATH must not be used when the flag is given"
+    );
+    let o = env.ok(&["version", "--runtime-path", p2s]);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].contains("CLI version"));
+    assert!(
+        lines[1].contains("Runtime version") && lines[1].contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        o.stdout
+    );
+    assert!(env.ok(&["version"]).stdout.contains("Runtime version: n/a"));
+    env.ok(&["uninstall", "--all", "--runtime-path", p2s]);
+    assert!(!p2.path().join(".dapr").exists());
+    assert!(p2.path().is_dir());
+    assert_eq!(std::fs::read_dir(p2.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn uninstall_keeps_components_and_uninstall_all_removes_everything() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let d = env.dapr_dir();
+    let o = env.ok(&["uninstall"]);
+    assert!(
+        o.stderr.contains("ℹ️  Removing Dapr from your machine..."),
+        "{}",
+        o.all()
+    );
+    assert!(
+        o.stderr.contains(&format!(
+            "ℹ️  Removing directory: {}",
+            d.join("bin").display()
+        )),
+        "{}",
+        o.all()
+    );
+    assert!(
+        o.stderr.contains("✅  Dapr has been removed successfully"),
+        "{}",
+        o.all()
+    );
+    assert!(!d.join("bin").exists());
+    assert!(d.join("config.yaml").is_file() && d.join("components/statestore.yaml").is_file());
+    assert!(env.ok(&["version"]).stdout.contains("Runtime version: n/a"));
+
+    let o = env.ok(&["uninstall", "--all"]);
+    assert!(
+        o.stderr.contains(&format!(
+            "WARNING: {} does not exist",
+            d.join("bin").display()
+        )),
+        "{}",
+        o.all()
+    );
+    assert!(
+        o.stderr
+            .contains(&format!("ℹ️  Removing directory: {}", d.display())),
+        "{}",
+        o.all()
+    );
+    assert!(!d.exists());
+}
+
+#[test]
+fn uninstall_all_with_nothing_installed_succeeds() {
+    // Scenario 13 (without the container lines: no containers are involved).
+    let env = Env::new();
+    let o = env.ok(&["uninstall", "--all"]);
+    let d = env.dapr_dir();
+    let all = o.all();
+    assert!(all.contains("Removing Dapr from your machine..."), "{all}");
+    assert!(
+        all.contains(&format!("WARNING: {}/bin does not exist", d.display())),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("WARNING: {} does not exist", d.display())),
+        "{all}"
+    );
+    assert!(all.contains("Dapr has been removed successfully"), "{all}");
+}
+
+// ---------------------------------------------------------------- list / stop
+
+/// Run `dapr list` in a fresh PID namespace (an empty process table) when the machine
+/// allows it; `None` otherwise.
+fn run_isolated(env: &Env, args: &[&str]) -> Option<Out> {
+    let mut c = env.cmd(args);
+    let program = c.get_program().to_owned();
+    let mut u = Command::new("unshare");
+    u.args(["-r", "-p", "-f", "--mount-proc", "--"])
+        .arg(program)
+        .args(args);
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => u.env(k, v),
+            None => u.env_remove(k),
+        };
+    }
+    let out = u.output().ok()?;
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unshare") {
+        return None;
+    }
+    Some(Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+#[test]
+fn list_with_no_instances() {
+    // Scenario 14. Other tests may run sidecars concurrently, so the empty process table
+    // comes from a PID namespace.
+    let env = Env::new();
+    let Some(o) = run_isolated(&env, &["list"]) else {
+        panic!("this test needs `unshare -r -p` (user + PID namespaces)");
+    };
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "No Dapr instances found.\n"),
+        "{}",
+        o.stderr
+    );
+    let o = run_isolated(&env, &["list", "-o", "json"]).unwrap();
+    assert_eq!(o.stdout, "[]");
+    let o = run_isolated(&env, &["list", "-o", "yaml"]).unwrap();
+    assert_eq!(o.stdout, "[]\n");
+    let o = run_isolated(&env, &["list", "-o", "table"]).unwrap();
+    assert_eq!(o.stdout, "No Dapr instances found.\n");
+
+    let o = env.run(&["list", "-o", "invalid"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("❌  An invalid output format was specified."),
+        "{}",
+        o.all()
+    );
+}
+
+#[test]
+fn stop_unknown_app_and_bad_run_file() {
+    let env = Env::new();
+    let o = env.run(&["stop", "--app-id", "test-h4a-unknown"]);
+    assert_eq!(o.code, 0, "scenario 14 expects exit 0: {}", o.all());
+    assert!(
+        o.all().contains(
+            "failed to stop app id test-h4a-unknown: couldn't find app id test-h4a-unknown"
+        ),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&["stop", "-f", "../testdata/invalid-dir"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all().contains("Failed to get run file path"),
+        "{}",
+        o.all()
+    );
+}
+
+fn list_json(env: &Env) -> Vec<serde_json::Value> {
+    let o = env.ok(&["list", "-o", "json"]);
+    serde_json::from_str::<Vec<serde_json::Value>>(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", o.stdout))
+}
+
+fn find_app(env: &Env, id: &str) -> Option<serde_json::Value> {
+    list_json(env).into_iter().find(|i| i["appId"] == id)
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // A zombie (exited, not yet reaped) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// A process whose executable is named `daprd` (a copy of the Python interpreter) that
+/// serves `/v1.0/metadata` with the given `extended` map: a sidecar as `dapr list` sees it,
+/// independent of the real daprd's progress.
+fn fake_daprd(
+    dir: &Path,
+    app_id: &str,
+    http_port: u16,
+    extended: &serde_json::Value,
+) -> KillOnDrop {
+    let real = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let exe = dir.join("daprd");
+    if !exe.exists() {
+        std::fs::copy(&real, &exe).unwrap();
+    }
+    let body = serde_json::json!({ "id": app_id, "extended": extended }).to_string();
+    let script = format!(
+        "import http.server,sys\nB={body:?}.encode()\nclass H(http.server.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.send_header('Content-Length', str(len(B))); s.end_headers(); s.wfile.write(B)\n  def log_message(s,*a): pass\nhttp.server.HTTPServer(('127.0.0.1',{http_port}),H).serve_forever()\n"
+    );
+    let child = Command::new(&exe)
+        .args([
+            "-c",
+            &script,
+            "--app-id",
+            app_id,
+            "--dapr-http-port",
+            &http_port.to_string(),
+            "--dapr-grpc-port=4555",
+            "--app-port",
+            "9000",
+            "--enable-metrics",
+            "false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = KillOnDrop(child);
+    assert!(support::wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", http_port)).is_ok()
+    }));
+    child
+}
+
+#[test]
+fn list_reads_flags_and_metadata_and_stop_signals_the_owning_cli() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    // The "CLI" owning the app: stop must signal it (not the sidecar) when it owns one app.
+    let cli = KillOnDrop(Command::new("sleep").arg("30").spawn().unwrap());
+    let cli_pid = cli.0.id();
+    let id = format!("h4a-fake-{}", std::process::id());
+    let port = support::free_port();
+    let ext = serde_json::json!({
+        "appCommand": "python3 app.py --port 9000 --verbose",
+        "appPID": "4242",
+        "cliPID": cli_pid.to_string(),
+        "runTemplatePath": "/tmp/x/dapr.yaml",
+        "runTemplateName": "tmpl",
+        "appLogPath": "/tmp/x/app.log",
+        "daprdLogPath": "/tmp/x/daprd.log"
+    });
+    let mut fake = fake_daprd(dir.path(), &id, port, &ext);
+    let fake_pid = fake.0.id();
+
+    let row = find_app(&env, &id).expect("the fake daprd is listed");
+    assert_eq!(row["httpPort"], port);
+    assert_eq!(row["grpcPort"], 4555);
+    assert_eq!(row["appPort"], 9000);
+    assert_eq!(row["metricsEnabled"], false);
+    assert_eq!(row["daprdPid"], fake_pid);
+    assert_eq!(row["cliPid"], cli_pid);
+    assert_eq!(row["appPid"], 4242);
+    assert_eq!(row["command"], "python3 app.py --port 9000 --verbose");
+    assert_eq!(row["maxRequestBodySize"], 4194304);
+    assert_eq!(row["httpReadBufferSize"], 4096);
+    assert_eq!(row["runTemplatePath"], "/tmp/x/dapr.yaml");
+    assert_eq!(row["runTemplateName"], "tmpl");
+    assert_eq!(row["appLogPath"], "/tmp/x/app.log");
+    assert_eq!(row["daprdLogPath"], "/tmp/x/daprd.log");
+    assert!(row["age"].as_str().unwrap().ends_with('s'), "{row}");
+    let created = row["created"].as_str().unwrap();
+    assert!(
+        regex::Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d\.\d\d$")
+            .unwrap()
+            .is_match(created),
+        "{created}"
+    );
+    let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "appId",
+            "httpPort",
+            "grpcPort",
+            "appPort",
+            "metricsEnabled",
+            "command",
+            "age",
+            "created",
+            "daprdPid",
+            "cliPid",
+            "appPid",
+            "maxRequestBodySize",
+            "httpReadBufferSize",
+            "runTemplatePath",
+            "appLogPath",
+            "daprdLogPath",
+            "runTemplateName"
+        ]
+    );
+
+    let table = env.ok(&["list"]).stdout;
+    assert!(table.starts_with("APP ID  "), "{table}");
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .expect("row in the table");
+    assert!(
+        line.contains("python3 app.py --..."),
+        "COMMAND is truncated to 20 chars: {line}"
+    );
+    assert!(line.ends_with("  "), "cells end with two spaces");
+    let yaml = env.ok(&["list", "-o", "yaml"]).stdout;
+    assert!(yaml.contains(&format!("appId: {id}")), "{yaml}");
+
+    let o = env.ok(&["stop", "--app-id", &id]);
+    assert!(
+        o.stderr
+            .contains(&format!("✅  app stopped successfully: {id}")),
+        "{}",
+        o.all()
+    );
+    let mut cli = cli;
+    assert!(
+        support::wait_until(Duration::from_secs(5), || cli
+            .0
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "the owning CLI got SIGTERM"
+    );
+    assert!(
+        fake.0.try_wait().unwrap().is_none(),
+        "the sidecar is left to its CLI"
+    );
+    drop(fake.0.kill());
+}
+
+#[test]
+fn stop_signals_the_sidecar_when_its_cli_owns_several_apps() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = KillOnDrop(Command::new("sleep").arg("30").spawn().unwrap());
+    let ext = serde_json::json!({ "cliPID": cli.0.id().to_string() });
+    let a = format!("h4a-multi-a-{}", std::process::id());
+    let b = format!("h4a-multi-b-{}", std::process::id());
+    let mut fa = fake_daprd(dir.path(), &a, support::free_port(), &ext);
+    let _fb = fake_daprd(dir.path(), &b, support::free_port(), &ext);
+    let mut cli = cli;
+    let o = env.ok(&["stop", "--app-id", &a]);
+    assert!(
+        o.stderr.contains(&format!("app stopped successfully: {a}")),
+        "{}",
+        o.all()
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(5), || fa
+            .0
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "sidecar a got SIGTERM"
+    );
+    assert!(
+        cli.0.try_wait().unwrap().is_none(),
+        "the CLI still owns app b"
+    );
+}
+
+fn start_daprd(id: &str, http: u16, grpc: u16, app_port: u16, resources: &Path) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(support::bin("daprd"))
+            .args([
+                "--app-id",
+                id,
+                "--dapr-http-port",
+                &http.to_string(),
+                "--dapr-grpc-port",
+                &grpc.to_string(),
+            ])
+            .args([
+                "--app-port",
+                &app_port.to_string(),
+                "--metrics-port",
+                &support::free_port().to_string(),
+            ])
+            .arg("--resources-path")
+            .arg(resources)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_daprd_started_by_hand_is_listed_and_stopped() {
+    // Scenario 25, with the real daprd.
+    let env = Env::new();
+    let res = tempfile::tempdir().unwrap();
+    let id = format!("daprd-h4a-{}", std::process::id());
+    let (http, grpc) = (support::free_port(), support::free_port());
+    let mut daprd = start_daprd(&id, http, grpc, 0, res.path());
+    let pid = daprd.0.id();
+    let listed = support::wait_until(Duration::from_secs(10), || {
+        find_app(&env, &id).is_some_and(|r| r["daprdPid"] == pid)
+    });
+    assert!(
+        listed,
+        "daprd (pid {pid}) not listed; alive: {:?}",
+        daprd.0.try_wait()
+    );
+    let row = find_app(&env, &id).unwrap();
+    assert_eq!(
+        (
+            row["httpPort"].as_u64(),
+            row["grpcPort"].as_u64(),
+            row["appPort"].as_u64()
+        ),
+        (Some(http as u64), Some(grpc as u64), Some(0))
+    );
+    assert_eq!(
+        (row["cliPid"].as_u64(), row["appPid"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let table = env.ok(&["list"]).stdout;
+    let line = table.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.split_whitespace().count() >= 9, "{line}");
+
+    let o = env.ok(&["stop", "--app-id", &id]);
+    assert!(
+        o.stderr
+            .contains(&format!("app stopped successfully: {id}")),
+        "{}",
+        o.all()
+    );
+    assert!(support::wait_until(Duration::from_secs(10), || daprd
+        .0
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    assert!(!pid_alive(pid));
+}
+
+// ---------------------------------------------------------------- invoke / publish
+
+/// A tiny HTTP app answering every request with its body (and 404 for `/missing`).
+fn echo_app() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, len) = loop {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0usize);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let first = String::from_utf8_lossy(&buf[..head_end])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let body = buf[head_end..].to_vec();
+                let status = if first.contains("/missing") {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn invoke_and_publish_validate_their_input() {
+    let env = Env::new();
+    let o = env.run(&[
+        "invoke",
+        "--app-id",
+        "x",
+        "--method",
+        "m",
+        "--data",
+        "a",
+        "--data-file",
+        "f",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all()
+            .contains("Only one of --data and --data-file allowed in the same invoke command"),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&[
+        "invoke",
+        "--app-id",
+        "x",
+        "--method",
+        "m",
+        "--data-file",
+        "a/file/that/does/not/exist",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all()
+            .contains("Error reading payload from 'a/file/that/does/not/exist'. Error: "),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&["invoke", "--app-id", "invoke-h4a-nope", "--method", "test"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all()
+            .contains("error invoking app invoke-h4a-nope: app ID invoke-h4a-nope not found"),
+        "{}",
+        o.all()
+    );
+
+    let base = [
+        "publish",
+        "--publish-app-id",
+        "pub-h4a-nope",
+        "--pubsub",
+        "pubsub",
+        "--topic",
+        "sample",
+    ];
+    let o = env.run(&[&base[..], &["--data", "a", "--data-file", "f"]].concat());
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all()
+            .contains("Only one of --data and --data-file allowed in the same publish command"),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&[&base[..], &["--metadata", "not a valid JSON"]].concat());
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all().contains("Error parsing metadata as JSON"),
+        "{}",
+        o.all()
+    );
+    let o = env.run(&[&base[..], &["--data", "{}"]].concat());
+    assert_eq!(o.code, 1);
+    assert!(
+        o.all()
+            .contains("Error publishing topic sample: couldn't find a running Dapr instance"),
+        "{}",
+        o.all()
+    );
+}
+
+#[test]
+fn invoke_goes_through_a_real_daprd() {
+    // Scenario 28, with the real daprd and a tiny echo app.
+    let env = Env::new();
+    let res = tempfile::tempdir().unwrap();
+    let app_port = echo_app();
+    let id = format!("invoke-h4a-{}", std::process::id());
+    let http = support::free_port();
+    let mut daprd = start_daprd(&id, http, support::free_port(), app_port, res.path());
+    let up = support::wait_until(Duration::from_secs(10), || {
+        reqwest::blocking::get(format!("http://127.0.0.1:{http}/v1.0/healthz"))
+            .is_ok_and(|r| r.status().is_success())
+    });
+    assert!(up, "daprd did not become healthy: {:?}", daprd.0.try_wait());
+
+    let file = res.path().join("message.json");
+    std::fs::write(&file, r#"{"dapr": "is_great"}"#).unwrap();
+    let o = env.ok(&[
+        "invoke",
+        "--app-id",
+        &id,
+        "--method",
+        "test",
+        "--data-file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.stdout.contains(r#"{"dapr": "is_great"}"#), "{}", o.all());
+    assert!(
+        o.stderr.contains("✅  App invoked successfully"),
+        "{}",
+        o.all()
+    );
+    let o = env.ok(&[
+        "invoke",
+        "--app-id",
+        &id,
+        "--method",
+        "test",
+        "--data",
+        r#"{"cli": "is_working"}"#,
+    ]);
+    assert!(o.stdout.contains(r#"{"cli": "is_working"}"#), "{}", o.all());
+    let o = env.run(&["invoke", "--app-id", &id, "--method", "missing"]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.all()
+            .contains(&format!("error invoking app {id}: 404 Not Found")),
+        "{}",
+        o.all()
+    );
+
+    // Publishing through a sidecar without that pub/sub surfaces the sidecar's error.
+    let o = env.run(&[
+        "publish",
+        "--publish-app-id",
+        &id,
+        "--pubsub",
+        "pubsub",
+        "--topic",
+        "sample",
+        "--data",
+        "{}",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.all()
+            .contains("Error publishing topic sample: unexpected status code"),
+        "{}",
+        o.all()
+    );
+}

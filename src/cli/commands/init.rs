@@ -1,10 +1,313 @@
-//! `dapr init` (not implemented yet).
+//! `dapr init`: install the runtime into the install directory and write the default
+//! components and configuration (self-hosted). `-k` belongs to the Kubernetes back end;
+//! every official flag is accepted so scripts keep working.
+//!
+//! Choices where this CLI differs from the official one (no containers are started):
+//! * default runtime = the `daprd` shipped beside this `dapr` (same release); an official
+//!   release is downloaded only with an explicit `--runtime-version X`;
+//! * default components = the official Redis `statestore` + `pubsub` when a Redis answers
+//!   at localhost:6379 (`$DAPR_INIT_REDIS_ADDRESS` overrides), else a SQLite `statestore`
+//!   in the install directory and no pub/sub component;
+//! * re-running `init` reinstalls the binary and keeps every existing file (the official
+//!   CLI refuses and asks for `dapr uninstall` first).
+
+use std::cell::RefCell;
 
 use crate::cli::Context;
+use crate::output::progress::Progress;
+use crate::selfhosted::init::{self as backend, Components, RuntimeSource};
+
+pub const REDIS_ADDRESS_ENV: &str = "DAPR_INIT_REDIS_ADDRESS";
+const DEFAULT_REDIS_ADDRESS: &str = "localhost:6379";
 
 #[derive(Debug, Default, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "Install Dapr on supported hosting platforms. Supported platforms: Kubernetes and self-hosted",
+    after_help = "Examples:
+  # Initialize Dapr in self-hosted mode
+  dapr init
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<i32> {
-    anyhow::bail!("`dapr init` is not implemented yet")
+  # Initialize Dapr in self-hosted mode with a specific runtime version
+  dapr init --runtime-version 1.16.0
+
+  # Initialize Dapr in slim self-hosted mode (no default components)
+  dapr init -s
+
+  # Initialize Dapr from an air-gapped installer bundle
+  dapr init --from-dir /path/to/daprbundle
+
+  # Initialize Dapr in a custom install location
+  dapr init --runtime-path /opt/dapr
+
+  # Initialize Dapr in Kubernetes and wait for the installation to complete
+  dapr init -k --wait --timeout 600
+
+  # See more at: https://docs.dapr.io/getting-started/"
+)]
+pub struct Args {
+    /// Deploy Dapr to a Kubernetes cluster
+    #[arg(short = 'k', long)]
+    pub kubernetes: bool,
+    /// Use Dev mode. Deploy Redis, Zipkin also in the Kubernetes cluster
+    #[arg(long)]
+    pub dev: bool,
+    /// Wait for Kubernetes initialization to complete
+    #[arg(long)]
+    pub wait: bool,
+    /// The wait timeout for the Kubernetes installation
+    #[arg(long, value_name = "uint", default_value_t = 300)]
+    pub timeout: u32,
+    /// Exclude placement service, scheduler service, Redis and Zipkin containers from self-hosted installation
+    #[arg(short = 's', long)]
+    pub slim: bool,
+    /// The version of the Dapr runtime to install, for example: 1.0.0
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "latest",
+        env = "DAPR_RUNTIME_VERSION",
+        hide_env = true
+    )]
+    pub runtime_version: String,
+    /// The Kubernetes namespace to install Dapr in
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "string",
+        default_value = "dapr-system"
+    )]
+    pub namespace: String,
+    /// Enable mTLS in your cluster
+    #[arg(long, value_name = "bool", default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    pub enable_mtls: bool,
+    /// Enable high availability (HA) mode
+    #[arg(long)]
+    pub enable_ha: bool,
+    /// The Docker network on which to deploy the Dapr runtime
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        env = "DAPR_NETWORK",
+        hide_env = true
+    )]
+    pub network: String,
+    /// Use Dapr artifacts from local directory for self-hosted installation
+    #[arg(long, value_name = "string", default_value = "")]
+    pub from_dir: String,
+    /// The image variant to use for the Dapr runtime, for example: mariner
+    #[arg(long, value_name = "string", default_value = "")]
+    pub image_variant: String,
+    /// Self-hosted only. Specifies a volume for the scheduler service data directory
+    #[arg(long, value_name = "string", default_value = "dapr_scheduler")]
+    pub scheduler_volume: String,
+    /// Override the scheduler broadcast host and port (self-hosted only)
+    #[arg(long, value_name = "string", default_value = "")]
+    pub scheduler_override_broadcast_host_port: String,
+    /// Use Redis Stack instead of the basic Redis container (self-hosted only)
+    #[arg(long)]
+    pub redis_stack: bool,
+    /// Configure additional Helm chart values, e.g. --set key=value
+    #[arg(long = "set", value_name = "stringArray")]
+    pub set: Vec<String>,
+    /// Custom/private docker image repository URL
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        env = "DAPR_IMAGE_REGISTRY",
+        hide_env = true
+    )]
+    pub image_registry: String,
+    /// The container runtime to use. Supported values are docker (default) and podman
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "docker",
+        env = "DAPR_CONTAINER_RUNTIME",
+        hide_env = true
+    )]
+    pub container_runtime: String,
+    /// The root certificate file
+    #[arg(long, value_name = "string", default_value = "")]
+    pub ca_root_certificate: String,
+    /// The issuer certificate private key
+    #[arg(long, value_name = "string", default_value = "")]
+    pub issuer_private_key: String,
+    /// The issuer certificate
+    #[arg(long, value_name = "string", default_value = "")]
+    pub issuer_public_certificate: String,
+}
+
+/// Shows a progress bar while a runtime archive downloads.
+struct BarReporter {
+    enabled: bool,
+    bar: RefCell<Option<Progress>>,
+}
+
+impl backend::Reporter for BarReporter {
+    fn download_started(&self, url: &str, total: Option<u64>) {
+        let name = url.rsplit('/').next().unwrap_or(url);
+        *self.bar.borrow_mut() = Some(Progress::new(self.enabled, name, total));
+    }
+    fn download_progress(&self, done: u64) {
+        if let Some(b) = self.bar.borrow().as_ref() {
+            b.set(done);
+        }
+    }
+    fn download_finished(&self) {
+        if let Some(b) = self.bar.borrow_mut().take() {
+            b.finish();
+        }
+    }
+}
+
+fn fail(ctx: &Context, msg: &str) -> anyhow::Result<i32> {
+    ctx.printer.failure(msg);
+    Ok(1)
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let p = &ctx.printer;
+    p.pending("Making the jump to hyperspace...");
+    if args.kubernetes {
+        if ctx
+            .runtime_path
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
+            return fail(ctx, "--runtime-path is only valid for self-hosted mode");
+        }
+        if args.redis_stack {
+            return fail(ctx, "--redis-stack is only valid for self-hosted mode");
+        }
+        return run_kubernetes(&args, ctx);
+    }
+    if !args.image_registry.is_empty() && !args.from_dir.is_empty() {
+        return fail(
+            ctx,
+            "both --image-registry and --from-dir flags cannot be given at the same time",
+        );
+    }
+    let runtime = args.container_runtime.trim();
+    if runtime != "docker" && runtime != "podman" {
+        return fail(
+            ctx,
+            "Invalid container runtime. Supported values are docker and podman.",
+        );
+    }
+    if !args.image_variant.is_empty() && args.image_variant != "mariner" {
+        return fail(
+            ctx,
+            &format!("image variant {} is not supported", args.image_variant),
+        );
+    }
+    if !args.image_registry.is_empty() {
+        p.warning("Flag --image-registry is a preview feature and is subject to change.");
+    }
+    let from_dir = !args.from_dir.is_empty();
+    if from_dir {
+        p.warning(
+            "Local bundle installation using --from-dir flag is currently a preview feature and is subject to change. It is only available from CLI version 1.7 onwards.",
+        );
+    }
+
+    let home = ctx.home()?;
+    let version_arg = args.runtime_version.trim();
+    let source = if from_dir {
+        RuntimeSource::Bundle(std::path::absolute(&args.from_dir)?)
+    } else if version_arg.is_empty() || version_arg == "latest" {
+        let exe = std::env::current_exe()?;
+        let dir = exe.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+        RuntimeSource::Binary(dir.join(format!("daprd{}", std::env::consts::EXE_SUFFIX)))
+    } else {
+        let base = std::env::var(backend::RELEASE_BASE_URL_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| backend::DEFAULT_RELEASE_BASE_URL.to_string());
+        RuntimeSource::Release {
+            version: version_arg.to_string(),
+            base_url: base,
+        }
+    };
+    let version = backend::source_version(&source)?;
+    let reinstall = home.daprd().exists();
+    if reinstall {
+        p.info(&format!(
+            "{} already exists: reinstalling the runtime, keeping existing components and configuration",
+            home.daprd().display()
+        ));
+    }
+    p.info(&format!("Installing runtime version {version}"));
+
+    backend::create_layout(&home)?;
+    let reporter = BarReporter {
+        enabled: !ctx.log_as_json,
+        bar: RefCell::new(None),
+    };
+    backend::install_runtime(&home, &source, &reporter)?;
+    let bin = home.bin_dir();
+    p.plain_err(&format!(
+        "Dapr runtime installed to {}, you may run the following to add it to your path if you want to run daprd directly:",
+        bin.display()
+    ));
+    p.plain_err(&format!("    export PATH=$PATH:{}", bin.display()));
+
+    let redis_addr = std::env::var(REDIS_ADDRESS_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_REDIS_ADDRESS.to_string());
+    let (components, config) = if args.slim || from_dir {
+        (
+            Components::Empty,
+            crate::manifests::config_slim().to_string(),
+        )
+    } else if !args.network.is_empty() {
+        (
+            Components::Redis("dapr_redis:6379".into()),
+            crate::manifests::config("dapr_zipkin"),
+        )
+    } else if backend::tcp_answers(&redis_addr) {
+        (
+            Components::Redis(redis_addr.clone()),
+            crate::manifests::config("localhost"),
+        )
+    } else {
+        (Components::Sqlite, crate::manifests::config("localhost"))
+    };
+    let written = backend::write_defaults(&home, &components, &config)?;
+
+    if from_dir {
+        p.success("Extracted binaries and completed components set up.");
+    } else {
+        p.success("Downloaded binaries and completed components set up.");
+    }
+    p.info(&format!(
+        "daprd binary has been installed to {}.",
+        bin.display()
+    ));
+    let statestore = home.components_dir().join("statestore.yaml");
+    match &components {
+        Components::Redis(host) if written.contains(&statestore) => p.info(&format!(
+            "Redis found at {host}: the default statestore and pubsub components use it."
+        )),
+        Components::Sqlite if written.contains(&statestore) => p.info(&format!(
+            "No Redis answered at {redis_addr}: the default statestore uses SQLite ({}) and no pubsub component was written.",
+            home.state_db().display()
+        )),
+        _ => {}
+    }
+    if reinstall {
+        p.info("Existing components and configuration were kept.");
+    }
+    if !args.slim {
+        p.info("No containers were started: this CLI does not run placement, scheduler, Redis or Zipkin containers.");
+    }
+    p.success("Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started");
+    Ok(0)
+}
+
+/// `dapr init -k` — replaced by the Kubernetes back end.
+fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
+    Err(crate::cli::kubernetes_not_implemented())
 }

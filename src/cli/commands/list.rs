@@ -1,10 +1,150 @@
-//! `dapr list` (not implemented yet).
+//! `dapr list`: the running sidecars (self-hosted), as a table, JSON or YAML in the
+//! official layout. `-k` belongs to the Kubernetes back end.
 
 use crate::cli::Context;
+use crate::output::format::{self, INVALID_FORMAT, OutputFormat};
+use crate::output::table;
+use crate::selfhosted::instances::{self, Instance};
 
 #[derive(Debug, Default, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "List all Dapr instances. Supported platforms: Kubernetes and self-hosted",
+    after_help = "Examples:
+  # List Dapr instances in self-hosted mode
+  dapr list
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<i32> {
-    anyhow::bail!("`dapr list` is not implemented yet")
+  # List Dapr instances as JSON (or yaml, table)
+  dapr list -o json
+
+  # List Dapr instances in all namespaces in Kubernetes mode
+  dapr list -k -A
+
+  # List Dapr instances in a specific namespace in Kubernetes mode
+  dapr list -k --namespace default"
+)]
+pub struct Args {
+    /// List all Dapr pods in a Kubernetes cluster
+    #[arg(short = 'k', long)]
+    pub kubernetes: bool,
+    /// List all Dapr pods in all namespaces
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// List Dapr pods in a specific namespace
+    #[arg(long, value_name = "string", default_value = "")]
+    pub namespace: String,
+    /// The output format of the list. Valid values are: json, yaml, or table (default)
+    #[arg(short = 'o', long, value_name = "string", default_value = "")]
+    pub output: String,
+}
+
+const HEADERS: [&str; 14] = [
+    "APP ID",
+    "HTTP PORT",
+    "GRPC PORT",
+    "APP PORT",
+    "COMMAND",
+    "AGE",
+    "CREATED",
+    "DAPRD PID",
+    "CLI PID",
+    "APP PID",
+    "RUN TEMPLATE PATH",
+    "APP LOG PATH",
+    "DAPRD LOG PATH",
+    "RUNTEMPLATENAME",
+];
+
+/// Shorten to 20 characters (17 + `...`), as the official table does.
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 20 {
+        format!("{}...", s.chars().take(17).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// The official table for `rows`.
+pub fn render_table(rows: &[Instance]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|i| {
+            vec![
+                i.app_id.clone(),
+                i.http_port.to_string(),
+                i.grpc_port.to_string(),
+                i.app_port.to_string(),
+                truncate(&i.command),
+                i.age.clone(),
+                i.created.clone(),
+                i.daprd_pid.to_string(),
+                i.cli_pid.to_string(),
+                i.app_pid.to_string(),
+                i.run_template_path.clone(),
+                i.app_log_path.clone(),
+                i.daprd_log_path.clone(),
+                i.run_template_name.clone(),
+            ]
+        })
+        .collect();
+    table::render(&HEADERS, &rows)
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let Some(fmt) = OutputFormat::parse(&args.output).filter(|_| args.output != "list") else {
+        ctx.printer.failure(INVALID_FORMAT);
+        return Ok(1);
+    };
+    if args.kubernetes {
+        return run_kubernetes(&args, ctx);
+    }
+    let rows = instances::list()?;
+    match fmt {
+        OutputFormat::Table if rows.is_empty() => ctx.printer.data("No Dapr instances found.\n"),
+        OutputFormat::Table => ctx.printer.data(&render_table(&rows)),
+        OutputFormat::Json => ctx.printer.data(&format::json(&rows)),
+        OutputFormat::Yaml => ctx.printer.data(&format::yaml(&rows)),
+    }
+    Ok(0)
+}
+
+/// `dapr list -k` — replaced by the Kubernetes back end.
+fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
+    Err(crate::cli::kubernetes_not_implemented())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_started_daprd_drops_blank_columns() {
+        let i = Instance {
+            app_id: "x".into(),
+            http_port: 3555,
+            grpc_port: 4555,
+            age: "5s".into(),
+            created: "2026-01-02 03:04.05".into(),
+            daprd_pid: 42,
+            ..Default::default()
+        };
+        let t = render_table(&[i]);
+        let mut lines = t.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "APP ID  HTTP PORT  GRPC PORT  APP PORT  AGE  CREATED              DAPRD PID  CLI PID  APP PID  "
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "x       3555       4555       0         5s   2026-01-02 03:04.05  42         0        0        "
+        );
+    }
+
+    #[test]
+    fn long_commands_are_truncated() {
+        assert_eq!(
+            truncate("python3 app.py --port 8080"),
+            "python3 app.py --..."
+        );
+        assert_eq!(truncate("node app.js"), "node app.js");
+    }
 }

@@ -1,10 +1,107 @@
-//! `dapr uninstall` (not implemented yet).
+//! `dapr uninstall [--all]`: remove the runtime (self-hosted), with the official messages.
+//! No containers are removed (none are started by `dapr init` here). A directory that
+//! cannot be removed is a failure (exit 1), unlike the official CLI (issue #1667).
 
 use crate::cli::Context;
+use crate::selfhosted::uninstall::{self, Step};
 
 #[derive(Debug, Default, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "Uninstall Dapr runtime. Supported platforms: Kubernetes and self-hosted",
+    after_help = "Examples:
+  # Uninstall from self-hosted mode (removes the runtime binaries)
+  dapr uninstall
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<i32> {
-    anyhow::bail!("`dapr uninstall` is not implemented yet")
+  # Uninstall from self-hosted mode and remove the whole install directory
+  dapr uninstall --all
+
+  # Uninstall from a custom install location
+  dapr uninstall --all --runtime-path /opt/dapr
+
+  # Uninstall from Kubernetes
+  dapr uninstall -k
+
+  # Uninstall from Kubernetes and remove CRDs
+  dapr uninstall -k --all"
+)]
+pub struct Args {
+    /// Uninstall Dapr from a Kubernetes cluster
+    #[arg(short = 'k', long)]
+    pub kubernetes: bool,
+    /// Uninstall Dapr Redis and Zipkin installations from Kubernetes cluster
+    #[arg(long)]
+    pub dev: bool,
+    /// The timeout for the Kubernetes uninstall
+    #[arg(long, value_name = "uint", default_value_t = 300)]
+    pub timeout: u32,
+    /// Remove .dapr directory, Redis, Placement, Scheduler and Zipkin containers on local machine, and CRDs on a Kubernetes cluster
+    #[arg(long)]
+    pub all: bool,
+    /// The Docker network from which to remove the Dapr runtime
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        env = "DAPR_NETWORK",
+        hide_env = true
+    )]
+    pub network: String,
+    /// The Kubernetes namespace to uninstall Dapr from
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "string",
+        default_value = "dapr-system"
+    )]
+    pub namespace: String,
+    /// The container runtime to use. Supported values are docker (default) and podman
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "docker",
+        env = "DAPR_CONTAINER_RUNTIME",
+        hide_env = true
+    )]
+    pub container_runtime: String,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let p = &ctx.printer;
+    let runtime = args.container_runtime.trim();
+    if runtime != "docker" && runtime != "podman" {
+        p.failure("Invalid container runtime. Supported values are docker and podman.");
+        return Ok(1);
+    }
+    if args.kubernetes {
+        if ctx
+            .runtime_path
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
+            p.failure("--runtime-path is only valid for self-hosted mode");
+            return Ok(1);
+        }
+        return run_kubernetes(&args, ctx);
+    }
+    p.info("Removing Dapr from your machine...");
+    let home = ctx.home()?;
+    let result = uninstall::uninstall(&home, args.all, &mut |step| match step {
+        Step::Removed(dir) => p.info(&format!("Removing directory: {}", dir.display())),
+        Step::Missing(dir) => p.warning(&format!("WARNING: {} does not exist", dir.display())),
+    });
+    match result {
+        Ok(()) => {
+            p.success("Dapr has been removed successfully");
+            Ok(0)
+        }
+        Err(e) => {
+            p.failure(&format!("Error removing Dapr: {e}"));
+            Ok(1)
+        }
+    }
+}
+
+/// `dapr uninstall -k` — replaced by the Kubernetes back end.
+fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
+    Err(crate::cli::kubernetes_not_implemented())
 }

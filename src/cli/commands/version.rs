@@ -1,10 +1,57 @@
-//! `dapr version` (not implemented yet).
+//! `dapr version [-o json]` and the root `dapr -v/--version`: the CLI version and the
+//! installed runtime version. The runtime version comes from the file `dapr init` records
+//! beside `bin/daprd` (`n/a` when nothing is installed); `daprd` is never executed.
 
 use crate::cli::Context;
+use crate::output::format::INVALID_FORMAT;
 
 #[derive(Debug, Default, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "Print the Dapr runtime and CLI version",
+    after_help = "Examples:
+  # Version for the Dapr CLI and runtime
+  dapr version
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<i32> {
-    anyhow::bail!("`dapr version` is not implemented yet")
+  # The same, as JSON
+  dapr version --output json
+
+  # Runtime version of an install in a custom location
+  dapr version --runtime-path /opt/dapr"
+)]
+pub struct Args {
+    /// The output format of the version information. Valid values are: json
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "string",
+        default_value = ""
+    )]
+    pub output: String,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let runtime = ctx
+        .home()
+        .ok()
+        .and_then(|h| h.runtime_version())
+        .unwrap_or_else(|| "n/a".to_string());
+    match args.output.as_str() {
+        "" => {
+            ctx.printer.data(&format!(
+                "CLI version: {} \nRuntime version: {runtime}\n",
+                crate::VERSION
+            ));
+            Ok(0)
+        }
+        "json" => {
+            let v =
+                serde_json::json!({ "Cli version": crate::VERSION, "Runtime version": runtime });
+            ctx.printer.data_line(&v.to_string());
+            Ok(0)
+        }
+        _ => {
+            ctx.printer.failure(INVALID_FORMAT);
+            Ok(1)
+        }
+    }
 }
