@@ -317,8 +317,22 @@ fn one_line(e: &clap::Error) -> String {
             !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
         })
         .collect();
+    if e.kind() == clap::error::ErrorKind::UnknownArgument
+        && let Some(clap::error::ContextValue::String(arg)) =
+            e.get(clap::error::ContextKind::InvalidArg)
+    {
+        let name = arg.split('=').next().unwrap_or(arg);
+        return format!("unknown flag: {name} (see daprd --help for the valid flags)");
+    }
     let joined = parts.join("; ");
-    joined.strip_prefix("error: ").unwrap_or(&joined).replace(":;", ":")
+    let line = joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .replace(":;", ":");
+    // `'--flag <FLAG>'` / `'--flag[=<FLAG>]'` read better as plain `--flag`.
+    let placeholder =
+        regex::Regex::new(r"'(--[a-z0-9-]+)(?:\[=<[A-Z_]+>\]| <[A-Z_]+>)?'").expect("valid regex");
+    placeholder.replace_all(&line, "$1").into_owned()
 }
 
 /// Parses the command line (and the Configuration files it names) from `std::env`.
@@ -335,8 +349,9 @@ pub fn parse(
         Ok(f) => f,
         Err(e) => {
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion => Ok(Command::Print(e.render().to_string())),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Ok(Command::Print(e.render().to_string()))
+                }
                 _ => Err(err(one_line(&e))),
             };
         }
@@ -370,7 +385,9 @@ fn port_flag(flag: &str, value: &str) -> Result<Option<u16>, ConfigError> {
 
 fn required_port(flag: &str, value: &str) -> Result<u16, ConfigError> {
     port_flag(flag, value)?.ok_or_else(|| {
-        err(format!("invalid value '{value}' for --{flag}: expected a port number between 1 and 65535"))
+        err(format!(
+            "invalid value '{value}' for --{flag}: expected a port number between 1 and 65535"
+        ))
     })
 }
 
@@ -394,7 +411,9 @@ fn ip_flag(flag: &str, value: &str) -> Result<Vec<IpAddr>, ConfigError> {
 /// Parses a Kubernetes resource quantity (`4Mi`, `4M`, `4k`, `4000000`, `1.5Gi`) into bytes.
 pub fn parse_quantity(s: &str) -> Option<usize> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(split);
     if num.is_empty() {
         return None;
@@ -426,15 +445,27 @@ pub fn parse_quantity(s: &str) -> Option<usize> {
 fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let app_id = f.app_id.trim().to_string();
     if app_id.is_empty() {
-        return Err(err("--app-id is required: give the app a non-empty ID, e.g. --app-id myapp"));
+        return Err(err(
+            "--app-id is required: give the app a non-empty ID, e.g. --app-id myapp",
+        ));
     }
     if app_id.contains('.') {
-        return Err(err(format!("invalid value '{app_id}' for --app-id: the app ID must not contain '.'")));
+        return Err(err(format!(
+            "invalid value '{app_id}' for --app-id: the app ID must not contain '.'"
+        )));
     }
     match f.mode.as_str() {
         "standalone" => {}
-        "kubernetes" => return Err(err("--mode kubernetes is not supported yet by this daprd (valid: standalone)")),
-        other => return Err(err(format!("invalid value '{other}' for --mode: valid values are standalone, kubernetes"))),
+        "kubernetes" => {
+            return Err(err(
+                "--mode kubernetes is not supported yet by this daprd (valid: standalone)",
+            ));
+        }
+        other => {
+            return Err(err(format!(
+                "invalid value '{other}' for --mode: valid values are standalone, kubernetes"
+            )));
+        }
     }
     let mut app_protocol = f.app_protocol.trim().to_ascii_lowercase();
     if app_protocol.is_empty() {
@@ -461,10 +492,14 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         }
     }
     if !f.unix_domain_socket.is_empty() {
-        return Err(err("--unix-domain-socket is not supported yet by this daprd: the API is served over TCP only"));
+        return Err(err(
+            "--unix-domain-socket is not supported yet by this daprd: the API is served over TCP only",
+        ));
     }
     if f.wait == Some(true) {
-        return Err(err("--wait is not supported by this daprd: poll /v1.0/healthz/outbound instead"));
+        return Err(err(
+            "--wait is not supported by this daprd: poll /v1.0/healthz/outbound instead",
+        ));
     }
 
     let app_port = port_flag("app-port", &f.app_port)?;
@@ -472,10 +507,14 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
     let grpc_port = required_port("dapr-grpc-port", &f.dapr_grpc_port)?;
     if let Some(p) = app_port {
         if p == http_port {
-            return Err(err(format!("--app-port {p} must differ from --dapr-http-port {http_port}")));
+            return Err(err(format!(
+                "--app-port {p} must differ from --dapr-http-port {http_port}"
+            )));
         }
         if p == grpc_port {
-            return Err(err(format!("--app-port {p} must differ from --dapr-grpc-port {grpc_port}")));
+            return Err(err(format!(
+                "--app-port {p} must differ from --dapr-grpc-port {grpc_port}"
+            )));
         }
     }
     let internal_grpc_port = port_flag("dapr-internal-grpc-port", &f.dapr_internal_grpc_port)?;
@@ -488,11 +527,22 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         "" => IpAddr::from([127, 0, 0, 1]),
         v => ip_flag("dapr-public-listen-address", v)?[0],
     };
-    let (listen_addresses, default_listen_addresses) = if f.dapr_listen_addresses.trim().is_empty() {
-        (vec![IpAddr::from([127, 0, 0, 1]), "::1".parse().expect("valid IPv6 literal")], true)
+    let (listen_addresses, default_listen_addresses) = if f.dapr_listen_addresses.trim().is_empty()
+    {
+        (
+            vec![
+                IpAddr::from([127, 0, 0, 1]),
+                "::1".parse().expect("valid IPv6 literal"),
+            ],
+            true,
+        )
     } else {
         let mut out = Vec::new();
-        for a in f.dapr_listen_addresses.split(',').filter(|a| !a.trim().is_empty()) {
+        for a in f
+            .dapr_listen_addresses
+            .split(',')
+            .filter(|a| !a.trim().is_empty())
+        {
             for ip in ip_flag("dapr-listen-addresses", a)? {
                 if !out.contains(&ip) {
                     out.push(ip);
@@ -536,10 +586,16 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
     };
 
     let app_health = if f.enable_app_health_check {
-        let interval =
-            Duration::from_secs(if f.app_health_probe_interval > 0 { f.app_health_probe_interval as u64 } else { 5 });
-        let timeout =
-            Duration::from_millis(if f.app_health_probe_timeout > 0 { f.app_health_probe_timeout as u64 } else { 500 });
+        let interval = Duration::from_secs(if f.app_health_probe_interval > 0 {
+            f.app_health_probe_interval as u64
+        } else {
+            5
+        });
+        let timeout = Duration::from_millis(if f.app_health_probe_timeout > 0 {
+            f.app_health_probe_timeout as u64
+        } else {
+            500
+        });
         if timeout >= interval {
             return Err(err(format!(
                 "--app-health-probe-timeout ({} ms) must be less than --app-health-probe-interval ({} s)",
@@ -555,21 +611,38 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
             path,
             interval,
             timeout,
-            threshold: if f.app_health_threshold > 0 { f.app_health_threshold as u32 } else { 3 },
+            threshold: if f.app_health_threshold > 0 {
+                f.app_health_threshold as u32
+            } else {
+                3
+            },
         })
     } else {
         None
     };
 
-    let mut resources_paths: Vec<PathBuf> =
-        f.resources_path.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+    let mut resources_paths: Vec<PathBuf> = f
+        .resources_path
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect();
     if resources_paths.is_empty() && !f.components_path.trim().is_empty() {
         resources_paths.push(PathBuf::from(f.components_path.trim()));
     }
-    let config_files: Vec<PathBuf> =
-        f.config.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+    let config_files: Vec<PathBuf> = f
+        .config
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect();
     let configuration = load_configurations(&config_files, env)?;
-    let api_logging = f.enable_api_logging.or(configuration.api_logging).unwrap_or(false);
+    let api_logging = f
+        .enable_api_logging
+        .or(configuration.api_logging)
+        .unwrap_or(false);
 
     let non_empty = |k: &str| env(k).filter(|v| !v.is_empty());
     Ok(Config {
@@ -625,7 +698,9 @@ pub fn expand_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> String {
             rest = after;
             continue;
         }
-        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
         if len == 0 {
             out.push('$');
         } else {
@@ -651,13 +726,19 @@ fn load_configurations(
             if doc.trim().is_empty() {
                 continue;
             }
-            let value: serde_json::Value = serde_saphyr::from_str(doc)
-                .map_err(|e| err(format!("{}: invalid Configuration YAML: {e}", file.display())))?;
+            let value: serde_json::Value = serde_saphyr::from_str(doc).map_err(|e| {
+                err(format!(
+                    "{}: invalid Configuration YAML: {e}",
+                    file.display()
+                ))
+            })?;
             let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
             if !kind.is_empty() && kind != "Configuration" {
                 continue;
             }
-            let Some(spec) = value.get("spec") else { continue };
+            let Some(spec) = value.get("spec") else {
+                continue;
+            };
             if let Some(list) = spec.get("features").and_then(|v| v.as_array()) {
                 for (i, feat) in list.iter().enumerate() {
                     let Some(name) = feat.get("name").and_then(|n| n.as_str()) else {
@@ -689,8 +770,11 @@ fn load_configurations(
             }
         }
     }
-    let mut enabled: Vec<(usize, String)> =
-        features.into_iter().filter(|(_, (_, on))| *on).map(|(n, (order, _))| (order, n)).collect();
+    let mut enabled: Vec<(usize, String)> = features
+        .into_iter()
+        .filter(|(_, (_, on))| *on)
+        .map(|(n, (order, _))| (order, n))
+        .collect();
     enabled.sort();
     out.enabled_features = enabled.into_iter().map(|(_, n)| n).collect();
     Ok(out)
@@ -701,7 +785,9 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Config, ConfigError> {
-        let argv = std::iter::once("daprd").chain(args.iter().copied()).map(OsString::from);
+        let argv = std::iter::once("daprd")
+            .chain(args.iter().copied())
+            .map(OsString::from);
         match parse(argv, |_| None)? {
             Command::Run(c) => Ok(*c),
             Command::Print(p) => Err(err(format!("printed {p}"))),
@@ -711,12 +797,40 @@ mod tests {
     #[test]
     fn official_cli_arguments_are_accepted() {
         let c = run(&[
-            "--app-id", "nodeapp", "--app-port", "3000", "--dapr-http-port", "3501", "--dapr-grpc-port", "50002",
-            "--profile-port", "-1", "--metrics-port", "9091", "--dapr-internal-grpc-port", "47301",
-            "--app-protocol", "http", "--app-max-concurrency", "-1", "--resources-path", "/a",
-            "--resources-path", "/b,/c", "--placement-host-address", "localhost:50005",
-            "--scheduler-host-address", "localhost:50006", "--max-body-size", "4Mi", "--read-buffer-size", "4Ki",
-            "--enable-api-logging", "--enable-metrics=false", "-log-level", "debug",
+            "--app-id",
+            "nodeapp",
+            "--app-port",
+            "3000",
+            "--dapr-http-port",
+            "3501",
+            "--dapr-grpc-port",
+            "50002",
+            "--profile-port",
+            "-1",
+            "--metrics-port",
+            "9091",
+            "--dapr-internal-grpc-port",
+            "47301",
+            "--app-protocol",
+            "http",
+            "--app-max-concurrency",
+            "-1",
+            "--resources-path",
+            "/a",
+            "--resources-path",
+            "/b,/c",
+            "--placement-host-address",
+            "localhost:50005",
+            "--scheduler-host-address",
+            "localhost:50006",
+            "--max-body-size",
+            "4Mi",
+            "--read-buffer-size",
+            "4Ki",
+            "--enable-api-logging",
+            "--enable-metrics=false",
+            "-log-level",
+            "debug",
         ])
         .unwrap();
         assert_eq!(c.app_id, "nodeapp");
@@ -763,8 +877,14 @@ mod tests {
 
     #[test]
     fn app_port_zero_means_no_app() {
-        assert_eq!(run(&["--app-id", "x", "--app-port", "0"]).unwrap().app_port, None);
-        assert_eq!(run(&["--app-id", "x", "--app-port="]).unwrap().app_port, None);
+        assert_eq!(
+            run(&["--app-id", "x", "--app-port", "0"]).unwrap().app_port,
+            None
+        );
+        assert_eq!(
+            run(&["--app-id", "x", "--app-port="]).unwrap().app_port,
+            None
+        );
     }
 
     #[test]
@@ -778,19 +898,32 @@ mod tests {
         assert_eq!(parse_quantity("Mi"), None);
         let c = run(&["--app-id", "x", "--dapr-http-max-request-size", "16"]).unwrap();
         assert_eq!(c.max_body_size, 16 << 20);
-        let c = run(&["--app-id", "x", "--dapr-http-max-request-size", "16", "--max-body-size", "1Mi"]).unwrap();
+        let c = run(&[
+            "--app-id",
+            "x",
+            "--dapr-http-max-request-size",
+            "16",
+            "--max-body-size",
+            "1Mi",
+        ])
+        .unwrap();
         assert_eq!(c.max_body_size, 1 << 20);
     }
 
     #[test]
     fn env_expansion() {
         let env = |k: &str| (k == "HOST").then(|| "h1".to_string());
-        assert_eq!(expand_env("a ${HOST} $HOST ${NOPE}x $", &env), "a h1 h1 x $");
+        assert_eq!(
+            expand_env("a ${HOST} $HOST ${NOPE}x $", &env),
+            "a h1 h1 x $"
+        );
     }
 
     #[test]
     fn version_prints() {
         let argv = ["daprd", "--version"].map(OsString::from);
-        assert!(matches!(parse(argv, |_| None).unwrap(), Command::Print(v) if v.trim() == crate::VERSION));
+        assert!(
+            matches!(parse(argv, |_| None).unwrap(), Command::Print(v) if v.trim() == crate::VERSION)
+        );
     }
 }

@@ -72,14 +72,30 @@ fn hostname() -> String {
 
 /// Installs the logger once; later calls are ignored. Fails only when `--log-file`
 /// cannot be opened.
-pub fn init(level: Level, json: bool, app_id: &str, file: Option<&std::path::Path>) -> std::io::Result<()> {
+pub fn init(
+    level: Level,
+    json: bool,
+    app_id: &str,
+    file: Option<&std::path::Path>,
+) -> std::io::Result<()> {
     let file = match file {
         Some(p) => Some(Mutex::new(
-            fs_err::OpenOptions::new().create(true).append(true).open(p)?.into_parts().0,
+            fs_err::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?
+                .into_parts()
+                .0,
         )),
         None => None,
     };
-    let _ = LOGGER.set(Logger { level, json, app_id: app_id.to_string(), instance: hostname(), file });
+    let _ = LOGGER.set(Logger {
+        level,
+        json,
+        app_id: app_id.to_string(),
+        instance: hostname(),
+        file,
+    });
     Ok(())
 }
 
@@ -101,7 +117,9 @@ pub fn enabled(level: Level) -> bool {
 /// logrus quotes a value unless every byte is alphanumeric or one of `-._/@^+`.
 fn push_value(out: &mut String, v: &str) {
     let plain = !v.is_empty()
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'@' | b'^' | b'+'));
+        && v.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'@' | b'^' | b'+')
+        });
     if plain {
         out.push_str(v);
     } else {
@@ -122,8 +140,16 @@ fn push_value(out: &mut String, v: &str) {
 }
 
 /// Formats one line (without the trailing newline) at the current time.
-fn format_line(lg: &Logger, level: Level, scope: &str, msg: &str, fields: &[(&str, &str)]) -> String {
-    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+fn format_line(
+    lg: &Logger,
+    level: Level,
+    scope: &str,
+    msg: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let time = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
     if lg.json {
         let mut m = serde_json::Map::new();
         m.insert("app_id".into(), lg.app_id.clone().into());
@@ -217,8 +243,20 @@ mod tests {
 
     #[test]
     fn text_line_matches_logrus_shape() {
-        let lg = Logger { level: Level::Info, json: false, app_id: "nodeapp".into(), instance: "h".into(), file: None };
-        let line = format_line(&lg, Level::Info, scope::RUNTIME, "HTTP server is running on port 3500", &[]);
+        let lg = Logger {
+            level: Level::Info,
+            json: false,
+            app_id: "nodeapp".into(),
+            instance: "h".into(),
+            file: None,
+        };
+        let line = format_line(
+            &lg,
+            Level::Info,
+            scope::RUNTIME,
+            "HTTP server is running on port 3500",
+            &[],
+        );
         assert!(line.starts_with("time=\""), "{line}");
         assert!(
             line.ends_with(&format!(
@@ -231,11 +269,22 @@ mod tests {
 
     #[test]
     fn json_line_has_official_keys() {
-        let lg = Logger { level: Level::Info, json: true, app_id: "a".into(), instance: "h".into(), file: None };
+        let lg = Logger {
+            level: Level::Info,
+            json: true,
+            app_id: "a".into(),
+            instance: "h".into(),
+            file: None,
+        };
         let line = format_line(&lg, Level::Warn, "s", "m \"q\"", &[]);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-        assert_eq!(keys, ["app_id", "instance", "level", "msg", "scope", "time", "type", "ver"]);
+        assert_eq!(
+            keys,
+            [
+                "app_id", "instance", "level", "msg", "scope", "time", "type", "ver"
+            ]
+        );
         assert_eq!(v["level"], "warning");
         assert_eq!(v["msg"], "m \"q\"");
     }

@@ -21,7 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::api::core::{AppConnection, ComponentInfo, Core, CoreInfo, HealthInfo, ShutdownRequest, StoreEntry};
+use super::api::core::{
+    AppConnection, ComponentInfo, Core, CoreInfo, HealthInfo, ShutdownRequest, StoreEntry,
+};
 use super::api::http::{self, HttpState};
 use super::components::{loader, state};
 use super::config::Config;
@@ -74,10 +76,22 @@ async fn bind_all(
 
 /// Loads components, creates stores and binds every port.
 pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
-    log::info(scope::RUNTIME, &format!("Starting Dapr Runtime -- version {} -- commit unknown", crate::VERSION));
-    log::info(scope::RUNTIME, &format!("Log level set to: {}", cfg.log_level.as_str()));
+    log::info(
+        scope::RUNTIME,
+        &format!(
+            "Starting Dapr Runtime -- version {} -- commit unknown",
+            crate::VERSION
+        ),
+    );
+    log::info(
+        scope::RUNTIME,
+        &format!("Log level set to: {}", cfg.log_level.as_str()),
+    );
     log::info(scope::RUNTIME, &format!("app id: {}", cfg.app_id));
-    log::info(scope::RUNTIME, "mTLS is disabled. Skipping certificate request and tls validation");
+    log::info(
+        scope::RUNTIME,
+        "mTLS is disabled. Skipping certificate request and tls validation",
+    );
     if cfg.api_logging {
         log::info(scope::RUNTIME, "API logging is enabled");
     }
@@ -86,7 +100,10 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     for c in &loaded.skipped {
         log::warn(
             scope::COMPONENTS,
-            &format!("component {} of type {} is not supported by this daprd yet; skipped", c.name, c.component_type),
+            &format!(
+                "component {} of type {} is not supported by this daprd yet; skipped",
+                c.name, c.component_type
+            ),
         );
     }
     let mut stores = Vec::new();
@@ -98,15 +115,22 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         let store = match state::create(c, &cfg.app_id).await {
             Ok(s) => s,
             Err(e) if c.ignore_errors => {
-                log::warn(scope::COMPONENTS, &format!("error initializing component {} (ignored): {e}", c.name));
+                log::warn(
+                    scope::COMPONENTS,
+                    &format!("error initializing component {} (ignored): {e}", c.name),
+                );
                 continue;
             }
             Err(e) => return Err(anyhow!("{e}")),
         };
-        let prefix = state::KeyPrefix::from_component(c, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
+        let prefix =
+            state::KeyPrefix::from_component(c, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
         log::info(
             scope::RUNTIME,
-            &format!("Component loaded: {} ({}/{})", c.name, c.component_type, c.version),
+            &format!(
+                "Component loaded: {} ({}/{})",
+                c.name, c.component_type, c.version
+            ),
         );
         infos.push(ComponentInfo {
             name: c.name.clone(),
@@ -124,11 +148,19 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     }
 
     let optional_v6 = cfg.default_listen_addresses;
-    let api_listeners = bind_all(&cfg.listen_addresses, cfg.http_port, "--dapr-http-port", optional_v6).await?;
+    let api_listeners = bind_all(
+        &cfg.listen_addresses,
+        cfg.http_port,
+        "--dapr-http-port",
+        optional_v6,
+    )
+    .await?;
     let public_listener = match cfg.public_port {
-        Some(p) => {
-            Some(bind_all(&[cfg.public_listen_address], p, "--dapr-public-port", false).await?.remove(0))
-        }
+        Some(p) => Some(
+            bind_all(&[cfg.public_listen_address], p, "--dapr-public-port", false)
+                .await?
+                .remove(0),
+        ),
         None => None,
     };
     // The gRPC port is reserved when free, so a CLI waiting for it proceeds; a busy port is
@@ -138,11 +170,17 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         match TcpListener::bind(SocketAddr::new(*ip, cfg.grpc_port)).await {
             Ok(l) => grpc_listeners.push(l),
             Err(e) if ip.is_ipv6() && optional_v6 => {
-                log::debug(scope::RUNTIME, &format!("not reserving [{ip}]:{}: {e}", cfg.grpc_port));
+                log::debug(
+                    scope::RUNTIME,
+                    &format!("not reserving [{ip}]:{}: {e}", cfg.grpc_port),
+                );
             }
             Err(e) => log::warn(
                 scope::RUNTIME,
-                &format!("{} (the gRPC API is not served by this daprd yet)", listen_error(SocketAddr::new(*ip, cfg.grpc_port), "--dapr-grpc-port", &e)),
+                &format!(
+                    "{} (the gRPC API is not served by this daprd yet)",
+                    listen_error(SocketAddr::new(*ip, cfg.grpc_port), "--dapr-grpc-port", &e)
+                ),
             ),
         }
     }
@@ -195,20 +233,36 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         api_logging: cfg.api_logging,
         api_logging_omit_health_checks: cfg.configuration.api_logging_omit_health_checks,
     });
-    Ok(Sidecar { cfg, core, http, api_listeners, public_listener, grpc_listeners, invoker, started })
+    Ok(Sidecar {
+        cfg,
+        core,
+        http,
+        api_listeners,
+        public_listener,
+        grpc_listeners,
+        invoker,
+        started,
+    })
 }
 
 async fn wait_true(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-fn serve(listener: TcpListener, router: axum::Router, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
     let svc = ServiceExt::<Request>::into_make_service(http::service(router));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, svc).with_graceful_shutdown(wait_true(stop)).await {
+        if let Err(e) = axum::serve(listener, svc)
+            .with_graceful_shutdown(wait_true(stop))
+            .await
+        {
             log::error(scope::HTTP, &format!("HTTP server failed: {e}"));
         }
     })
@@ -231,7 +285,9 @@ fn reserve(listener: TcpListener, stop: watch::Receiver<bool>) -> tokio::task::J
 /// Waits until `host:port` accepts TCP connections (100 ms between tries).
 async fn wait_for_port(host: &str, port: u16) {
     loop {
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect((host, port))).await {
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(500), TcpStream::connect((host, port))).await
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -242,7 +298,9 @@ async fn wait_for_port(host: &str, port: u16) {
 async fn probe(host: &str, port: u16, path: &str, token: Option<&str>, timeout: Duration) -> bool {
     let attempt = async {
         let mut s = TcpStream::connect((host, port)).await.ok()?;
-        let auth = token.map(|t| format!("dapr-api-token: {t}\r\n")).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("dapr-api-token: {t}\r\n"))
+            .unwrap_or_default();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: dapr\r\n{auth}Connection: close\r\n\r\n"
         );
@@ -267,21 +325,42 @@ impl Sidecar {
     /// Serves until `shutdown` resolves or the API asks to stop, then drains. A forced
     /// shutdown (`dapr-force-shutdown: true`) exits the process with code 1.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Sidecar { cfg, core, http, api_listeners, public_listener, grpc_listeners, invoker, started } = self;
+        let Sidecar {
+            cfg,
+            core,
+            http,
+            api_listeners,
+            public_listener,
+            grpc_listeners,
+            invoker,
+            started,
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut servers = Vec::new();
         let router = http::router(http.clone());
         for l in api_listeners {
             servers.push(serve(l, router.clone(), stop_rx.clone()));
         }
-        log::info(scope::RUNTIME, &format!("HTTP server is running on port {}", cfg.http_port));
-        log::info(scope::RUNTIME, &format!("The request body size parameter is: {}", cfg.max_body_size));
+        log::info(
+            scope::RUNTIME,
+            &format!("HTTP server is running on port {}", cfg.http_port),
+        );
+        log::info(
+            scope::RUNTIME,
+            &format!("The request body size parameter is: {}", cfg.max_body_size),
+        );
         if let Some(l) = public_listener {
             let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
             servers.push(serve(l, http::public_router(http.clone()), stop_rx.clone()));
-            log::info(scope::RUNTIME, &format!("Public HTTP server is running on port {port}"));
+            log::info(
+                scope::RUNTIME,
+                &format!("Public HTTP server is running on port {port}"),
+            );
         }
-        let reserved: Vec<_> = grpc_listeners.into_iter().map(|l| reserve(l, stop_rx.clone())).collect();
+        let reserved: Vec<_> = grpc_listeners
+            .into_iter()
+            .map(|l| reserve(l, stop_rx.clone()))
+            .collect();
         let internal = {
             let inv = invoker.clone();
             let stop = wait_true(stop_rx.clone());
@@ -291,7 +370,13 @@ impl Sidecar {
                 }
             })
         };
-        log::info(scope::RUNTIME, &format!("Internal gRPC server is running on port {}", invoker.internal_port()));
+        log::info(
+            scope::RUNTIME,
+            &format!(
+                "Internal gRPC server is running on port {}",
+                invoker.internal_port()
+            ),
+        );
         core.set_outbound_ready();
 
         let readiness = {
@@ -309,12 +394,18 @@ impl Sidecar {
                     );
                     wait_for_port(&cfg.app_channel_address, port).await;
                     invoker.wait_for_app().await;
-                    log::info(scope::RUNTIME, &format!("application discovered on port {port}"));
+                    log::info(
+                        scope::RUNTIME,
+                        &format!("application discovered on port {port}"),
+                    );
                 }
                 core.set_ready();
                 log::info(
                     scope::RUNTIME,
-                    &format!("dapr initialized. Status: Running. Init Elapsed {}ms", started.elapsed().as_millis()),
+                    &format!(
+                        "dapr initialized. Status: Running. Init Elapsed {}ms",
+                        started.elapsed().as_millis()
+                    ),
                 );
                 if let (Some(port), Some(h)) = (cfg.app_port, cfg.app_health.clone()) {
                     let mut failures = 0u32;
@@ -322,8 +413,14 @@ impl Sidecar {
                     let mut tick = tokio::time::interval(h.interval);
                     loop {
                         tick.tick().await;
-                        let ok = probe(&cfg.app_channel_address, port, &h.path, cfg.app_api_token.as_deref(), h.timeout)
-                            .await;
+                        let ok = probe(
+                            &cfg.app_channel_address,
+                            port,
+                            &h.path,
+                            cfg.app_api_token.as_deref(),
+                            h.timeout,
+                        )
+                        .await;
                         failures = if ok { 0 } else { failures + 1 };
                         let now = ok || (healthy && failures < h.threshold);
                         if now != healthy {
@@ -342,7 +439,10 @@ impl Sidecar {
             how = core.shutdown_requested() => how == ShutdownRequest::Force,
         };
         if forced {
-            log::warn(scope::RUNTIME, "Shutdown forced through the API; exiting with code 1");
+            log::warn(
+                scope::RUNTIME,
+                "Shutdown forced through the API; exiting with code 1",
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
             std::process::exit(1);
         }
@@ -351,11 +451,15 @@ impl Sidecar {
         invoker.deregister().await;
         let _ = stop_tx.send(true);
         let grace = cfg.graceful_shutdown;
-        let drain = futures_util::future::join_all(servers.into_iter().chain(reserved).chain([internal]));
+        let drain =
+            futures_util::future::join_all(servers.into_iter().chain(reserved).chain([internal]));
         if tokio::time::timeout(grace, drain).await.is_err() {
             log::warn(
                 scope::RUNTIME,
-                &format!("in-flight requests did not finish within {}s; closing", grace.as_secs()),
+                &format!(
+                    "in-flight requests did not finish within {}s; closing",
+                    grace.as_secs()
+                ),
             );
         }
         for s in core.stores() {
@@ -370,7 +474,10 @@ impl Sidecar {
 /// start-up is not lost); the future resolves on the first signal.
 pub fn signals() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    let handlers = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
     async move {
         let (mut term, mut int) = match handlers {
             (Ok(t), Ok(i)) => (t, i),
@@ -380,14 +487,22 @@ pub fn signals() -> impl Future<Output = ()> {
             _ = term.recv() => "terminated",
             _ = int.recv() => "interrupt",
         };
-        log::info(scope::RUNTIME, &format!("Received signal '{name}'; beginning shutdown"));
+        log::info(
+            scope::RUNTIME,
+            &format!("Received signal '{name}'; beginning shutdown"),
+        );
     }
 }
 
 /// The whole life of `daprd` after flag parsing: returns the process exit code.
 pub fn main(cfg: Config) -> i32 {
     let started = Instant::now();
-    if let Err(e) = log::init(cfg.log_level, cfg.log_as_json, &cfg.app_id, cfg.log_file.as_deref()) {
+    if let Err(e) = log::init(
+        cfg.log_level,
+        cfg.log_as_json,
+        &cfg.app_id,
+        cfg.log_file.as_deref(),
+    ) {
         log::fatal(scope::RUNTIME, &format!("--log-file: {e}"));
         return 1;
     }

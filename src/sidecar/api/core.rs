@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use crate::sidecar::components::state::{
-    DeleteRequest, Feature, GetResponse, KeyPrefix, Metadata, SetRequest, StateError, StateStore, TransactionOp,
+    DeleteRequest, Feature, GetResponse, KeyPrefix, Metadata, SetRequest, StateError, StateStore,
+    TransactionOp,
 };
 
 /// A state store as the API sees it.
@@ -104,14 +105,21 @@ pub fn state_capabilities(features: &[Feature]) -> Vec<String> {
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
-    if key.contains("||") { Err(ApiError::illegal_key(key)) } else { Ok(()) }
+    if key.contains("||") {
+        Err(ApiError::illegal_key(key))
+    } else {
+        Ok(())
+    }
 }
 
 impl Core {
     /// `components` lists every loaded component for metadata (stores and others alike).
     pub fn new(info: CoreInfo, stores: Vec<StoreEntry>, components: Vec<ComponentInfo>) -> Core {
         let mut extended = BTreeMap::new();
-        extended.insert("daprRuntimeVersion".to_string(), info.runtime_version.clone());
+        extended.insert(
+            "daprRuntimeVersion".to_string(),
+            info.runtime_version.clone(),
+        );
         Core {
             info,
             stores: stores.into_iter().map(|s| (s.name.clone(), s)).collect(),
@@ -131,7 +139,9 @@ impl Core {
         if self.stores.is_empty() {
             return Err(ApiError::state_store_not_configured(name));
         }
-        self.stores.get(name).ok_or_else(|| ApiError::state_store_not_found(name))
+        self.stores
+            .get(name)
+            .ok_or_else(|| ApiError::state_store_not_found(name))
     }
 
     /// Every store, for closing on shutdown.
@@ -149,7 +159,11 @@ impl Core {
         }
         for mut item in items {
             item.key = entry.prefix.apply(&item.key);
-            entry.store.set(item).await.map_err(|e| ApiError::state_save(store, &e))?;
+            entry
+                .store
+                .set(item)
+                .await
+                .map_err(|e| ApiError::state_save(store, &e))?;
         }
         Ok(())
     }
@@ -185,12 +199,33 @@ impl Core {
         let reads = keys.into_iter().map(|key| async move {
             let got = entry.store.get(&entry.prefix.apply(&key), metadata).await;
             match got {
-                Ok(Some(r)) => BulkItem { key, data: Some(r.data), etag: r.etag, metadata: r.metadata, error: None },
-                Ok(None) => BulkItem { key, data: None, etag: None, metadata: Metadata::new(), error: None },
-                Err(e) => BulkItem { key, data: None, etag: None, metadata: Metadata::new(), error: Some(e.to_string()) },
+                Ok(Some(r)) => BulkItem {
+                    key,
+                    data: Some(r.data),
+                    etag: r.etag,
+                    metadata: r.metadata,
+                    error: None,
+                },
+                Ok(None) => BulkItem {
+                    key,
+                    data: None,
+                    etag: None,
+                    metadata: Metadata::new(),
+                    error: None,
+                },
+                Err(e) => BulkItem {
+                    key,
+                    data: None,
+                    etag: None,
+                    metadata: Metadata::new(),
+                    error: Some(e.to_string()),
+                },
             }
         });
-        Ok(futures_util::stream::iter(reads).buffered(parallelism.max(1)).collect().await)
+        Ok(futures_util::stream::iter(reads)
+            .buffered(parallelism.max(1))
+            .collect()
+            .await)
     }
 
     pub async fn delete_state(&self, store: &str, mut req: DeleteRequest) -> Result<(), ApiError> {
@@ -198,7 +233,11 @@ impl Core {
         check_key(&req.key)?;
         let key = std::mem::take(&mut req.key);
         req.key = entry.prefix.apply(&key);
-        entry.store.delete(req).await.map_err(|e| ApiError::state_delete(&key, &e))
+        entry
+            .store
+            .delete(req)
+            .await
+            .map_err(|e| ApiError::state_delete(&key, &e))
     }
 
     pub async fn transact_state(
@@ -222,7 +261,11 @@ impl Core {
         if ops.is_empty() {
             return Ok(());
         }
-        entry.store.transact(ops, metadata).await.map_err(|e: StateError| ApiError::state_transaction(&e))
+        entry
+            .store
+            .transact(ops, metadata)
+            .await
+            .map_err(|e: StateError| ApiError::state_transaction(&e))
     }
 
     // ---- metadata ----
@@ -241,7 +284,10 @@ impl Core {
     pub fn metadata(&self) -> Value {
         let mut doc = Map::new();
         doc.insert("id".into(), self.info.app_id.clone().into());
-        doc.insert("runtimeVersion".into(), self.info.runtime_version.clone().into());
+        doc.insert(
+            "runtimeVersion".into(),
+            self.info.runtime_version.clone().into(),
+        );
         if !self.info.enabled_features.is_empty() {
             doc.insert("enabledFeatures".into(), json!(self.info.enabled_features));
         }
@@ -286,7 +332,10 @@ impl Core {
             );
         }
         doc.insert("appConnectionProperties".into(), Value::Object(conn));
-        doc.insert("actorRuntime".into(), json!({"runtimeStatus": "DISABLED", "hostReady": false}));
+        doc.insert(
+            "actorRuntime".into(),
+            json!({"runtimeStatus": "DISABLED", "hostReady": false}),
+        );
         Value::Object(doc)
     }
 
@@ -303,7 +352,11 @@ impl Core {
     }
 
     pub fn outbound_health(&self) -> Result<(), ApiError> {
-        if self.outbound_ready.load(Ordering::Acquire) { Ok(()) } else { Err(ApiError::outbound_not_ready()) }
+        if self.outbound_ready.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ApiError::outbound_not_ready())
+        }
     }
 
     /// `appid`: the `?appid=` query of the health route, checked against our own id.

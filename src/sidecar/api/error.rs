@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn body(&self) -> String {
@@ -26,7 +30,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status.as_u16(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.status.as_u16(),
+            self.message
+        )
     }
 }
 
@@ -35,8 +45,10 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, self.body()).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         res
     }
 }
@@ -100,15 +112,27 @@ impl ApiError {
     /// A store error during save: 409 for an ETag mismatch, 400 for an invalid ETag or bad
     /// request metadata, 500 otherwise.
     pub fn state_save(store: &str, e: &StateError) -> Self {
-        Self::new(state_status(e), "ERR_STATE_SAVE", format!("failed saving state in state store {store}: {e}"))
+        Self::new(
+            state_status(e),
+            "ERR_STATE_SAVE",
+            format!("failed saving state in state store {store}: {e}"),
+        )
     }
 
     pub fn state_delete(key: &str, e: &StateError) -> Self {
-        Self::new(state_status(e), "ERR_STATE_DELETE", format!("failed deleting state with key {key}: {e}"))
+        Self::new(
+            state_status(e),
+            "ERR_STATE_DELETE",
+            format!("failed deleting state with key {key}: {e}"),
+        )
     }
 
     pub fn state_get(store: &str, key: &str, e: &StateError) -> Self {
-        Self::new(state_status(e), "ERR_STATE_GET", format!("fail to get {key} from state store {store}: {e}"))
+        Self::new(
+            state_status(e),
+            "ERR_STATE_GET",
+            format!("fail to get {key} from state store {store}: {e}"),
+        )
     }
 
     pub fn state_bulk_get(store: &str, e: &StateError) -> Self {
@@ -125,7 +149,11 @@ impl ApiError {
             StateError::EtagInvalid(_) | StateError::BadRequest(_) => StatusCode::BAD_REQUEST,
             StateError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, "ERR_STATE_TRANSACTION", format!("error while executing state transaction: {e}"))
+        Self::new(
+            status,
+            "ERR_STATE_TRANSACTION",
+            format!("error while executing state transaction: {e}"),
+        )
     }
 
     /// The request body exceeds `--max-body-size`. The official daprd fails the body read;
@@ -139,7 +167,11 @@ impl ApiError {
     }
 
     pub fn body_read(e: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", format!("failed reading HTTP body: {e}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERR_MALFORMED_REQUEST",
+            format!("failed reading HTTP body: {e}"),
+        )
     }
 
     pub fn health_not_ready(targets: &str) -> Self {
@@ -151,11 +183,19 @@ impl ApiError {
     }
 
     pub fn outbound_not_ready() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR_OUTBOUND_HEALTH_NOT_READY", "dapr outbound is not ready")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_OUTBOUND_HEALTH_NOT_READY",
+            "dapr outbound is not ready",
+        )
     }
 
     pub fn health_appid_mismatch() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ERR_HEALTH_APPID_NOT_MATCH", "dapr app-id does not match")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_HEALTH_APPID_NOT_MATCH",
+            "dapr app-id does not match",
+        )
     }
 
     pub fn direct_invoke_no_app_id() -> Self {

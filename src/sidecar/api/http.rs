@@ -55,13 +55,22 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/v1.0/state/{store}", post(state_save).put(state_save))
         .route(
             "/v1.0/state/{store}/bulk",
-            post(state_bulk).put(state_bulk).get(state_get).delete(state_delete),
+            post(state_bulk)
+                .put(state_bulk)
+                .get(state_get)
+                .delete(state_delete),
         )
         .route(
             "/v1.0/state/{store}/transaction",
-            post(state_transaction).put(state_transaction).get(state_get).delete(state_delete),
+            post(state_transaction)
+                .put(state_transaction)
+                .get(state_get)
+                .delete(state_delete),
         )
-        .route("/v1.0/state/{store}/{key}", get(state_get).delete(state_delete))
+        .route(
+            "/v1.0/state/{store}/{key}",
+            get(state_get).delete(state_delete),
+        )
         .route("/v1.0/invoke/{*rest}", any(invoke))
         .fallback(invoke)
         .method_not_allowed_fallback(invoke)
@@ -132,11 +141,16 @@ fn token_exempt(method: &Method, path: &str) -> bool {
 
 async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
     if let Some(token) = &s.api_token {
-        let ok = req.headers().get("dapr-api-token").is_some_and(|v| v.as_bytes() == token.as_bytes());
+        let ok = req
+            .headers()
+            .get("dapr-api-token")
+            .is_some_and(|v| v.as_bytes() == token.as_bytes());
         if !ok && !token_exempt(req.method(), req.uri().path()) {
             let mut res = (StatusCode::UNAUTHORIZED, "invalid api token\n").into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             return res;
         }
         req.headers_mut().remove("dapr-api-token");
@@ -169,26 +183,39 @@ async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
         log::Level::Info,
         log::scope::API_LOG,
         "HTTP API Called",
-        &[("method", &method), ("useragent", &agent), ("code", &code), ("duration", &duration)],
+        &[
+            ("method", &method),
+            ("useragent", &agent),
+            ("code", &code),
+            ("duration", &duration),
+        ],
     );
     res
 }
 
 /// Reads a body up to `--max-body-size` (chunked bodies have no Content-Length to check).
 async fn read_body(s: &HttpState, body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, s.max_body_size).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|src| src.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_large { ApiError::body_too_large(s.max_body_size) } else { ApiError::body_read(e) }
-    })
+    axum::body::to_bytes(body, s.max_body_size)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|src| src.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                ApiError::body_too_large(s.max_body_size)
+            } else {
+                ApiError::body_read(e)
+            }
+        })
 }
 
 // ---- query and JSON helpers ----
 
 fn decode_component(s: &str) -> String {
     let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Splits a query string into `metadata.*` entries (first value wins) and plain parameters.
@@ -209,7 +236,10 @@ fn parse_query(q: Option<&str>) -> (Metadata, Vec<(String, String)>) {
 }
 
 fn query_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Removes a field, matching its name exactly first and then case-insensitively, as Go's
@@ -272,8 +302,12 @@ fn options(v: Option<Value>) -> Result<StateOptions, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(StateOptions::default()),
         Some(Value::Object(mut m)) => Ok(StateOptions {
-            concurrency: concurrency(opt_string(take(&mut m, "concurrency"), "options.concurrency")?.as_deref())?,
-            consistency: consistency(opt_string(take(&mut m, "consistency"), "options.consistency")?.as_deref())?,
+            concurrency: concurrency(
+                opt_string(take(&mut m, "concurrency"), "options.concurrency")?.as_deref(),
+            )?,
+            consistency: consistency(
+                opt_string(take(&mut m, "consistency"), "options.consistency")?.as_deref(),
+            )?,
         }),
         Some(_) => Err(type_error("options", "an object")),
     }
@@ -321,7 +355,10 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut res = (status, body).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
@@ -347,13 +384,17 @@ async fn healthz_outbound(State(s): St) -> Response {
 }
 
 async fn metadata_get(State(s): St) -> Response {
-    json_response(StatusCode::OK, serde_json::to_vec(&s.core.metadata()).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&s.core.metadata()).unwrap_or_default(),
+    )
 }
 
 async fn metadata_put(State(s): St, Path(key): Path<String>, body: Body) -> Response {
     match read_body(&s, body).await {
         Ok(b) => {
-            s.core.set_extended(&key, String::from_utf8_lossy(&b).into_owned());
+            s.core
+                .set_extended(&key, String::from_utf8_lossy(&b).into_owned());
             no_content()
         }
         Err(e) => e.into_response(),
@@ -365,7 +406,11 @@ async fn shutdown(State(s): St, headers: HeaderMap) -> Response {
         .get("dapr-force-shutdown")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    s.core.request_shutdown(if force { ShutdownRequest::Force } else { ShutdownRequest::Graceful });
+    s.core.request_shutdown(if force {
+        ShutdownRequest::Force
+    } else {
+        ShutdownRequest::Graceful
+    });
     no_content()
 }
 
@@ -377,13 +422,19 @@ async fn state_save(State(s): St, Path(store): Path<String>, body: Body) -> Resp
         s.core.store(&store)?;
         let items = match parse_json(&body)? {
             Value::Array(items) => items,
-            _ => return Err(ApiError::malformed_request("expected a JSON array of state items")),
+            _ => {
+                return Err(ApiError::malformed_request(
+                    "expected a JSON array of state items",
+                ));
+            }
         };
         let reqs = items
             .into_iter()
             .map(|item| match item {
                 Value::Object(m) => set_request(m),
-                _ => Err(ApiError::malformed_request("each state item must be a JSON object")),
+                _ => Err(ApiError::malformed_request(
+                    "each state item must be a JSON object",
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         s.core.save_state(&store, reqs).await
@@ -395,7 +446,11 @@ async fn state_save(State(s): St, Path(store): Path<String>, body: Body) -> Resp
     }
 }
 
-async fn state_get(State(s): St, Path((store, key)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
+async fn state_get(
+    State(s): St,
+    Path((store, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let (meta, params) = parse_query(q.as_deref());
     if let Err(e) = consistency(query_param(&params, "consistency")) {
         return e.into_response();
@@ -404,13 +459,18 @@ async fn state_get(State(s): St, Path((store, key)): Path<(String, String)>, Raw
         Ok(Some(got)) => {
             let mut res = json_response(StatusCode::OK, got.data.to_vec());
             let h = res.headers_mut();
-            if let Some(etag) = got.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            if let Some(etag) = got
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
                 h.insert(header::ETAG, etag);
             }
             for (k, v) in &got.metadata {
-                if let (Ok(name), Ok(value)) =
-                    (HeaderName::try_from(format!("metadata.{k}")), HeaderValue::from_str(v))
-                {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::try_from(format!("metadata.{k}")),
+                    HeaderValue::from_str(v),
+                ) {
                     h.insert(name, value);
                 }
             }
@@ -474,12 +534,19 @@ fn raw_json(data: &[u8]) -> Option<Box<RawValue>> {
         .ok()
 }
 
-async fn state_bulk(State(s): St, Path(store): Path<String>, RawQuery(q): RawQuery, body: Body) -> Response {
+async fn state_bulk(
+    State(s): St,
+    Path(store): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response {
     let result = async {
         let body = read_body(&s, body).await?;
         s.core.store(&store)?;
         let Value::Object(mut m) = parse_json(&body)? else {
-            return Err(ApiError::malformed_request("expected a JSON object with \"keys\""));
+            return Err(ApiError::malformed_request(
+                "expected a JSON object with \"keys\"",
+            ));
         };
         let keys = match take(&mut m, "keys") {
             None | Some(Value::Null) => Vec::new(),
@@ -501,7 +568,12 @@ async fn state_bulk(State(s): St, Path(store): Path<String>, RawQuery(q): RawQue
         metadata.extend(qmeta);
         let items = s
             .core
-            .bulk_get_state(&store, keys, if parallelism == 0 { 100 } else { parallelism }, &metadata)
+            .bulk_get_state(
+                &store,
+                keys,
+                if parallelism == 0 { 100 } else { parallelism },
+                &metadata,
+            )
             .await?;
         let out: Vec<BulkOut> = items
             .into_iter()
@@ -532,7 +604,9 @@ async fn state_transaction(
         let body = read_body(&s, body).await?;
         s.core.store(&store)?;
         let Value::Object(mut m) = parse_json(&body)? else {
-            return Err(ApiError::malformed_request("expected a JSON object with \"operations\""));
+            return Err(ApiError::malformed_request(
+                "expected a JSON object with \"operations\"",
+            ));
         };
         let (qmeta, _) = parse_query(q.as_deref());
         let mut metadata = metadata_map(take(&mut m, "metadata"), "metadata")?;
@@ -607,7 +681,11 @@ mod tests {
             });
         }
         let core = Arc::new(Core::new(
-            CoreInfo { app_id: "app1".into(), runtime_version: "t".into(), ..Default::default() },
+            CoreInfo {
+                app_id: "app1".into(),
+                runtime_version: "t".into(),
+                ..Default::default()
+            },
             stores,
             Vec::new(),
         ));
@@ -622,18 +700,37 @@ mod tests {
         (router(state), core)
     }
 
-    async fn call(r: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, HeaderMap, String) {
-        let req = Request::builder().method(method).uri(uri).body(Body::from(body.to_string())).unwrap();
+    async fn call(
+        r: &Router,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, HeaderMap, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_string()))
+            .unwrap();
         let res = service(r.clone()).oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     #[tokio::test]
     async fn save_get_delete_round_trip() {
         let (r, _) = app(None, true);
-        let (st, _, _) = call(&r, "POST", "/v1.0/state/statestore", r#"[{"Key":"k","value":{"a":1}}]"#).await;
+        let (st, _, _) = call(
+            &r,
+            "POST",
+            "/v1.0/state/statestore",
+            r#"[{"Key":"k","value":{"a":1}}]"#,
+        )
+        .await;
         assert_eq!(st, StatusCode::NO_CONTENT);
         let (st, h, body) = call(&r, "GET", "/v1.0/state/statestore/k/", "").await;
         assert_eq!((st, body.as_str()), (StatusCode::OK, r#"{"a":1}"#));
@@ -659,7 +756,13 @@ mod tests {
         let (st, _, body) = call(&r, "GET", "/v1.0/state/statestore/a||b", "").await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
         assert!(body.contains("can't contain"), "{body}");
-        let (st, _, body) = call(&r, "POST", "/v1.0/state/statestore", &format!("[{}]", "1,".repeat(40) + "1")).await;
+        let (st, _, body) = call(
+            &r,
+            "POST",
+            "/v1.0/state/statestore",
+            &format!("[{}]", "1,".repeat(40) + "1"),
+        )
+        .await;
         assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         let (r, _) = app(None, false);
         let (st, _, body) = call(&r, "GET", "/v1.0/state/statestore/k", "").await;
@@ -671,14 +774,23 @@ mod tests {
     async fn token_and_health() {
         let (r, core) = app(Some("s3cret"), true);
         let (st, _, body) = call(&r, "GET", "/v1.0/metadata", "").await;
-        assert_eq!((st, body.trim()), (StatusCode::UNAUTHORIZED, "invalid api token"));
+        assert_eq!(
+            (st, body.trim()),
+            (StatusCode::UNAUTHORIZED, "invalid api token")
+        );
         let (st, _, body) = call(&r, "GET", "/v1.0/healthz", "").await;
         assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(body.contains("ERR_HEALTH_NOT_READY"));
         core.set_outbound_ready();
         core.set_ready();
-        assert_eq!(call(&r, "GET", "/v1.0/healthz", "").await.0, StatusCode::NO_CONTENT);
-        assert_eq!(call(&r, "GET", "/v1.0/healthz/outbound", "").await.0, StatusCode::NO_CONTENT);
+        assert_eq!(
+            call(&r, "GET", "/v1.0/healthz", "").await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&r, "GET", "/v1.0/healthz/outbound", "").await.0,
+            StatusCode::NO_CONTENT
+        );
     }
 
     #[tokio::test]
