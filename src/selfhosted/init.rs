@@ -231,8 +231,10 @@ fn download(url: &str, reporter: &dyn Reporter) -> Result<Vec<u8>, Error> {
         404 => return Err(Error::msg(format!("version not found from url: {url}"))),
         code => return Err(Error::msg(format!("download failed with {code}"))),
     }
-    reporter.download_started(url, resp.content_length());
-    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+    // Read the length now: reqwest's value shrinks as the body is consumed.
+    let expected = resp.content_length();
+    reporter.download_started(url, expected);
+    let mut body = Vec::with_capacity(expected.unwrap_or(0) as usize);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = resp
@@ -245,7 +247,7 @@ fn download(url: &str, reporter: &dyn Reporter) -> Result<Vec<u8>, Error> {
         reporter.download_progress(body.len() as u64);
     }
     reporter.download_finished();
-    if let Some(total) = resp.content_length()
+    if let Some(total) = expected
         && body.len() as u64 != total
     {
         return Err(Error::msg(format!(

@@ -690,7 +690,7 @@ fn uninstall_all_with_nothing_installed_succeeds() {
 /// Run `dapr list` in a fresh PID namespace (an empty process table) when the machine
 /// allows it; `None` otherwise.
 fn run_isolated(env: &Env, args: &[&str]) -> Option<Out> {
-    let mut c = env.cmd(args);
+    let c = env.cmd(args);
     let program = c.get_program().to_owned();
     let mut u = Command::new("unshare");
     u.args(["-r", "-p", "-f", "--mount-proc", "--"])
