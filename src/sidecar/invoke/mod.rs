@@ -41,8 +41,6 @@ pub use self::resolver::ResolverError;
 
 /// Error code of every sidecar-generated invocation failure.
 pub const ERR_DIRECT_INVOKE: &str = "ERR_DIRECT_INVOKE";
-/// Error code of a request body over `--max-body-size` (status 413).
-pub const ERR_BODY_TOO_LARGE: &str = "ERR_BODY_TOO_LARGE";
 
 /// Bodies up to this size are buffered before a remote call so a connection failure can be
 /// retried; larger or unsized bodies are streamed and not retried.
@@ -356,7 +354,7 @@ impl Invoker {
         let h = &mut parts.headers;
         strip_request(h);
         if h.get(header::AUTHORIZATION)
-            .and_then(|v| basic_app_id(v))
+            .and_then(basic_app_id)
             .is_some()
         {
             h.remove(header::AUTHORIZATION);
@@ -670,12 +668,7 @@ fn invoke_error(app_id: &str, detail: &dyn std::fmt::Display) -> Response {
 }
 
 fn too_large(max: usize) -> Response {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ERR_BODY_TOO_LARGE,
-        format!("request body is larger than the maximum of {max} bytes (--max-body-size)"),
-    )
-    .into_response()
+    ApiError::body_too_large(max).into_response()
 }
 
 /// The app's response as the caller gets it: status, headers minus hop-by-hop, body.

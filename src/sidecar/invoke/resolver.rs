@@ -167,16 +167,16 @@ impl Registry {
             source,
         };
         let is_uri = path.starts_with("file:");
-        if !is_uri && path != ":memory:" {
-            if let Some(dir) = std::path::Path::new(&path)
+        if !is_uri
+            && path != ":memory:"
+            && let Some(dir) = std::path::Path::new(&path)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|source| ResolverError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-            }
+        {
+            std::fs::create_dir_all(dir).map_err(|source| ResolverError::Io {
+                path: path.clone(),
+                source,
+            })?;
         }
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
