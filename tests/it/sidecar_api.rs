@@ -1,1 +1,504 @@
-//! TODO
+//! daprd's HTTP API against a real process: state routes and their error codes, metadata,
+//! health, API token, body limit, start-up failures and shutdown.
+
+#[path = "support/sidecar.rs"]
+mod sidecar;
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+use crate::support::{free_port, wait_until};
+use sidecar::{Opts, client, start, write_component};
+
+/// A daprd with an in-memory `statestore`, plus its temp dir.
+fn with_memory_store(app_id: &str, extra: &[&str]) -> (sidecar::Daprd, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    write_component(&res, "statestore", "state.in-memory", &[]);
+    let mut opts = Opts::new(app_id, home.path()).resources(&res);
+    for a in extra {
+        opts = opts.arg(a);
+    }
+    (start(&opts), home)
+}
+
+fn error_of(resp: reqwest::blocking::Response) -> (u16, String, String) {
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().unwrap_or(Value::Null);
+    (
+        status,
+        body["errorCode"].as_str().unwrap_or_default().to_string(),
+        body["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn state_errors_have_official_codes() {
+    let (d, _home) = with_memory_store("errapp", &[]);
+    let c = client();
+
+    let (st, code, msg) = error_of(c.post(d.url("/v1.0/state/nope")).body("[]").send().unwrap());
+    assert_eq!(
+        (st, code.as_str(), msg.as_str()),
+        (
+            400,
+            "ERR_STATE_STORE_NOT_FOUND",
+            "state store nope is not found"
+        )
+    );
+
+    let (st, code, _) = error_of(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body("[{\"key\":")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (400, "ERR_MALFORMED_REQUEST"));
+
+    let (st, code, msg) = error_of(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(r#"[{"value":1}]"#)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (st, code.as_str(), msg.as_str()),
+        (400, "ERR_MALFORMED_REQUEST", "\"key\" is a required field")
+    );
+
+    let (st, code, msg) = error_of(c.get(d.url("/v1.0/state/statestore/a||b")).send().unwrap());
+    assert_eq!((st, code.as_str()), (400, "ERR_MALFORMED_REQUEST"));
+    assert!(msg.contains("can't contain '||'"), "{msg}");
+
+    // ETag mismatch on save and delete.
+    let r = c
+        .post(d.url("/v1.0/state/statestore"))
+        .body(r#"[{"key":"k","value":"v1"}]"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c.get(d.url("/v1.0/state/statestore/k")).send().unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(r.text().unwrap(), "\"v1\"");
+    let stale = r#"[{"key":"k","value":"v2","etag":"not-the-etag"}]"#;
+    let (st, code, msg) = error_of(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(stale)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (409, "ERR_STATE_SAVE"), "{msg}");
+    assert!(
+        msg.starts_with("failed saving state in state store statestore"),
+        "{msg}"
+    );
+    let (st, code, _) = error_of(
+        c.delete(d.url("/v1.0/state/statestore/k"))
+            .header("If-Match", "not-the-etag")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (409, "ERR_STATE_DELETE"));
+    // The right ETag works, and the value survived the failed attempts.
+    let fresh = json!([{"key": "k", "value": {"n": 2}, "etag": etag}]).to_string();
+    assert_eq!(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(fresh)
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        c.get(d.url("/v1.0/state/statestore/k"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        r#"{"n":2}"#
+    );
+    let etag = c
+        .get(d.url("/v1.0/state/statestore/k"))
+        .send()
+        .unwrap()
+        .headers()["etag"]
+        .clone();
+    let r = c
+        .delete(d.url("/v1.0/state/statestore/k"))
+        .header("If-Match", etag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        c.get(d.url("/v1.0/state/statestore/k"))
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+}
+
+#[test]
+fn no_state_store_configured_is_500() {
+    let home = tempfile::tempdir().unwrap();
+    let d = start(&Opts::new("nostore", home.path()));
+    let (st, code, _) = error_of(
+        client()
+            .get(d.url("/v1.0/state/statestore/k"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (500, "ERR_STATE_STORE_NOT_CONFIGURED"));
+}
+
+#[test]
+fn bulk_get_and_transaction() {
+    let (d, _home) = with_memory_store("bulkapp", &[]);
+    let c = client();
+    let save = json!([{"key": "a", "value": {"x": 1}}, {"key": "b", "value": "text"}]).to_string();
+    assert_eq!(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(save)
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+
+    let r = c
+        .post(d.url("/v1.0/state/statestore/bulk"))
+        .body(r#"{"keys":["a","b","missing"]}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let items: Value = r.json().unwrap();
+    assert_eq!(items[0]["key"], "a");
+    assert_eq!(items[0]["data"], json!({"x": 1}));
+    assert!(items[0]["etag"].is_string());
+    assert_eq!(items[1]["data"], "text");
+    assert_eq!(items[2], json!({"key": "missing"}));
+
+    // Request field names are matched case-insensitively, as upstream.
+    let tx = json!({"operations": [
+        {"operation": "upsert", "request": {"Key": "c", "Value": [1, 2]}},
+        {"operation": "delete", "request": {"key": "a"}},
+    ]})
+    .to_string();
+    assert_eq!(
+        c.post(d.url("/v1.0/state/statestore/transaction"))
+            .body(tx)
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        c.get(d.url("/v1.0/state/statestore/c"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "[1,2]"
+    );
+    assert_eq!(
+        c.get(d.url("/v1.0/state/statestore/a"))
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+
+    let bad = r#"{"operations":[{"operation":"merge","request":{"key":"c"}}]}"#;
+    let (st, code, msg) = error_of(
+        c.post(d.url("/v1.0/state/statestore/transaction"))
+            .body(bad)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (st, code.as_str(), msg.as_str()),
+        (
+            400,
+            "ERR_NOT_SUPPORTED_STATE_OPERATION",
+            "operation type merge not supported"
+        )
+    );
+    // A failed transaction leaves the data alone.
+    assert_eq!(
+        c.get(d.url("/v1.0/state/statestore/c"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "[1,2]"
+    );
+}
+
+#[test]
+fn metadata_put_and_get() {
+    let (d, _home) = with_memory_store("metaapp", &[]);
+    let c = client();
+    let r = c
+        .put(d.url("/v1.0/metadata/cliPID"))
+        .body("4242")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c.get(d.url("/v1.0/metadata")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let m: Value = r.json().unwrap();
+    assert_eq!(m["id"], "metaapp");
+    assert_eq!(m["extended"]["cliPID"], "4242");
+    assert!(m["extended"]["daprRuntimeVersion"].is_string());
+    assert_eq!(m["components"][0]["name"], "statestore");
+    assert_eq!(m["components"][0]["type"], "state.in-memory");
+    let caps: Vec<&str> = m["components"][0]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        caps.contains(&"ETAG") && caps.contains(&"ACTOR"),
+        "{caps:?}"
+    );
+    assert_eq!(m["appConnectionProperties"]["protocol"], "http");
+    assert!(
+        m["appConnectionProperties"].get("port").is_none(),
+        "no app ⇒ no port: {m}"
+    );
+    assert_eq!(m["actorRuntime"]["runtimeStatus"], "DISABLED");
+}
+
+#[test]
+fn body_over_the_limit_is_413() {
+    let (d, _home) = with_memory_store("bodyapp", &["--max-body-size", "1Ki"]);
+    let big = json!([{"key": "k", "value": "x".repeat(2048)}]).to_string();
+    let (st, code, _) = error_of(
+        client()
+            .post(d.url("/v1.0/state/statestore"))
+            .body(big)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (413, "ERR_BODY_TOO_LARGE"));
+    let small = json!([{"key": "k", "value": "x".repeat(100)}]).to_string();
+    assert_eq!(
+        client()
+            .post(d.url("/v1.0/state/statestore"))
+            .body(small)
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+}
+
+#[test]
+fn api_token_is_enforced_except_for_health() {
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    write_component(&res, "statestore", "state.in-memory", &[]);
+    let d = start(
+        &Opts::new("tokenapp", home.path())
+            .resources(&res)
+            .env("DAPR_API_TOKEN", "s3cret"),
+    );
+    let c = client();
+    let r = c.get(d.url("/v1.0/metadata")).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.text().unwrap().trim(), "invalid api token");
+    let r = c
+        .get(d.url("/v1.0/state/statestore/k"))
+        .header("dapr-api-token", "wrong")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(d.url("/v1.0/metadata"))
+        .header("dapr-api-token", "s3cret")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(c.get(d.url("/v1.0/healthz")).send().unwrap().status(), 204);
+    assert_eq!(
+        c.get(d.url("/v1.0/healthz/outbound"))
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+}
+
+#[test]
+fn healthz_waits_for_the_app_port() {
+    let home = tempfile::tempdir().unwrap();
+    let app_port = free_port();
+    let d = start(&Opts::new("waitapp", home.path()).app_port(app_port));
+    let c = client();
+    // The API answers before the app listens; only /healthz waits.
+    let (st, code, _) = error_of(c.get(d.url("/v1.0/healthz")).send().unwrap());
+    assert_eq!((st, code.as_str()), (500, "ERR_HEALTH_NOT_READY"));
+    assert_eq!(
+        c.get(d.url("/v1.0/healthz/outbound"))
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(c.get(d.url("/v1.0/metadata")).send().unwrap().status(), 200);
+
+    let _app = std::net::TcpListener::bind(("127.0.0.1", app_port)).unwrap();
+    let ready = wait_until(Duration::from_secs(5), || {
+        c.get(d.url("/v1.0/healthz"))
+            .send()
+            .map(|r| r.status() == 204)
+            .unwrap_or(false)
+    });
+    assert!(ready, "healthz never turned 204:\n{}", d.log());
+    assert!(
+        d.log().contains("dapr initialized. Status: Running."),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn invoking_an_unknown_app_id_fails_with_direct_invoke() {
+    let (d, _home) = with_memory_store("caller", &[]);
+    let (st, code, _) = error_of(
+        client()
+            .post(d.url("/v1.0/invoke/nobody-runs-this/method/neworder"))
+            .body("{}")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (500, "ERR_DIRECT_INVOKE"));
+}
+
+#[test]
+fn bad_flag_exits_non_zero_naming_the_flag() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["--app-id", "x", "--no-such-flag"], "--no-such-flag"),
+        (
+            vec!["--app-id", "x", "--dapr-http-port", "seventy"],
+            "--dapr-http-port",
+        ),
+        (
+            vec!["--app-id", "x", "--log-level", "chatty"],
+            "--log-level",
+        ),
+        (vec!["--app-port", "3000"], "--app-id"),
+    ] {
+        let out = std::process::Command::new(crate::support::bin("daprd"))
+            .args(&args)
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "one line expected: {stderr}"
+        );
+    }
+    let out = std::process::Command::new(crate::support::bin("daprd"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
+
+#[test]
+fn port_in_use_exits_non_zero() {
+    let home = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let mut d = sidecar::spawn(&Opts::new("busyapp", home.path()), port);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit");
+    assert!(!status.success());
+    let log = d.log();
+    assert!(
+        log.contains(&format!(
+            "failed to listen on 127.0.0.1:{port} (--dapr-http-port): address already in use"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn malformed_component_file_names_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    std::fs::create_dir_all(&res).unwrap();
+    let file = res.join("broken.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: [state.redis\n",
+    )
+    .unwrap();
+    let mut d = sidecar::spawn(
+        &Opts::new("brokenapp", home.path()).resources(&res),
+        free_port(),
+    );
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit");
+    assert!(!status.success());
+    let log = d.log();
+    assert!(log.contains(&file.display().to_string()), "{log}");
+    let located = (5..=7).any(|line| log.contains(&format!("{}:{line}", file.display())));
+    assert!(located, "no line number: {log}");
+}
+
+#[test]
+fn sigterm_exits_zero() {
+    let (mut d, _home) = with_memory_store("termapp", &[]);
+    d.signal(Signal::SIGTERM);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit on SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    assert!(d.log().contains("Dapr runtime stopped"), "{}", d.log());
+}
+
+#[test]
+fn shutdown_api_exits_zero_and_force_exits_one() {
+    let (mut d, _home) = with_memory_store("shutapp", &["--enable-api-logging"]);
+    assert_eq!(
+        client()
+            .get(d.url("/v1.0/metadata"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = client().post(d.url("/v1.0/shutdown")).send().unwrap();
+    assert_eq!(r.status(), 204);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit after /v1.0/shutdown");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    assert!(d.log().contains("HTTP API Called"), "{}", d.log());
+
+    let (mut d, _home) = with_memory_store("forceapp", &[]);
+    let r = client()
+        .post(d.url("/v1.0/shutdown"))
+        .header("dapr-force-shutdown", "true")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit on forced shutdown");
+    assert_eq!(status.code(), Some(1));
+}
