@@ -812,7 +812,7 @@ spec:
     fn missing_resources_path_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
-        let text = loader::load(&[missing.clone()], "myapp")
+        let text = loader::load(std::slice::from_ref(&missing), "myapp")
             .unwrap_err()
             .to_string();
         assert!(

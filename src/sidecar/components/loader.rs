@@ -274,10 +274,33 @@ impl<'de> Deserialize<'de> for Scalar {
 }
 
 /// Turns a serde-saphyr error inside a document starting at `doc_line` into `file:line:col`.
-fn yaml_error(file: &Path, doc_line: usize, err: &serde_saphyr::Error) -> ComponentError {
+/// `syntax` tells a YAML syntax error from valid YAML of the wrong shape; for the latter the
+/// key on the error's line is named as the field.
+fn yaml_error(
+    file: &Path,
+    doc_line: usize,
+    doc: &str,
+    syntax: bool,
+    err: &serde_saphyr::Error,
+) -> ComponentError {
     let (line, col) = match err.location() {
         Some(loc) if loc.line() > 0 => (doc_line + loc.line() as usize - 1, loc.column()),
         _ => (doc_line, 0),
+    };
+    let kind = if syntax {
+        "invalid YAML".to_string()
+    } else {
+        let key = doc
+            .lines()
+            .nth(line - doc_line)
+            .map(|l| l.trim_start().trim_start_matches("- ").trim_start())
+            .and_then(|l| l.split_once(':'))
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.is_empty() && !k.contains(' '));
+        match key {
+            Some(k) => format!("field {k}"),
+            None => "invalid component".to_string(),
+        }
     };
     let message = err.without_snippet().to_string();
     // The rendered message repeats the document-relative position; keep only the text.
@@ -291,9 +314,9 @@ fn yaml_error(file: &Path, doc_line: usize, err: &serde_saphyr::Error) -> Compon
             line,
         },
         if col > 0 {
-            format!("column {col}: invalid YAML: {message}")
+            format!("column {col}: {kind}: {message}")
         } else {
-            format!("invalid YAML: {message}")
+            format!("{kind}: {message}")
         },
     )
 }
@@ -301,7 +324,8 @@ fn yaml_error(file: &Path, doc_line: usize, err: &serde_saphyr::Error) -> Compon
 fn parse_file(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component>, ComponentError> {
     let mut out = Vec::new();
     for (doc_line, doc) in split_documents(text) {
-        serde_saphyr::from_str::<IgnoredAny>(&doc).map_err(|e| yaml_error(file, doc_line, &e))?;
+        serde_saphyr::from_str::<IgnoredAny>(&doc)
+            .map_err(|e| yaml_error(file, doc_line, &doc, true, &e))?;
         // Documents that are not mappings, or not Components, belong to other loaders.
         let Ok(header) = serde_saphyr::from_str::<Header>(&doc) else {
             continue;
@@ -314,8 +338,8 @@ fn parse_file(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component>, C
         if !is_component {
             continue;
         }
-        let parsed: ComponentDoc =
-            serde_saphyr::from_str(&doc).map_err(|e| yaml_error(file, doc_line, &e))?;
+        let parsed: ComponentDoc = serde_saphyr::from_str(&doc)
+            .map_err(|e| yaml_error(file, doc_line, &doc, false, &e))?;
         out.push(build_component(file, doc_line, &doc, parsed, app_id)?);
     }
     Ok(out)
@@ -625,10 +649,19 @@ mod tests {
 
     #[test]
     fn parse_errors_point_into_the_file() {
-        let text =
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\n---\nmetadata:\n  name: [unclosed\n";
+        let text = "kind: Configuration\n---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n";
         let err = parse_file(Path::new("/x/c.yaml"), text, "app").unwrap_err();
         assert!(err.to_string().starts_with("/x/c.yaml:"), "{err}");
-        assert!(err.location.line >= 4, "{err}");
+        assert!(err.location.line >= 6, "{err}");
+        let text = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: a\nspec:\n  type: state.redis\n  metadata:\n  - name: x\n    value: {a: 1}\n";
+        let err = parse_file(Path::new("/x/c.yaml"), text, "app").unwrap_err();
+        assert_eq!(err.location.line, 9, "{err}");
+        assert!(err.to_string().contains("field value"), "{err}");
+        let err = parse_file(Path::new("/x/c.yaml"), "a: b\n  c: d\n", "app").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/x/c.yaml:2: column 4: invalid YAML"),
+            "{err}"
+        );
     }
 }
