@@ -1253,3 +1253,105 @@ fn invoke_goes_through_a_real_daprd() {
         o.all()
     );
 }
+
+// ---------------------------------------------------------------- with `dapr run`
+
+/// `dapr run ...` in the background, output captured to a file.
+fn spawn_dapr(env: &Env, args: &[&str], log: &Path) -> KillOnDrop {
+    let f = std::fs::File::create(log).unwrap();
+    let child = env
+        .cmd(args)
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    KillOnDrop(child)
+}
+
+#[test]
+fn list_and_stop_an_app_started_by_dapr_run() {
+    // Scenario 24.
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = format!("dapr_e2e_list_{}", std::process::id());
+    let (http, grpc) = (support::free_port(), support::free_port());
+    let log = env.dir.path().join("run.log");
+    let (hs, gs) = (http.to_string(), grpc.to_string());
+    let mut run = spawn_dapr(&env, &["run", "--app-id", &id, "-H", &hs, "-G", &gs, "--", "bash", "-c", "sleep 10; exit 0"], &log);
+    let ready = support::wait_until(Duration::from_secs(15), || find_app(&env, &id).is_some_and(|r| r["appPid"].as_u64() > Some(0)));
+    assert!(ready, "not listed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    for args in [&["list"][..], &["list", "-o", "table"]] {
+        let out = env.ok(args).stdout;
+        let line = out.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{out}"));
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&fields[..4], &[id.as_str(), hs.as_str(), gs.as_str(), "0"], "{line}");
+        assert!(fields.len() >= 10, "{line}");
+    }
+    let row = find_app(&env, &id).unwrap();
+    assert_eq!((row["httpPort"].as_u64(), row["grpcPort"].as_u64(), row["appPort"].as_u64()), (Some(http as u64), Some(grpc as u64), Some(0)));
+    assert_eq!(row["cliPid"].as_u64(), Some(run.0.id() as u64));
+    assert_eq!((row["appLogPath"].as_str(), row["daprdLogPath"].as_str()), (Some(""), Some("")));
+    assert_eq!(row["command"], "bash -c sleep 10; exit 0");
+    let yaml = env.ok(&["list", "-o", "yaml"]).stdout;
+    assert!(yaml.contains(&format!("appId: {id}")), "{yaml}");
+    let daprd_pid = row["daprdPid"].as_u64().unwrap() as u32;
+    let app_pid = row["appPid"].as_u64().unwrap() as u32;
+
+    let o = env.ok(&["stop", "--app-id", &id]);
+    assert!(o.stderr.contains(&format!("app stopped successfully: {id}")), "{}", o.all());
+    assert!(support::wait_until(Duration::from_secs(10), || run.0.try_wait().unwrap().is_some()), "dapr run did not end");
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(out.contains("Exited Dapr successfully"), "{out}");
+    assert!(support::wait_until(Duration::from_secs(5), || !pid_alive(daprd_pid) && !pid_alive(app_pid)), "processes left behind");
+    assert!(find_app(&env, &id).is_none());
+}
+
+#[test]
+fn stop_a_run_file_by_path_and_by_app_ids() {
+    // Scenario 31: `stop -f <dir>` and `stop --app-id a b` both end the run and leave no
+    // process behind.
+    let env = Env::new();
+    env.ok(&["init"]);
+    let tag = std::process::id();
+    let (a, b) = (format!("rfa-{tag}"), format!("rfb-{tag}"));
+    let dir = env.dir.path().join("apps");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dapr.yaml"),
+        format!("version: 1\napps:\n  - appID: {a}\n    appDirPath: .\n    command: [\"sleep\", \"30\"]\n  - appID: {b}\n    appDirPath: .\n    command: [\"sleep\", \"30\"]\n"),
+    )
+    .unwrap();
+    let file = dir.join("dapr.yaml");
+    let file_s = file.to_str().unwrap();
+    for by_ids in [false, true] {
+        let log = env.dir.path().join(format!("runfile-{by_ids}.log"));
+        let mut run = spawn_dapr(&env, &["run", "-f", file_s], &log);
+        let ready = support::wait_until(Duration::from_secs(20), || {
+            let rows = list_json(&env);
+            [&a, &b].iter().all(|id| rows.iter().any(|r| r["appId"] == id.as_str() && r["appPid"].as_u64() > Some(0)))
+        });
+        assert!(ready, "run file apps not listed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        let rows: Vec<serde_json::Value> = list_json(&env).into_iter().filter(|r| r["appId"] == a.as_str() || r["appId"] == b.as_str()).collect();
+        let pids: Vec<u32> = rows
+            .iter()
+            .flat_map(|r| [r["daprdPid"].as_u64().unwrap() as u32, r["appPid"].as_u64().unwrap() as u32])
+            .collect();
+        for r in &rows {
+            assert_eq!(r["runTemplatePath"], file_s, "{r}");
+            assert_eq!(r["cliPid"].as_u64(), Some(run.0.id() as u64));
+        }
+        if by_ids {
+            let o = env.ok(&["stop", "--app-id", &a, &b]);
+            assert!(o.stderr.contains(&format!("app stopped successfully: {a}")), "{}", o.all());
+            assert!(o.stderr.contains(&format!("app stopped successfully: {b}")), "{}", o.all());
+        } else {
+            let o = env.ok(&["stop", "-f", dir.to_str().unwrap()]);
+            assert!(o.stderr.contains("✅  Dapr and app processes stopped successfully"), "{}", o.all());
+        }
+        assert!(support::wait_until(Duration::from_secs(20), || run.0.try_wait().unwrap().is_some()), "dapr run -f did not end");
+        assert!(support::wait_until(Duration::from_secs(5), || pids.iter().all(|p| !pid_alive(*p))), "processes left behind: {pids:?}");
+        assert!(list_json(&env).iter().all(|r| r["appId"] != a.as_str() && r["appId"] != b.as_str()));
+    }
+    let o = env.ok(&["stop", "-f", file_s]);
+    assert!(o.all().contains(&format!("couldn't find apps with run file \"{file_s}\"")), "{}", o.all());
+}
