@@ -530,6 +530,42 @@ mod sqlite_layout {
     }
 
     #[tokio::test]
+    async fn cleanup_deletes_expired_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let c = Component::new("statestore", "state.sqlite")
+            .with_meta("connectionString", db.to_str().unwrap())
+            .with_meta("cleanupInterval", "200ms");
+        let s = state::create(&c, "myapp").await.unwrap();
+        let mut req = set("myapp||gone", b"1");
+        req.metadata.insert("ttlInSeconds".into(), "1".into());
+        s.set(req).await.unwrap();
+        s.set(set("myapp||stays", b"1")).await.unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let count = || -> i64 {
+            conn.query_row("SELECT COUNT(*) FROM state", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(), 2);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while count() != 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expired row was not cleaned up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let migrations: String = conn
+            .query_row(
+                "SELECT value FROM metadata WHERE key = 'migrations'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(migrations, "1");
+    }
+
+    #[tokio::test]
     async fn bad_metadata_names_the_field() {
         let missing = Component::new("statestore", "state.sqlite");
         let text = state::create(&missing, "myapp")
@@ -547,6 +583,26 @@ mod sqlite_layout {
             .unwrap()
             .to_string();
         assert!(text.contains("field tableName"), "{text}");
+        let bad = Component::new("statestore", "state.sqlite")
+            .with_meta("connectionString", ":memory:")
+            .with_meta("busyTimeout", "soon");
+        let text = state::create(&bad, "myapp")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("field busyTimeout") && text.contains("5s"),
+            "{text}"
+        );
+        let unwritable = Component::new("statestore", "state.sqlite")
+            .with_meta("connectionString", "/proc/no/such/dir/state.db");
+        let text = state::create(&unwritable, "myapp")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(text.contains("field connectionString"), "{text}");
     }
 }
 

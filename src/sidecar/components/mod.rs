@@ -121,15 +121,18 @@ impl Component {
 /// Parses a duration the way Dapr components do: Go syntax (`1h2m3.5s`, `500ms`, `2us`) or a
 /// plain integer, which means milliseconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    parse_duration_with_unit(text, Duration::from_millis(1))
+}
+
+/// Like [`parse_duration`], with a plain integer counting `int_unit`s: components decoded
+/// by dapr/kit (SQLite, ...) read plain integers as seconds, the Redis settings as ms.
+pub fn parse_duration_with_unit(text: &str, int_unit: Duration) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    if let Ok(ms) = text.parse::<u64>() {
-        return Some(Duration::from_millis(ms));
-    }
-    if text == "0" {
-        return Some(Duration::ZERO);
+    if let Ok(n) = text.parse::<u32>() {
+        return int_unit.checked_mul(n);
     }
     let mut rest = text;
     let mut total = 0f64;
@@ -193,5 +196,9 @@ mod tests {
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(
+            parse_duration_with_unit("30", Duration::from_secs(1)),
+            Some(Duration::from_secs(30))
+        );
     }
 }

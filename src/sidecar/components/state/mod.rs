@@ -269,18 +269,20 @@ pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Reads a boolean metadata field the way Go's `strconv.ParseBool` does.
+/// Reads a boolean metadata field; accepts the spellings dapr/kit treats as truthy
+/// (`true`, `1`, `yes`, `on`, `y`, `t`) and their opposites, and refuses anything else.
 pub(crate) fn meta_bool(
     component: &Component,
     field: &str,
     default: bool,
 ) -> Result<bool, ComponentError> {
-    match component.meta(field).map(str::trim) {
-        None | Some("") => Ok(default),
+    match component.meta(field).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
         Some(v) => {
-            match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+            match v.as_str() {
+                "" => Ok(default),
+                "1" | "t" | "true" | "y" | "yes" | "on" => Ok(true),
+                "0" | "f" | "false" | "n" | "no" | "off" => Ok(false),
                 _ => Err(component
                     .field_error(field, format!("{v:?} is not a boolean; use true or false"))),
             }
@@ -288,18 +290,25 @@ pub(crate) fn meta_bool(
     }
 }
 
-/// Reads a duration metadata field (Go syntax or integer milliseconds).
+/// Reads a duration metadata field: Go syntax (`5s`, `500ms`) or a plain integer counting
+/// `int_unit`s.
 pub(crate) fn meta_duration(
     component: &Component,
     field: &str,
     default: Duration,
+    int_unit: Duration,
 ) -> Result<Duration, ComponentError> {
     match component.meta(field).map(str::trim) {
         None | Some("") => Ok(default),
-        Some(v) => super::parse_duration(v).ok_or_else(|| {
+        Some(v) => super::parse_duration_with_unit(v, int_unit).ok_or_else(|| {
+            let unit = if int_unit == Duration::from_secs(1) {
+                "seconds"
+            } else {
+                "milliseconds"
+            };
             component.field_error(
                 field,
-                format!("{v:?} is not a duration; use e.g. 5s, 500ms, 1m or milliseconds"),
+                format!("{v:?} is not a duration; use e.g. 5s, 500ms, 1m or a number of {unit}"),
             )
         }),
     }

@@ -92,6 +92,9 @@ return redis.status_reply("OK")
 
 static SCRIPT: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(WRITE_SCRIPT));
 
+/// Plain integers in the Redis timing fields are milliseconds, as upstream's settings parser.
+const MS: Duration = Duration::from_millis(1);
+
 /// Validated component metadata.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -169,9 +172,9 @@ impl Config {
             Some(_) => Some(meta_int(c, "ttlInSeconds", 0)?),
             None => None,
         };
-        let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5))?;
-        let read_timeout = meta_duration(c, "readTimeout", Duration::from_secs(3))?;
-        let write_timeout = meta_duration(c, "writeTimeout", read_timeout)?;
+        let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5), MS)?;
+        let read_timeout = meta_duration(c, "readTimeout", Duration::from_secs(3), MS)?;
+        let write_timeout = meta_duration(c, "writeTimeout", read_timeout, MS)?;
         let retries_field = if c.meta("redisMaxRetries").is_some() {
             "redisMaxRetries"
         } else {

@@ -7,7 +7,9 @@
 //! runtime never blocks on disk I/O. Each write commits before it is acknowledged; WAL mode
 //! with `synchronous=NORMAL` keeps acknowledged writes across a crash of this process (not
 //! across a power loss, which would need `synchronous=FULL`). Expired rows are invisible at
-//! once and deleted every `cleanupInterval`. Limits: one connection, so reads queue behind
+//! once and deleted every `cleanupInterval` (off by default, as upstream). The metadata table
+//! records migration level 1, so official daprd opening the same file does not try to
+//! create the state table again. Limits: one connection, so reads queue behind
 //! writes; an operation that exceeds `timeout` is reported failed but may still commit.
 
 use std::path::Path;
@@ -37,6 +39,9 @@ const FEATURES: &[Feature] = &[
 /// Timestamps as text that sorts in time order; the official component writes
 /// `CURRENT_TIMESTAMP` (no fraction), which compares correctly against these.
 const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
+
+/// Plain integers in duration fields are seconds, as dapr/kit decodes them.
+const SECS: Duration = Duration::from_secs(1);
 
 /// Validated component metadata.
 #[derive(Debug, Clone)]
@@ -69,20 +74,25 @@ impl Config {
         if table == metadata_table {
             return Err(c.field_error("metadataTableName", "must differ from tableName"));
         }
-        let timeout = meta_duration(c, "timeout", Duration::from_secs(20))?;
+        let timeout = meta_duration(c, "timeout", Duration::from_secs(20), SECS)?;
         if timeout.is_zero() {
             return Err(c.field_error("timeout", "must be positive, e.g. 20s"));
         }
-        let busy_timeout = meta_duration(c, "busyTimeout", Duration::from_secs(2))?;
+        let busy_timeout = meta_duration(c, "busyTimeout", Duration::from_secs(2), SECS)?;
         let disable_wal = meta_bool(c, "disableWAL", false)?;
-        let cleanup_interval = match c.meta("cleanupInterval").map(str::trim) {
+        // `cleanupIntervalInSeconds` is the legacy alias; 0 or negative disables, as upstream
+        // (whose default is also "disabled").
+        let cleanup_field = if c.meta("cleanupInterval").is_none()
+            && c.meta("cleanupIntervalInSeconds").is_some()
+        {
+            "cleanupIntervalInSeconds"
+        } else {
+            "cleanupInterval"
+        };
+        let cleanup_interval = match c.meta(cleanup_field).map(str::trim) {
             Some(v) if v.starts_with('-') => None,
-            _ => Some(meta_duration(
-                c,
-                "cleanupInterval",
-                Duration::from_secs(3600),
-            )?)
-            .filter(|d| !d.is_zero()),
+            _ => Some(meta_duration(c, cleanup_field, Duration::ZERO, SECS)?)
+                .filter(|d| !d.is_zero()),
         };
         Ok(Config {
             connection_string,
@@ -237,12 +247,14 @@ fn open_connection(config: &Config) -> Result<Connection, String> {
                 is_binary BOOLEAN NOT NULL,
                 etag TEXT NOT NULL,
                 expiration_time TIMESTAMP DEFAULT NULL,
-                update_time TIMESTAMP NOT NULL
+                update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
             );
+            CREATE INDEX IF NOT EXISTS idx_{t}_expiration_time ON {t} (expiration_time);
             CREATE TABLE IF NOT EXISTS {m} (
                 key TEXT NOT NULL PRIMARY KEY,
                 value TEXT NOT NULL
-            );",
+            );
+            INSERT OR IGNORE INTO {m} (key, value) VALUES ('migrations', '1');",
             t = config.table,
             m = config.metadata_table,
         ))
