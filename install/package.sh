@@ -17,6 +17,7 @@
 #                    built first with `cargo build --release`. Setting it skips the build.
 #   DAPR_SKIP_BUILD  "1" (or the --no-build flag): use the existing release build as is.
 #   DAPR_DIST_DIR    output directory (created if missing). Default: <repo>/dist.
+#   DAPR_GZIP_LEVEL  gzip level 1 (fast) to 9 (small). Default: 9.
 #   DAPR_OS, DAPR_ARCH  platform names in the archive name. Default: detected from `uname`,
 #                    with the same names install.sh uses (linux|darwin, amd64|arm64|arm).
 #                    Set them when packaging a cross-compiled build.
@@ -30,6 +31,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${DAPR_DIST_DIR:=${REPO_ROOT}/dist}"
 : "${DAPR_OS:=}"
 : "${DAPR_ARCH:=}"
+: "${DAPR_GZIP_LEVEL:=9}"
 
 DAPR_ARTIFACT_PREFIX="dapr-cli"
 BINARIES=(dapr daprd)
@@ -52,7 +54,7 @@ parseArgs() {
         case "$arg" in
             --no-build) DAPR_SKIP_BUILD=1 ;;
             -h | --help)
-                sed -n '8,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+                sed -n '8,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
                 exit 0
                 ;;
             *) fail "unknown argument '${arg}' (valid: --no-build, --help)" ;;
@@ -61,6 +63,10 @@ parseArgs() {
 }
 
 getSystemInfo() {
+    case "$DAPR_GZIP_LEVEL" in
+        [1-9]) ;;
+        *) fail "DAPR_GZIP_LEVEL must be a digit from 1 to 9, got '${DAPR_GZIP_LEVEL}'" ;;
+    esac
     if [ -z "$DAPR_ARCH" ]; then
         local machine
         machine=$(uname -m)
@@ -123,7 +129,7 @@ writeArchive() {
         cp "${DAPR_BIN_DIR}/${name}" "${PKG_TMP_ROOT}/${name}"
         chmod 755 "${PKG_TMP_ROOT}/${name}"
     done
-    tar -czf "${PKG_TMP_ROOT}/${artifact}" -C "$PKG_TMP_ROOT" "${BINARIES[@]}"
+    tar -cf - -C "$PKG_TMP_ROOT" "${BINARIES[@]}" | gzip "-${DAPR_GZIP_LEVEL}" >"${PKG_TMP_ROOT}/${artifact}"
 
     local digest
     digest=$(sha256Of "${PKG_TMP_ROOT}/${artifact}")
