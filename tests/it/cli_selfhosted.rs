@@ -442,6 +442,52 @@ fn reinit_is_safe_and_keeps_user_files() {
 }
 
 #[test]
+fn init_without_a_bundled_runtime_says_what_to_do() {
+    let env = Env::new();
+    let lonely = env.dir.path().join("cli-only");
+    std::fs::create_dir_all(&lonely).unwrap();
+    let dapr = lonely.join("dapr");
+    std::fs::copy(support::bin("dapr"), &dapr).unwrap();
+    let c = env.cmd(&["init"]);
+    let out = Command::new(&dapr)
+        .args(["init"])
+        .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("DAPR_RUNTIME_VERSION")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--runtime-version"), "{err}");
+    assert!(!env.dapr_dir().join("bin/daprd").exists());
+}
+
+#[test]
+fn log_as_json_turns_status_lines_into_json() {
+    let env = Env::new();
+    let o = env.ok(&["init", "--log-as-json"]);
+    for line in o.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            ["success", "info", "pending", "warning"].contains(&v["status"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
+        assert!(v["msg"].is_string());
+    }
+    assert!(o.stderr.contains(r#""msg":"Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started""#));
+    let o = env.run(&["list", "-o", "bad", "--log-as-json"]);
+    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["msg"].as_str()),
+        (
+            Some("failure"),
+            Some("An invalid output format was specified.")
+        )
+    );
+}
+
+#[test]
 fn init_slim_writes_slim_config_and_no_components() {
     let env = Env::new();
     env.ok(&["init", "--slim"]);
@@ -614,6 +660,32 @@ fn runtime_path_flag_beats_the_environment() {
         o.stdout
     );
     assert!(env.ok(&["version"]).stdout.contains("Runtime version: n/a"));
+    let id = format!("rtpath-{}", std::process::id());
+    let o = env.ok(&[
+        "run",
+        "--runtime-path",
+        p2s,
+        "--app-id",
+        &id,
+        "--",
+        "bash",
+        "-c",
+        "echo 'test'",
+    ]);
+    assert!(
+        o.all().contains("Exited App successfully") && o.all().contains("Exited Dapr successfully"),
+        "{}",
+        o.all()
+    );
+    // daprd's shared name-resolution registry lives in ~/.dapr whatever the install path
+    // (sidecar design); nothing of the install may land there.
+    assert!(!env.dapr_dir().exists());
+    for p in ["bin", "components", "config.yaml"] {
+        assert!(
+            !env.home().join(".dapr").join(p).exists(),
+            "~/.dapr/{p} must not exist"
+        );
+    }
     env.ok(&["uninstall", "--all", "--runtime-path", p2s]);
     assert!(!p2.path().join(".dapr").exists());
     assert!(p2.path().is_dir());
@@ -1277,20 +1349,59 @@ fn list_and_stop_an_app_started_by_dapr_run() {
     let (http, grpc) = (support::free_port(), support::free_port());
     let log = env.dir.path().join("run.log");
     let (hs, gs) = (http.to_string(), grpc.to_string());
-    let mut run = spawn_dapr(&env, &["run", "--app-id", &id, "-H", &hs, "-G", &gs, "--", "bash", "-c", "sleep 10; exit 0"], &log);
-    let ready = support::wait_until(Duration::from_secs(15), || find_app(&env, &id).is_some_and(|r| r["appPid"].as_u64() > Some(0)));
-    assert!(ready, "not listed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    let mut run = spawn_dapr(
+        &env,
+        &[
+            "run",
+            "--app-id",
+            &id,
+            "-H",
+            &hs,
+            "-G",
+            &gs,
+            "--",
+            "bash",
+            "-c",
+            "sleep 10; exit 0",
+        ],
+        &log,
+    );
+    let ready = support::wait_until(Duration::from_secs(15), || {
+        find_app(&env, &id).is_some_and(|r| r["appPid"].as_u64() > Some(0))
+    });
+    assert!(
+        ready,
+        "not listed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     for args in [&["list"][..], &["list", "-o", "table"]] {
         let out = env.ok(args).stdout;
-        let line = out.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{out}"));
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("{out}"));
         let fields: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(&fields[..4], &[id.as_str(), hs.as_str(), gs.as_str(), "0"], "{line}");
+        assert_eq!(
+            &fields[..4],
+            &[id.as_str(), hs.as_str(), gs.as_str(), "0"],
+            "{line}"
+        );
         assert!(fields.len() >= 10, "{line}");
     }
     let row = find_app(&env, &id).unwrap();
-    assert_eq!((row["httpPort"].as_u64(), row["grpcPort"].as_u64(), row["appPort"].as_u64()), (Some(http as u64), Some(grpc as u64), Some(0)));
+    assert_eq!(
+        (
+            row["httpPort"].as_u64(),
+            row["grpcPort"].as_u64(),
+            row["appPort"].as_u64()
+        ),
+        (Some(http as u64), Some(grpc as u64), Some(0))
+    );
     assert_eq!(row["cliPid"].as_u64(), Some(run.0.id() as u64));
-    assert_eq!((row["appLogPath"].as_str(), row["daprdLogPath"].as_str()), (Some(""), Some("")));
+    assert_eq!(
+        (row["appLogPath"].as_str(), row["daprdLogPath"].as_str()),
+        (Some(""), Some(""))
+    );
     assert_eq!(row["command"], "bash -c sleep 10; exit 0");
     let yaml = env.ok(&["list", "-o", "yaml"]).stdout;
     assert!(yaml.contains(&format!("appId: {id}")), "{yaml}");
@@ -1298,11 +1409,27 @@ fn list_and_stop_an_app_started_by_dapr_run() {
     let app_pid = row["appPid"].as_u64().unwrap() as u32;
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    assert!(o.stderr.contains(&format!("app stopped successfully: {id}")), "{}", o.all());
-    assert!(support::wait_until(Duration::from_secs(10), || run.0.try_wait().unwrap().is_some()), "dapr run did not end");
+    assert!(
+        o.stderr
+            .contains(&format!("app stopped successfully: {id}")),
+        "{}",
+        o.all()
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(10), || run
+            .0
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "dapr run did not end"
+    );
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(out.contains("Exited Dapr successfully"), "{out}");
-    assert!(support::wait_until(Duration::from_secs(5), || !pid_alive(daprd_pid) && !pid_alive(app_pid)), "processes left behind");
+    assert!(
+        support::wait_until(Duration::from_secs(5), || !pid_alive(daprd_pid)
+            && !pid_alive(app_pid)),
+        "processes left behind"
+    );
     assert!(find_app(&env, &id).is_none());
 }
 
@@ -1328,13 +1455,28 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         let mut run = spawn_dapr(&env, &["run", "-f", file_s], &log);
         let ready = support::wait_until(Duration::from_secs(20), || {
             let rows = list_json(&env);
-            [&a, &b].iter().all(|id| rows.iter().any(|r| r["appId"] == id.as_str() && r["appPid"].as_u64() > Some(0)))
+            [&a, &b].iter().all(|id| {
+                rows.iter()
+                    .any(|r| r["appId"] == id.as_str() && r["appPid"].as_u64() > Some(0))
+            })
         });
-        assert!(ready, "run file apps not listed: {}", std::fs::read_to_string(&log).unwrap_or_default());
-        let rows: Vec<serde_json::Value> = list_json(&env).into_iter().filter(|r| r["appId"] == a.as_str() || r["appId"] == b.as_str()).collect();
+        assert!(
+            ready,
+            "run file apps not listed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let rows: Vec<serde_json::Value> = list_json(&env)
+            .into_iter()
+            .filter(|r| r["appId"] == a.as_str() || r["appId"] == b.as_str())
+            .collect();
         let pids: Vec<u32> = rows
             .iter()
-            .flat_map(|r| [r["daprdPid"].as_u64().unwrap() as u32, r["appPid"].as_u64().unwrap() as u32])
+            .flat_map(|r| {
+                [
+                    r["daprdPid"].as_u64().unwrap() as u32,
+                    r["appPid"].as_u64().unwrap() as u32,
+                ]
+            })
             .collect();
         for r in &rows {
             assert_eq!(r["runTemplatePath"], file_s, "{r}");
@@ -1342,16 +1484,50 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         }
         if by_ids {
             let o = env.ok(&["stop", "--app-id", &a, &b]);
-            assert!(o.stderr.contains(&format!("app stopped successfully: {a}")), "{}", o.all());
-            assert!(o.stderr.contains(&format!("app stopped successfully: {b}")), "{}", o.all());
+            assert!(
+                o.stderr.contains(&format!("app stopped successfully: {a}")),
+                "{}",
+                o.all()
+            );
+            assert!(
+                o.stderr.contains(&format!("app stopped successfully: {b}")),
+                "{}",
+                o.all()
+            );
         } else {
             let o = env.ok(&["stop", "-f", dir.to_str().unwrap()]);
-            assert!(o.stderr.contains("✅  Dapr and app processes stopped successfully"), "{}", o.all());
+            assert!(
+                o.stderr
+                    .contains("✅  Dapr and app processes stopped successfully"),
+                "{}",
+                o.all()
+            );
         }
-        assert!(support::wait_until(Duration::from_secs(20), || run.0.try_wait().unwrap().is_some()), "dapr run -f did not end");
-        assert!(support::wait_until(Duration::from_secs(5), || pids.iter().all(|p| !pid_alive(*p))), "processes left behind: {pids:?}");
-        assert!(list_json(&env).iter().all(|r| r["appId"] != a.as_str() && r["appId"] != b.as_str()));
+        assert!(
+            support::wait_until(Duration::from_secs(20), || run
+                .0
+                .try_wait()
+                .unwrap()
+                .is_some()),
+            "dapr run -f did not end"
+        );
+        assert!(
+            support::wait_until(Duration::from_secs(5), || pids
+                .iter()
+                .all(|p| !pid_alive(*p))),
+            "processes left behind: {pids:?}"
+        );
+        assert!(
+            list_json(&env)
+                .iter()
+                .all(|r| r["appId"] != a.as_str() && r["appId"] != b.as_str())
+        );
     }
     let o = env.ok(&["stop", "-f", file_s]);
-    assert!(o.all().contains(&format!("couldn't find apps with run file \"{file_s}\"")), "{}", o.all());
+    assert!(
+        o.all()
+            .contains(&format!("couldn't find apps with run file \"{file_s}\"")),
+        "{}",
+        o.all()
+    );
 }

@@ -247,11 +247,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     };
     backend::install_runtime(&home, &source, &reporter)?;
     let bin = home.bin_dir();
-    p.plain_err(&format!(
+    let path_hint = format!(
         "Dapr runtime installed to {}, you may run the following to add it to your path if you want to run daprd directly:",
         bin.display()
-    ));
-    p.plain_err(&format!("    export PATH=$PATH:{}", bin.display()));
+    );
+    let export = format!("    export PATH=$PATH:{}", bin.display());
+    if ctx.log_as_json {
+        // Every stderr line must stay one JSON object.
+        p.info(&format!("{path_hint} {}", export.trim()));
+    } else {
+        p.plain_err(&path_hint);
+        p.plain_err(&export);
+    }
 
     let redis_addr = std::env::var(REDIS_ADDRESS_ENV)
         .ok()
