@@ -134,3 +134,23 @@ pub fn resource_for(api_version: &str, kind: &str) -> Option<(ApiResource, bool)
         namespaced,
     ))
 }
+
+/// The `--kubeconfig` and `--context` flags, for `#[command(flatten)]` into any `-k` command.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "string")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context)
+    #[arg(long, value_name = "string")]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    pub fn options(&self) -> ClusterOptions {
+        ClusterOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}

@@ -124,6 +124,17 @@ pub struct RenderOptions {
     pub sets: Vec<String>,
     /// `--dev`: Redis, Zipkin and the default components in `default`.
     pub dev: bool,
+    /// A user-supplied trust chain (`--ca-root-certificate` and the issuer pair).
+    pub trust_chain: Option<TrustChain>,
+}
+
+/// PEM texts put into the trust bundle at creation, so sentry uses them instead of
+/// generating its own root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustChain {
+    pub ca_cert: String,
+    pub issuer_cert: String,
+    pub issuer_key: String,
 }
 
 impl Default for RenderOptions {
@@ -137,6 +148,7 @@ impl Default for RenderOptions {
             mtls: true,
             sets: Vec::new(),
             dev: false,
+            trust_chain: None,
         }
     }
 }
@@ -518,6 +530,11 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<Object>, ManifestError> {
                 c => c,
             };
             adjust(&mut value, component, &v);
+            if let Some(chain) = &opts.trust_chain
+                && value["metadata"]["name"] == "dapr-trust-bundle"
+            {
+                fill_trust_bundle(&mut value, chain);
+            }
             templated.push(Object {
                 value,
                 create_only: false,
@@ -537,6 +554,20 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<Object>, ManifestError> {
         }
     }
     Ok(objects)
+}
+
+fn fill_trust_bundle(obj: &mut Value, chain: &TrustChain) {
+    use base64::Engine;
+    let b64 = |s: &str| json!(base64::engine::general_purpose::STANDARD.encode(s));
+    if obj["kind"] == "Secret" {
+        obj["data"] = json!({
+            "ca.crt": b64(&chain.ca_cert),
+            "issuer.crt": b64(&chain.issuer_cert),
+            "issuer.key": b64(&chain.issuer_key),
+        });
+    } else {
+        obj["data"] = json!({"ca.crt": chain.ca_cert});
+    }
 }
 
 fn random_password() -> String {

@@ -8,5 +8,7 @@
 
 pub mod apply;
 pub mod client;
+pub mod commands;
 pub mod manifests;
+pub mod resources;
 pub mod status;

@@ -742,6 +742,20 @@ impl FakeApi {
             .insert((ns.into(), pod.into(), container.into()), text.into());
     }
 
+    /// Merge-patch a stored object as another client would (e.g. sentry filling the trust bundle).
+    pub fn merge(&self, group: &str, plural: &str, namespace: &str, name: &str, patch: Value) {
+        let key = (
+            group.to_string(),
+            plural.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
+        let mut s = self.store.lock().unwrap();
+        let mut obj = s.objects.get(&key).cloned().expect("object to patch");
+        merge_patch(&mut obj, &patch);
+        s.update(&key, obj);
+    }
+
     /// Delete an object as a client would (with cascades).
     pub fn delete(&self, group: &str, plural: &str, namespace: &str, name: &str) {
         let key = (
