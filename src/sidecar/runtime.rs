@@ -5,8 +5,8 @@
 //!
 //! Readiness follows upstream: `/v1.0/healthz/outbound` and `/v1.0/metadata` answer as soon
 //! as the API listens; `/v1.0/healthz` turns 204 once the app port accepts connections (at
-//! once without an app). The gRPC API port is only reserved (connections are closed): the
-//! gRPC API is not served yet. Metrics are not served.
+//! once without an app). The gRPC API (`api::grpc`) is served on `--dapr-grpc-port` next to
+//! the HTTP API, with the same shutdown. Metrics are not served.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -163,27 +163,13 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         ),
         None => None,
     };
-    // The gRPC port is reserved when free, so a CLI waiting for it proceeds; a busy port is
-    // not fatal while the gRPC API is not served.
-    let mut grpc_listeners = Vec::new();
-    for ip in &cfg.listen_addresses {
-        match TcpListener::bind(SocketAddr::new(*ip, cfg.grpc_port)).await {
-            Ok(l) => grpc_listeners.push(l),
-            Err(e) if ip.is_ipv6() && optional_v6 => {
-                log::debug(
-                    scope::RUNTIME,
-                    &format!("not reserving [{ip}]:{}: {e}", cfg.grpc_port),
-                );
-            }
-            Err(e) => log::warn(
-                scope::RUNTIME,
-                &format!(
-                    "{} (the gRPC API is not served by this daprd yet)",
-                    listen_error(SocketAddr::new(*ip, cfg.grpc_port), "--dapr-grpc-port", &e)
-                ),
-            ),
-        }
-    }
+    let grpc_listeners = bind_all(
+        &cfg.listen_addresses,
+        cfg.grpc_port,
+        "--dapr-grpc-port",
+        optional_v6,
+    )
+    .await?;
 
     let invoker = Invoker::bind(InvokeConfig {
         app_id: cfg.app_id.clone(),
@@ -268,16 +254,25 @@ fn serve(
     })
 }
 
-/// Accepts and closes connections on the reserved gRPC port until shutdown.
-fn reserve(listener: TcpListener, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+/// Serves the gRPC API (`api::grpc`) on one listener until shutdown.
+fn serve_grpc(
+    listener: TcpListener,
+    cfg: &Config,
+    core: &Arc<Core>,
+    invoker: &Arc<Invoker>,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let serving = super::api::grpc::serve(
+        core.clone(),
+        Some(invoker.clone()),
+        listener,
+        cfg.max_body_size,
+        cfg.api_token.clone(),
+        wait_true(stop),
+    );
     tokio::spawn(async move {
-        let stopped = wait_true(stop);
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                _ = &mut stopped => return,
-                r = listener.accept() => drop(r),
-            }
+        if let Err(e) = serving.await {
+            log::error(scope::RUNTIME, &format!("gRPC API server failed: {e}"));
         }
     })
 }
@@ -359,8 +354,12 @@ impl Sidecar {
         }
         let reserved: Vec<_> = grpc_listeners
             .into_iter()
-            .map(|l| reserve(l, stop_rx.clone()))
+            .map(|l| serve_grpc(l, &cfg, &core, &invoker, stop_rx.clone()))
             .collect();
+        log::info(
+            scope::RUNTIME,
+            &format!("API gRPC server is running on port {}", cfg.grpc_port),
+        );
         let internal = {
             let inv = invoker.clone();
             let stop = wait_true(stop_rx.clone());

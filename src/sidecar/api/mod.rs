@@ -4,4 +4,5 @@
 
 pub mod core;
 pub mod error;
+pub mod grpc;
 pub mod http;
