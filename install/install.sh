@@ -206,6 +206,7 @@ installFile() {
     local name
     for name in "$DAPR_CLI_FILENAME" "$DAPR_SIDECAR_FILENAME"; do
         [ -f "${extracted}/${name}" ] || fail "${DAPR_ARTIFACT} does not contain '${name}'"
+        [ ! -L "${extracted}/${name}" ] || fail "'${name}' in ${DAPR_ARTIFACT} is a symlink, not a binary"
         chmod 755 "${extracted}/${name}"
     done
     # A binary for another platform, or a truncated one, fails here, before anything moves.

@@ -533,6 +533,89 @@ fn corrupted_archive_is_refused_and_old_install_untouched() {
     );
 }
 
+/// Serves a release made by package.sh from stand-in binaries: `scripts` maps each file
+/// name to a shell script body (a missing name is left out of the archive).
+fn server_with_fake_release(scripts: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
+    let bins = tempfile::tempdir().unwrap();
+    for (name, body) in scripts {
+        let file = bins.path().join(name);
+        std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let server = Server::start();
+    // package.sh refuses to package without both binaries, so build those archives by hand.
+    if scripts.len() == 2 {
+        let out = package_into(bins.path(), server.root.path());
+        assert!(out.status.success(), "{}", text(&out));
+    } else {
+        let archive = server.file(&artifact());
+        let names: Vec<&str> = scripts.iter().map(|(n, _)| *n).collect();
+        let status = Command::new("tar")
+            .arg("-czf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(bins.path())
+            .args(&names)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
+        let hex = String::from_utf8_lossy(&sum.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(
+            server.file(&format!("{}.sha256", artifact())),
+            format!("{hex}  {}\n", artifact()),
+        )
+        .unwrap();
+    }
+    (server, bins)
+}
+
+#[test]
+fn binary_that_does_not_run_is_refused_and_old_install_untouched() {
+    let (server, _bins) = server_with_fake_release(&[
+        (
+            "dapr",
+            "echo 'cannot execute binary file: Exec format error' >&2; exit 126",
+        ),
+        ("daprd", "echo daprd 9.9.9"),
+    ]);
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(&sandbox.install_dir).unwrap();
+    let old = sandbox.install_dir.join("dapr");
+    std::fs::write(&old, "old").unwrap();
+
+    let out = run(sandbox.curl_pipe(&server, ""));
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the downloaded 'dapr' does not run on this system"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("Exec format error"), "{}", text(&out));
+    assert_eq!(names_in(&sandbox.install_dir), vec!["dapr"]);
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "old");
+    assert!(sandbox.tmp_leftovers().is_empty());
+}
+
+#[test]
+fn archive_without_daprd_is_refused() {
+    let (server, _bins) = server_with_fake_release(&[("dapr", "echo dapr 9.9.9")]);
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.curl_pipe(&server, ""));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("{} does not contain 'daprd'", artifact())),
+        "{}",
+        text(&out)
+    );
+    assert!(names_in(&sandbox.install_dir).is_empty());
+}
+
 #[test]
 fn malformed_checksum_file_is_refused() {
     let server = Server::start().with_release("");
