@@ -22,7 +22,12 @@ pub struct Source {
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
+        // Line 0 means "the file or directory as a whole" (e.g. a missing resources path).
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}", self.file.display(), self.line)
+        }
     }
 }
 
@@ -165,11 +170,21 @@ pub fn parse_duration_with_unit(text: &str, int_unit: Duration) -> Option<Durati
 
 /// A component that cannot be loaded or initialised. Displayed as
 /// `<file>:<line>: component <name>: field <field>: <message>`.
+/// Components built in code (no file) display just `component <name>: ...`.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{location}: {what}")]
 pub struct ComponentError {
     pub location: Source,
     pub what: String,
+}
+
+impl std::fmt::Display for ComponentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.location.file.as_os_str().is_empty() {
+            f.write_str(&self.what)
+        } else {
+            write!(f, "{}: {}", self.location, self.what)
+        }
+    }
 }
 
 impl ComponentError {

@@ -45,7 +45,7 @@ local function state_of(key)
   local s = sim[key]
   if s then return s end
   local ver = redis.pcall("HGET", key, "version")
-  if type(ver) == "table" then ver = false end
+  if type(ver) == "table" or ver == "" then ver = false end
   local fw = false
   if ver then fw = redis.call("HEXISTS", key, "first-write") == 1 end
   s = { ver = ver, fw = fw }
