@@ -426,6 +426,42 @@ mod redis_layout {
     }
 
     #[tokio::test]
+    async fn password_and_database_are_used() {
+        let redis = support::Redis::start();
+        redis.cli(&["CONFIG", "SET", "requirepass", "s3cret"]);
+        let base = || {
+            Component::new("statestore", "state.redis")
+                .with_meta("redisHost", &redis.addr())
+                .with_meta("redisDB", "3")
+        };
+        let wrong = base().with_meta("redisPassword", "nope");
+        let text = state::create(&wrong, "myapp")
+            .await
+            .err()
+            .expect("wrong password")
+            .to_string();
+        assert!(text.contains("field redisPassword"), "{text}");
+
+        let s = state::create(&base().with_meta("redisPassword", "s3cret"), "myapp")
+            .await
+            .unwrap();
+        s.set(set("myapp||db3", b"1")).await.unwrap();
+        let version = redis.cli(&[
+            "-a",
+            "s3cret",
+            "--no-auth-warning",
+            "-n",
+            "3",
+            "HGET",
+            "myapp||db3",
+            "version",
+        ]);
+        assert_eq!(version.trim(), "1");
+        let in_db0 = redis.cli(&["-a", "s3cret", "--no-auth-warning", "EXISTS", "myapp||db3"]);
+        assert_eq!(in_db0.trim(), "0");
+    }
+
+    #[tokio::test]
     async fn dead_redis_gives_errors_not_hangs() {
         let redis = support::Redis::start();
         let s = store(&redis, &[("dialTimeout", "1s"), ("readTimeout", "1s")]).await;
