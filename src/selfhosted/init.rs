@@ -185,6 +185,8 @@ pub fn install_runtime(
             extract_binary(&archive, "daprd", &path.display().to_string())?
         }
     };
+    // Only now touch the install directory: a failed download leaves nothing behind.
+    create_layout(home)?;
     write_executable(&home.daprd(), &binary)?;
     let vf = home.runtime_version_file();
     std::fs::write(&vf, format!("{version}\n")).map_err(|e| Error::io(&vf, e))?;

@@ -3,8 +3,9 @@
 //! every official flag is accepted so scripts keep working.
 //!
 //! Choices where this CLI differs from the official one (no containers are started):
-//! * default runtime = the `daprd` shipped beside this `dapr` (same release); an official
-//!   release is downloaded only with an explicit `--runtime-version X`;
+//! * default runtime = the `daprd` shipped beside this `dapr` (same release, also used
+//!   when `--runtime-version` names this release); an official release is downloaded
+//!   only for another explicit `--runtime-version X`;
 //! * default components = the official Redis `statestore` + `pubsub` when a Redis answers
 //!   at localhost:6379 (`$DAPR_INIT_REDIS_ADDRESS` overrides), else a SQLite `statestore`
 //!   in the install directory and no pub/sub component;
@@ -216,7 +217,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let version_arg = args.runtime_version.trim();
     let source = if from_dir {
         RuntimeSource::Bundle(std::path::absolute(&args.from_dir)?)
-    } else if version_arg.is_empty() || version_arg == "latest" {
+    } else if version_arg.is_empty()
+        || version_arg == "latest"
+        || version_arg.trim_start_matches('v') == crate::VERSION
+    {
         let exe = std::env::current_exe()?;
         let dir = exe.parent().map(|d| d.to_path_buf()).unwrap_or_default();
         RuntimeSource::Binary(dir.join(format!("daprd{}", std::env::consts::EXE_SUFFIX)))
@@ -240,7 +244,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     p.info(&format!("Installing runtime version {version}"));
 
-    backend::create_layout(&home)?;
     let reporter = BarReporter {
         enabled: !ctx.log_as_json,
         bar: RefCell::new(None),
