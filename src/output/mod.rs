@@ -6,6 +6,8 @@
 //! * `table`: the official table layout (no borders, two spaces after every cell, blank
 //!   columns dropped).
 //! * `format`: `-o json|yaml` rendering.
+//! * `usage`: the cobra-style usage block printed after a usage error.
+//! * `progress`: the download progress bar (terminals only).
 //!
 //! A broken pipe while writing data (e.g. `dapr list | head -1`) is not an error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
