@@ -56,9 +56,37 @@ pub fn signal_group(pgid: u32, sig: Signal) -> bool {
     killpg(Pid::from_raw(pgid as i32), sig).is_ok()
 }
 
-/// Whether any process of group `pgid` still exists (zombies included).
+/// Whether any live (non-zombie) process of group `pgid` still exists. Zombies are
+/// ignored: an orphaned grandchild that died waits for init to reap it, which may be slow.
 pub fn group_alive(pgid: u32) -> bool {
-    killpg(Pid::from_raw(pgid as i32), None).is_ok()
+    if killpg(Pid::from_raw(pgid as i32), None).is_err() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return false;
+        };
+        proc_state(pid).is_some_and(|(state, pgrp)| pgrp == pgid && state != 'Z' && state != 'X')
+    })
+}
+
+/// State letter and process group of `/proc/<pid>/stat` (Linux).
+fn proc_state(pid: &str) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let _ppid = f.next()?;
+    let pgrp = f.next()?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 /// How a child ended.

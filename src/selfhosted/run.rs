@@ -731,23 +731,25 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
 
     let quiet = p.app_port > 0;
     if !quiet {
+        let target = match &p.endpoint {
+            Endpoint::Unix(s) => format!("HTTP socket {}", s.display()),
+            Endpoint::Tcp(port) => format!("HTTP port {port}"),
+        };
         console.note(
             Note::Info,
-            &format!(
-                "Checking if Dapr sidecar is listening on HTTP port {}",
-                p.http_port
-            ),
+            &format!("Checking if Dapr sidecar is listening on {target}"),
         );
     }
     match wait_ready(&p.endpoint, &mut daprd, Some(&mut signals), READY_TIMEOUT).await {
         Readiness::Ready => {
             if !quiet {
+                let target = match p.sockets.get(1) {
+                    Some(s) => format!("GRPC socket {}", s.display()),
+                    None => format!("GRPC port {}", p.grpc_port),
+                };
                 console.note(
                     Note::Info,
-                    &format!(
-                        "Checking if Dapr sidecar is listening on GRPC port {}",
-                        p.grpc_port
-                    ),
+                    &format!("Checking if Dapr sidecar is listening on {target}"),
                 );
                 console.note(Note::Info, "Dapr sidecar is up and running.");
             }

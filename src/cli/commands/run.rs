@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(short = 'a', long)]
     pub app_id: Option<String>,
     /// The port your application is listening on
-    #[arg(short = 'p', long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(short = 'p', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub app_port: i32,
     /// The network address the application listens on
     #[arg(long, default_value = "127.0.0.1")]
@@ -33,19 +33,19 @@ pub struct Args {
     #[arg(short = 'P', long, default_value = "http")]
     pub app_protocol: String,
     /// The HTTP port for Dapr to listen on
-    #[arg(short = 'H', long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(short = 'H', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub dapr_http_port: i32,
     /// The gRPC port for Dapr to listen on
-    #[arg(short = 'G', long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(short = 'G', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub dapr_grpc_port: i32,
     /// The gRPC port for the Dapr internal API to listen on
-    #[arg(short = 'I', long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(short = 'I', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub dapr_internal_grpc_port: i32,
     /// The port of metrics on dapr
-    #[arg(short = 'M', long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(short = 'M', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub metrics_port: i32,
     /// The port for the profile server to listen on
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub profile_port: i32,
     /// Enable pprof profiling via an HTTP endpoint
     #[arg(long)]
@@ -54,13 +54,13 @@ pub struct Args {
     #[arg(long, default_value = "info")]
     pub log_level: String,
     /// The concurrency level of the application; default is unlimited
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub app_max_concurrency: i32,
     /// Dapr configuration file. Default is $HOME/.dapr/config.yaml
     #[arg(short = 'c', long)]
     pub config: Option<PathBuf>,
     /// The path for resources directory
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "strings")]
     pub resources_path: Vec<PathBuf>,
     /// The path for components directory
     #[arg(short = 'd', long, hide = true)]
@@ -90,13 +90,13 @@ pub struct Args {
     #[arg(long, default_value = "")]
     pub app_health_check_path: String,
     /// Interval to probe for the health of the app in seconds
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "int")]
     pub app_health_probe_interval: i32,
     /// Timeout for app health probes in milliseconds
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "int")]
     pub app_health_probe_timeout: i32,
     /// Number of consecutive failures for the app to be considered unhealthy
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "int")]
     pub app_health_threshold: i32,
     /// Log API calls at INFO verbosity
     #[arg(long)]
@@ -111,11 +111,7 @@ pub struct Args {
     #[arg(short = 'k', long)]
     pub kubernetes: bool,
     /// The command to run the application, after `--`
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
