@@ -566,6 +566,57 @@ async fn bind_errors_name_the_flag() {
     assert!(e.contains("nameResolution") && e.contains("consul"), "{e}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_max_concurrency_limits_calls_in_flight_to_the_app() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // An app that holds each request 100 ms and records the most it saw at once.
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (n, p) = (n.clone(), p.clone());
+        async move {
+            let cur = n.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(cur, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+            "done"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |limit: Option<usize>, id: &'static str| {
+        let mut cfg = config(id, Some(port), &dir.path().join("nr.db"));
+        cfg.app_max_concurrency = limit;
+        async move {
+            let s = side(cfg).await;
+            let c = client();
+            let calls = (0..4).map(|_| {
+                c.get(s.url(&format!("/v1.0/invoke/{id}/method/slow")))
+                    .send()
+            });
+            for r in futures_util::future::join_all(calls).await {
+                assert_eq!(r.unwrap().text().await.unwrap(), "done");
+            }
+        }
+    };
+    run(Some(1), "limited").await;
+    assert_eq!(
+        peak.swap(0, Ordering::SeqCst),
+        1,
+        "--app-max-concurrency 1 must serialise calls"
+    );
+    run(None, "unlimited").await;
+    assert!(
+        peak.load(Ordering::SeqCst) > 1,
+        "without a limit calls overlap"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Real daprd processes.
 
