@@ -565,6 +565,87 @@ mod sqlite_layout {
         );
     }
 
+    /// Re-runs this test binary as a child that writes through the store and reports each
+    /// acknowledged write, kills it with SIGKILL mid-stream, and checks every acknowledged
+    /// write is in the file.
+    #[test]
+    fn acknowledged_writes_survive_kill_9() {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "conformance::sqlite_layout::durability_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("H1_DURABILITY_DB", &db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut child = support::KillOnDrop(child);
+        let stdout = child.0.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("acked ") {
+                    let _ = tx.send(n.parse::<usize>().unwrap());
+                }
+            }
+        });
+        let mut acked = Vec::new();
+        while acked.len() < 40 {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(n) => acked.push(n),
+                Err(e) => panic!(
+                    "child stopped acknowledging writes after {}: {e}",
+                    acked.len()
+                ),
+            }
+        }
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        acked.extend(rx.try_iter());
+
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for n in acked {
+            let value: String = conn
+                .query_row(
+                    "SELECT value FROM state WHERE key = ?1",
+                    [format!("myapp||k{n}")],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("acknowledged write {n} lost: {e}"));
+            assert_eq!(value, format!("{{\"n\":{n}}}"));
+        }
+    }
+
+    /// The writer half of `acknowledged_writes_survive_kill_9`; does nothing on its own.
+    #[tokio::test]
+    #[ignore = "child process of acknowledged_writes_survive_kill_9"]
+    async fn durability_child() {
+        let Some(db) = std::env::var_os("H1_DURABILITY_DB") else {
+            return;
+        };
+        let c = Component::new("statestore", "state.sqlite")
+            .with_meta("connectionString", db.to_str().unwrap());
+        let s = state::create(&c, "myapp").await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut n = 0usize;
+        while tokio::time::Instant::now() < deadline {
+            s.set(set(
+                &format!("myapp||k{n}"),
+                format!("{{\"n\":{n}}}").as_bytes(),
+            ))
+            .await
+            .unwrap();
+            println!("acked {n}");
+            n += 1;
+        }
+    }
+
     #[tokio::test]
     async fn cleanup_deletes_expired_rows() {
         let dir = tempfile::tempdir().unwrap();
