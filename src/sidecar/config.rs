@@ -712,6 +712,29 @@ pub fn expand_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> String {
     out
 }
 
+/// One line `<file>:<line>:<column>: invalid Configuration YAML: <what>` from the YAML
+/// parser's multi-line report.
+fn yaml_error(file: &std::path::Path, line_offset: usize, report: &str) -> ConfigError {
+    let first = report.lines().next().unwrap_or(report).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let located = regex::Regex::new(r"^line (\d+) column (\d+): (.*)$").expect("valid regex");
+    match located.captures(first) {
+        Some(c) => {
+            let line = c[1].parse::<usize>().unwrap_or(0) + line_offset;
+            err(format!(
+                "{}:{line}:{}: invalid Configuration YAML: {}",
+                file.display(),
+                &c[2],
+                &c[3]
+            ))
+        }
+        None => err(format!(
+            "{}: invalid Configuration YAML: {first}",
+            file.display()
+        )),
+    }
+}
+
 /// Reads and merges the `--config` files; later files win field by field.
 fn load_configurations(
     files: &[PathBuf],
@@ -722,16 +745,24 @@ fn load_configurations(
     for (fi, file) in files.iter().enumerate() {
         let text = fs_err::read_to_string(file).map_err(|e| err(format!("--config: {e}")))?;
         let text = expand_env(&text, env);
-        for doc in text.split("\n---") {
+        // Line of the `---` that starts the current document (its content starts below it).
+        let (mut dash_line, mut prev_newlines) = (1, 0);
+        for (di, doc) in text.split("\n---").enumerate() {
+            if di > 0 {
+                dash_line += prev_newlines + 1;
+            }
+            prev_newlines = doc.matches('\n').count();
+            let offset = if di == 0 { 0 } else { dash_line };
             if doc.trim().is_empty() {
                 continue;
             }
-            let value: serde_json::Value = serde_saphyr::from_str(doc).map_err(|e| {
-                err(format!(
-                    "{}: invalid Configuration YAML: {e}",
-                    file.display()
-                ))
-            })?;
+            let doc = if di > 0 {
+                doc.split_once('\n').map_or("", |(_, rest)| rest)
+            } else {
+                doc
+            };
+            let value: serde_json::Value = serde_saphyr::from_str(doc)
+                .map_err(|e| yaml_error(file, offset, &e.to_string()))?;
             let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
             if !kind.is_empty() && kind != "Configuration" {
                 continue;
@@ -743,7 +774,7 @@ fn load_configurations(
                 for (i, feat) in list.iter().enumerate() {
                     let Some(name) = feat.get("name").and_then(|n| n.as_str()) else {
                         return Err(err(format!(
-                            "{}: spec.features[{i}].name is required (a feature name such as HotReload)",
+                            "{}: spec.features[{i}].name must be a string such as HotReload (quote names YAML reads as booleans or numbers)",
                             file.display()
                         )));
                     };
@@ -917,6 +948,27 @@ mod tests {
             expand_env("a ${HOST} $HOST ${NOPE}x $", &env),
             "a h1 h1 x $"
         );
+    }
+
+    #[test]
+    fn configuration_errors_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yaml");
+        let text = "kind: Configuration\nspec:\n  features: []\n---\nkind: Configuration\nspec:\n  features: [\n";
+        std::fs::write(&file, text).unwrap();
+        let e = load_configurations(std::slice::from_ref(&file), &|_| None).unwrap_err();
+        assert!(e.0.starts_with(&format!("{}:7:", file.display())), "{e}");
+        assert!(!e.0.contains('\n'), "{e}");
+        std::fs::write(
+            &file,
+            "kind: Configuration\nspec:\n  features:\n  - name: ${F}\n    enabled: true\n",
+        )
+        .unwrap();
+        let c = load_configurations(std::slice::from_ref(&file), &|k| {
+            (k == "F").then(|| "HotReload".into())
+        })
+        .unwrap();
+        assert_eq!(c.enabled_features, ["HotReload"]);
     }
 
     #[test]
