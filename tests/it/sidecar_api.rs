@@ -4,6 +4,9 @@
 #[path = "support/sidecar.rs"]
 mod sidecar;
 
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -501,4 +504,104 @@ fn shutdown_api_exits_zero_and_force_exits_one() {
         .wait_exit(Duration::from_secs(10))
         .expect("daprd should exit on forced shutdown");
     assert_eq!(status.code(), Some(1));
+}
+
+/// A tiny app answering every request with the status in `status` (health probes included).
+fn fake_app(status: Arc<AtomicU16>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 1024];
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            if seen.is_empty() {
+                continue;
+            }
+            let code = status.load(Ordering::SeqCst);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn app_health_probes_follow_the_app() {
+    let home = tempfile::tempdir().unwrap();
+    let status = Arc::new(AtomicU16::new(200));
+    let app_port = fake_app(status.clone());
+    let d = start(
+        &Opts::new("probed", home.path())
+            .app_port(app_port)
+            .arg("--enable-app-health-check")
+            .arg("--app-health-probe-interval=1")
+            .arg("--app-health-threshold")
+            .arg("1"),
+    );
+    let c = client();
+    assert!(wait_until(Duration::from_secs(5), || {
+        c.get(d.url("/v1.0/healthz"))
+            .send()
+            .map(|r| r.status() == 204)
+            .unwrap_or(false)
+    }));
+    let m: Value = c
+        .get(d.url("/v1.0/metadata"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(m["appConnectionProperties"]["port"], app_port);
+    assert_eq!(
+        m["appConnectionProperties"]["health"]["healthCheckPath"],
+        "/healthz"
+    );
+    assert_eq!(m["appConnectionProperties"]["health"]["healthThreshold"], 1);
+
+    status.store(500, Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(5), || d
+            .log()
+            .contains("App entered unhealthy status")),
+        "{}",
+        d.log()
+    );
+    status.store(204, Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(5), || d
+            .log()
+            .contains("App entered healthy status")),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn query_api_is_not_supported_by_these_stores() {
+    let (d, _home) = with_memory_store("queryapp", &[]);
+    let (st, code, _) = error_of(
+        client()
+            .post(d.url("/v1.0-alpha1/state/statestore/query"))
+            .body("{}")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (500, "ERR_STATE_STORE_NOT_SUPPORTED"));
+    let (st, code, _) = error_of(
+        client()
+            .post(d.url("/v1.0-alpha1/state/other/query"))
+            .body("{}")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (400, "ERR_STATE_STORE_NOT_FOUND"));
 }

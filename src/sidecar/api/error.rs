@@ -101,6 +101,14 @@ impl ApiError {
         )
     }
 
+    pub fn state_query_unsupported() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_STATE_STORE_NOT_SUPPORTED",
+            "state store does not support querying",
+        )
+    }
+
     pub fn unsupported_state_operation(op: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -6,7 +6,8 @@
 //! with what happens before routing: path cleaning (`path.Clean`, trailing slash stripped).
 //! The edge middleware enforces `DAPR_API_TOKEN` and `--max-body-size` and does API
 //! logging. Unmatched routes go to service invocation, as upstream.
-//! Not served: actors, pub/sub, bindings, secrets, configuration, query, workflows.
+//! Not served: actors, pub/sub, bindings, secrets, configuration, workflows; the state query
+//! API answers `ERR_STATE_STORE_NOT_SUPPORTED`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -70,6 +71,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route(
             "/v1.0/state/{store}/{key}",
             get(state_get).delete(state_delete),
+        )
+        .route(
+            "/v1.0-alpha1/state/{store}/query",
+            post(state_query).put(state_query),
         )
         .route("/v1.0/invoke/{*rest}", any(invoke))
         .fallback(invoke)
@@ -647,6 +652,15 @@ async fn state_transaction(
     .await;
     match result {
         Ok(()) => no_content(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// None of the stores this daprd implements supports the query API (as upstream for
+/// in-memory and sqlite; Redis needs RedisJSON, which is not supported here).
+async fn state_query(State(s): St, Path(store): Path<String>) -> Response {
+    match s.core.store(&store) {
+        Ok(_) => ApiError::state_query_unsupported().into_response(),
         Err(e) => e.into_response(),
     }
 }
