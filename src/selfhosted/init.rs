@@ -146,51 +146,104 @@ pub fn create_layout(home: &DaprHome) -> Result<(), Error> {
     Ok(())
 }
 
-/// Install `bin/daprd` from `source` and record its version; returns the version.
-pub fn install_runtime(
-    home: &DaprHome,
+/// What `install_runtime` put into `bin/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub version: String,
+    /// Control-plane binaries installed besides `daprd` (slim installs): `placement`, `scheduler`.
+    pub extras: Vec<String>,
+}
+
+/// Whether `version` has a scheduler service (1.14 onwards, prerelease ignored).
+fn has_scheduler(version: &str) -> bool {
+    semver::Version::parse(version).is_ok_and(|v| (v.major, v.minor) >= (1, 14))
+}
+
+/// The bytes of `name` from `source`. `Ok(None)` when a binary source has no such sibling.
+fn fetch_binary(
     source: &RuntimeSource,
+    version: &str,
+    name: &str,
     reporter: &dyn Reporter,
-) -> Result<String, Error> {
-    let version = source_version(source)?;
-    let binary = match source {
-        RuntimeSource::Binary(path) => std::fs::read(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::msg(format!(
+) -> Result<Option<Vec<u8>>, Error> {
+    match source {
+        RuntimeSource::Binary(daprd) => {
+            let path = daprd.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+            match std::fs::read(&path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && name != "daprd" => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::msg(format!(
                     "the daprd runtime shipped with this CLI was not found at {}; reinstall the CLI or use --runtime-version <version> to download an official runtime",
                     path.display()
-                ))
-            } else {
-                Error::io(path, e)
+                ))),
+                Err(e) => Err(Error::io(&path, e)),
             }
-        })?,
+        }
         RuntimeSource::Release { base_url, .. } => {
-            let name = archive_name("daprd");
-            let url = format!("{}/v{version}/{name}", base_url.trim_end_matches('/'));
+            let archive_file = archive_name(name);
+            let url = format!(
+                "{}/v{version}/{archive_file}",
+                base_url.trim_end_matches('/')
+            );
             let archive = download(&url, reporter)?;
             if let Some(expected) = fetch_checksum(&format!("{url}.sha256"))? {
                 let actual = hex::encode(sha2::Sha256::digest(&archive));
                 if !actual.eq_ignore_ascii_case(&expected) {
                     return Err(Error::msg(format!(
-                        "checksum mismatch for {name}: expected {expected}, got {actual}; the download is corrupt, nothing was installed"
+                        "checksum mismatch for {archive_file}: expected {expected}, got {actual}; the download is corrupt, nothing was installed"
                     )));
                 }
             }
-            extract_binary(&archive, "daprd", &name)?
+            extract_binary(&archive, name, &archive_file).map(Some)
         }
         RuntimeSource::Bundle(dir) => {
             let details = read_bundle_details(dir)?;
-            let path = dir.join(&details.dapr_binary_sub_dir).join(archive_name("daprd"));
+            let path = dir
+                .join(&details.dapr_binary_sub_dir)
+                .join(archive_name(name));
             let archive = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            extract_binary(&archive, "daprd", &path.display().to_string())?
+            extract_binary(&archive, name, &path.display().to_string()).map(Some)
         }
-    };
-    // Only now touch the install directory: a failed download leaves nothing behind.
+    }
+}
+
+/// Install `bin/daprd` from `source` (with `slim`, also `placement` and, for runtimes from
+/// 1.14 on, `scheduler`, as the official slim init does) and record the runtime version.
+/// Everything is fetched and verified before the install directory is touched.
+pub fn install_runtime(
+    home: &DaprHome,
+    source: &RuntimeSource,
+    slim: bool,
+    reporter: &dyn Reporter,
+) -> Result<Installed, Error> {
+    let version = source_version(source)?;
+    let mut names = vec!["daprd"];
+    if slim {
+        names.push("placement");
+        if has_scheduler(&version) || matches!(source, RuntimeSource::Binary(_)) {
+            names.push("scheduler");
+        }
+    }
+    let mut fetched = Vec::new();
+    for name in names {
+        if let Some(bytes) = fetch_binary(source, &version, name, reporter)? {
+            fetched.push((name, bytes));
+        }
+    }
     create_layout(home)?;
-    write_executable(&home.daprd(), &binary)?;
+    let mut extras = Vec::new();
+    for (name, bytes) in &fetched {
+        let path = home
+            .bin_dir()
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        write_executable(&path, bytes)?;
+        if *name != "daprd" {
+            extras.push(name.to_string());
+        }
+    }
     let vf = home.runtime_version_file();
     std::fs::write(&vf, format!("{version}\n")).map_err(|e| Error::io(&vf, e))?;
-    Ok(version)
+    Ok(Installed { version, extras })
 }
 
 /// Write `bytes` to a temporary sibling, make it executable, rename it over `path`.
@@ -390,6 +443,12 @@ mod tests {
         h.set_cksum();
         b.append_data(&mut h, name, data).unwrap();
         b.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn scheduler_from_1_14() {
+        assert!(has_scheduler("1.14.0") && has_scheduler("1.14.0-rc.1") && has_scheduler("1.18.3"));
+        assert!(!has_scheduler("1.13.6") && !has_scheduler("edge"));
     }
 
     #[test]

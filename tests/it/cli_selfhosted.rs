@@ -566,6 +566,70 @@ fn init_downloads_a_release_and_verifies_it() {
 }
 
 #[test]
+fn slim_init_of_a_release_installs_placement_and_scheduler() {
+    // Scenario 2, adapted: binaries from a local release server.
+    let (os, arch) = goos_goarch();
+    let mut files = HashMap::new();
+    for (v, names) in [
+        ("1.14.0", &["daprd", "placement", "scheduler"][..]),
+        ("1.13.0", &["daprd", "placement"]),
+    ] {
+        for n in names {
+            let body = format!("{n} {v}");
+            files.insert(
+                format!("/v{v}/{n}_{os}_{arch}.tar.gz"),
+                tgz(&[(&format!("release/{n}"), body.as_bytes())]),
+            );
+        }
+    }
+    let (base, seen) = serve_files(files);
+    let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
+    let o = env.ok(&["init", "--slim", "--runtime-version", "1.14.0"]);
+    let bin = env.dapr_dir().join("bin");
+    for n in ["daprd", "placement", "scheduler"] {
+        assert_eq!(
+            std::fs::read_to_string(bin.join(n)).unwrap(),
+            format!("{n} 1.14.0")
+        );
+        assert_eq!(mode(&bin.join(n)), 0o755);
+    }
+    assert!(
+        o.stderr.contains(&format!(
+            "placement binary has been installed to {}.",
+            bin.display()
+        )),
+        "{}",
+        o.all()
+    );
+    assert!(
+        o.stderr.contains(&format!(
+            "scheduler binary has been installed to {}.",
+            bin.display()
+        )),
+        "{}",
+        o.all()
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.dapr_dir().join("config.yaml")).unwrap(),
+        SLIM_CONFIG
+    );
+
+    let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
+    env.ok(&["init", "--slim", "--runtime-version", "v1.13.0"]);
+    let bin = env.dapr_dir().join("bin");
+    assert!(bin.join("placement").is_file());
+    assert!(!bin.join("scheduler").exists());
+    assert!(
+        !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.starts_with("/v1.13.0/scheduler")),
+        "no scheduler before 1.14"
+    );
+}
+
+#[test]
 fn init_from_an_air_gapped_bundle() {
     let (os, arch) = goos_goarch();
     let bundle = tempfile::tempdir().unwrap();

@@ -248,7 +248,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         enabled: !ctx.log_as_json,
         bar: RefCell::new(None),
     };
-    backend::install_runtime(&home, &source, &reporter)?;
+    let installed = backend::install_runtime(&home, &source, args.slim, &reporter)?;
     let bin = home.bin_dir();
     let path_hint = format!(
         "Dapr runtime installed to {}, you may run the following to add it to your path if you want to run daprd directly:",
@@ -296,6 +296,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         "daprd binary has been installed to {}.",
         bin.display()
     ));
+    for extra in &installed.extras {
+        p.info(&format!(
+            "{extra} binary has been installed to {}.",
+            bin.display()
+        ));
+    }
     let statestore = home.components_dir().join("statestore.yaml");
     match &components {
         Components::Redis(host) if written.contains(&statestore) => p.info(&format!(
