@@ -817,6 +817,7 @@ spec:
         assert_eq!(loaded.components[1].version, "v1");
         assert_eq!(loaded.skipped.len(), 1);
         assert_eq!(loaded.skipped[0].component_type, "pubsub.redis");
+        assert_eq!(loaded.ignored_files, [dir.path().join("notes.md")]);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct Loaded {
     /// (`pubsub.*`, `bindings.*`, `secretstores.*`, ...). The runtime logs
     /// `component <name> of type <type> is not supported by this daprd yet; skipped`.
     pub skipped: Vec<Component>,
+    /// Files of the resources paths that are not `*.yaml`/`*.yml` (subdirectories are not
+    /// listed). Upstream warns `A non-YAML resource file <path> was detected, it will not be
+    /// loaded`.
+    pub ignored_files: Vec<PathBuf>,
 }
 
 /// Component types this daprd can create.
@@ -57,7 +61,9 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Loaded, ComponentError> {
     let mut seen: HashMap<String, Source> = HashMap::new();
     let namespace_filter = std::env::var("NAMESPACE").ok().filter(|n| !n.is_empty());
     for dir in paths {
-        for file in yaml_files(dir)? {
+        let (files, ignored) = yaml_files(dir)?;
+        loaded.ignored_files.extend(ignored);
+        for file in files {
             let text = fs_err::read_to_string(&file).map_err(|e| {
                 ComponentError::new(
                     Source {
@@ -107,8 +113,11 @@ fn is_supported(component_type: &str) -> bool {
     SUPPORTED_TYPES.contains(&component_type)
 }
 
-/// The `*.yaml`/`*.yml` files directly inside `dir`, sorted by name for a stable order.
-fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ComponentError> {
+/// The `*.yaml`/`*.yml` files directly inside `dir`, sorted by name for a stable order, and
+/// the other files found there.
+type DirFiles = (Vec<PathBuf>, Vec<PathBuf>);
+
+fn yaml_files(dir: &Path) -> Result<DirFiles, ComponentError> {
     let at_dir = |what: String| {
         ComponentError::new(
             Source {
@@ -131,6 +140,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ComponentError> {
         ));
     }
     let mut files = Vec::new();
+    let mut ignored = Vec::new();
     let entries =
         std::fs::read_dir(dir).map_err(|e| at_dir(format!("cannot list resources path: {e}")))?;
     for entry in entries {
@@ -140,12 +150,18 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ComponentError> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-        if is_yaml && path.is_file() {
+        if !path.is_file() {
+            continue;
+        }
+        if is_yaml {
             files.push(path);
+        } else {
+            ignored.push(path);
         }
     }
     files.sort();
-    Ok(files)
+    ignored.sort();
+    Ok((files, ignored))
 }
 
 /// Splits a YAML stream on `---` lines, returning each document with its 1-based first line.
