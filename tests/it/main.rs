@@ -11,4 +11,5 @@ mod conformance;
 mod installer;
 mod sidecar_api;
 mod sidecar_e2e;
+mod sidecar_grpc;
 mod sidecar_invoke;
