@@ -6,6 +6,7 @@
 //! Limits: no Helm. Installs are recognised by the control plane's `app` labels (the
 //! same ones the official CLI reads), not by Helm release secrets.
 
+pub mod annotate;
 pub mod apply;
 pub mod client;
 pub mod commands;

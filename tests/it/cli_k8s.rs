@@ -405,3 +405,410 @@ fn ha_without_mtls_in_a_custom_namespace() {
         "Mutual TLS is disabled in your Kubernetes cluster \n"
     );
 }
+
+fn component(ns: &str, name: &str, scopes: &[&str]) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "dapr.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"type": "state.redis", "version": "v1", "metadata": [{"name": "redisHost", "value": "redis:6379"}]},
+        "scopes": scopes})
+}
+
+#[test]
+fn components_and_configurations_tables_and_json() {
+    let c = Cluster::new();
+    // Without the CRDs the list is empty, not an error.
+    let out = c.dapr(&["components", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "NAMESPACE  NAME  TYPE  VERSION  SCOPES  CREATED  AGE  \n"
+    );
+    assert!(
+        text(&out)
+            .contains("In future releases, this command will only query the \"default\" namespace")
+    );
+
+    assert_eq!(
+        c.init(InitOptions {
+            dev: true,
+            ..quick()
+        })
+        .unwrap(),
+        0
+    );
+    c.api.create(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "test"}}),
+    );
+    c.api.create(component("test", "statestore2", &["app1"]));
+    let out = c.dapr(&["components", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = rows(&out);
+    assert_eq!(table.len(), 3, "{table:?}");
+    assert_eq!(
+        table[0][..5],
+        ["test", "statestore2", "state.redis", "v1", "app1"]
+    );
+    assert!(table[1..].iter().all(|r| r[0] == "default"));
+    let names: Vec<&str> = table[1..].iter().map(|r| r[1].as_str()).collect();
+    assert!(
+        names.contains(&"statestore") && names.contains(&"pubsub"),
+        "{names:?}"
+    );
+
+    let out = c.dapr(&["components", "-k", "--namespace", "test", "-o", "json"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out).contains("In future releases"),
+        "no warning with --namespace"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "statestore2", "namespace": "test",
+        "spec": {"type": "state.redis", "version": "v1", "metadata": [{"name": "redisHost", "value": "redis:6379"}]}}])
+    );
+    let out = c.dapr(&["components", "-k", "-A", "-n", "PUBSUB", "-o", "yaml"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("name: pubsub"),
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&["components", "-k", "-o", "xml"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // daprsystem is hidden; appconfig (from --dev) has tracing on.
+    let out = c.dapr(&["configurations", "-k", "-A"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = rows(&out);
+    assert_eq!(table.len(), 1, "{table:?}");
+    assert_eq!(table[0][..4], ["default", "appconfig", "true", "false"]);
+}
+
+#[test]
+fn list_and_logs_find_dapr_apps() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.api.create(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "nodeapp", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "node"}},
+            "template": {"metadata": {"labels": {"app": "node"},
+                "annotations": {"dapr.io/enabled": "true", "dapr.io/app-id": "nodeapp", "dapr.io/app-port": "3000"}},
+                "spec": {"containers": [{"name": "node", "image": "node:20"}]}}}}));
+    assert!(support_wait(|| {
+        c.api
+            .list("", "pods")
+            .iter()
+            .any(|p| p["metadata"]["labels"]["dapr.io/app-id"] == "nodeapp")
+    }));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let apps = rt.block_on(async {
+        let client = dapr_cli::kubernetes::client::connect(&c.options())
+            .await
+            .unwrap();
+        dapr_cli::kubernetes::status::dapr_apps(&client, None)
+            .await
+            .unwrap()
+    });
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    assert_eq!(
+        (
+            apps[0].namespace.as_str(),
+            apps[0].app_id.as_str(),
+            apps[0].app_port.as_str()
+        ),
+        ("default", "nodeapp", "3000")
+    );
+    let json = serde_json::to_value(&apps).unwrap();
+    assert_eq!(json[0]["appId"], "nodeapp");
+
+    let logs = |app: &str, pod: Option<String>| {
+        k8s::logs(
+            &k8s::LogsOptions {
+                cluster: c.options(),
+                app_id: app.into(),
+                pod_name: pod,
+                namespace: "default".into(),
+                follow: false,
+            },
+            &Printer::new(false),
+        )
+    };
+    assert_eq!(logs("nodeapp", None).unwrap(), 0);
+    let err = logs("ghost", None).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "could not get logs. Please check app-id (ghost) and namespace (default)"
+    );
+    let err = logs("nodeapp", Some("nopod".into())).unwrap_err();
+    assert!(
+        format!("{err:#}")
+            .starts_with("could not get logs. Please check pod-name (nopod). Error - "),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn upgrade_and_downgrade_keep_the_trust_bundle() {
+    let c = Cluster::new();
+    assert_eq!(
+        c.init(InitOptions {
+            runtime_version: "1.17.0".into(),
+            ..quick()
+        })
+        .unwrap(),
+        0
+    );
+    // Sentry would fill the trust bundle; do it as another field manager would.
+    c.api.merge(
+        "",
+        "secrets",
+        "dapr-system",
+        "dapr-trust-bundle",
+        serde_json::json!({"data": {"ca.crt": "Y2E="}}),
+    );
+
+    let out = c.dapr(&[
+        "upgrade",
+        "-k",
+        "--runtime-version",
+        "1.18.3",
+        "--timeout",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("Dapr control plane version 1.17.0 detected in namespace dapr-system"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Dapr control plane successfully upgraded to version 1.18.3."),
+        "{t}"
+    );
+    let op = c
+        .api
+        .get("apps", "deployments", "dapr-system", "dapr-operator")
+        .unwrap();
+    assert_eq!(
+        op["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/dapr/operator:1.18.3"
+    );
+    let status = c.dapr(&["status", "-k"]);
+    assert!(
+        rows(&status).iter().all(|r| r[5] == "1.18.3"),
+        "{}",
+        text(&status)
+    );
+    let secret = c
+        .api
+        .get("", "secrets", "dapr-system", "dapr-trust-bundle")
+        .unwrap();
+    assert_eq!(secret["data"]["ca.crt"], "Y2E=");
+
+    let out = c.dapr(&["upgrade", "-k", "--runtime-version", "1.17.9"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Downgrade detected, skipping CRDs."),
+        "{}",
+        text(&out)
+    );
+
+    let empty = Cluster::new();
+    let out = empty.dapr(&["upgrade", "-k", "--runtime-version", "1.18.3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("dapr is not installed in your cluster"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn mtls_export_and_expiry_read_the_trust_bundle() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    let out = c.dapr(&[
+        "mtls",
+        "export",
+        "-o",
+        c.dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "sentry has not filled the bundle yet: {}",
+        text(&out)
+    );
+
+    // Make a real self-signed root valid for 10 days, as sentry would store it.
+    let cert = c.dir.path().join("ca.pem");
+    let key = c.dir.path().join("ca.key");
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "10",
+            "-subj",
+            "/CN=cluster.local",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(st.status.success(), "{}", text(&st));
+    use base64::Engine;
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    c.api.merge(
+        "",
+        "secrets",
+        "dapr-system",
+        "dapr-trust-bundle",
+        serde_json::json!({"data": {
+        "ca.crt": b64(&cert), "issuer.crt": b64(&cert), "issuer.key": b64(&key)}}),
+    );
+
+    let dir = c.dir.path().join("certs");
+    let out = c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "Trust certs successfully exported to {}",
+            dir.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("ca.crt")).unwrap(),
+        std::fs::read(&cert).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("issuer.key")).unwrap(),
+        std::fs::read(&key).unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(dir.join("issuer.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    let out = c.dapr(&["mtls", "expiry"]);
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(s.starts_with("Root certificate expires in 2"), "{s}");
+    let hours: i64 = s.split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!((238..=240).contains(&hours), "{s}");
+    assert!(
+        s.contains("Expiry date: ") && s.ends_with("+0000 UTC"),
+        "{s}"
+    );
+}
+
+#[test]
+fn annotate_reads_files_dirs_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nodeapp\nspec:\n  template:\n    metadata:\n      labels:\n        app: node\n    spec:\n      containers:\n      - name: node\n        image: node\n";
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: nodeapp\n";
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("a-svc.yaml"), svc).unwrap();
+    std::fs::write(dir.path().join("sub/b-deploy.yaml"), deploy).unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = Command::new(crate::support::bin("dapr"))
+            .arg("annotate")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "-k",
+            "-a",
+            "nodeapp",
+            "-p",
+            "3000",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(s.starts_with(svc), "{s}");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&s).unwrap();
+    let ann = &docs[1]["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(ann["dapr.io/enabled"], "true");
+    assert_eq!(ann["dapr.io/app-id"], "nodeapp");
+    assert_eq!(ann["dapr.io/app-port"], "3000");
+    assert_eq!(ann["dapr.io/max-body-size"], "4194304");
+    assert_eq!(ann["dapr.io/read-buffer-size"], "4096");
+
+    let out = run(
+        &[
+            "-k",
+            "-r",
+            "nodeapp",
+            "-n",
+            "default",
+            "--log-level",
+            "debug",
+            "-",
+        ],
+        Some(deploy),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(
+        docs[0]["spec"]["template"]["metadata"]["annotations"]["dapr.io/app-id"],
+        "default-deployment-nodeapp"
+    );
+    assert_eq!(
+        docs[0]["spec"]["template"]["metadata"]["annotations"]["dapr.io/log-level"],
+        "debug"
+    );
+
+    let out = run(&["-"], Some(deploy));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(
+            "annotate command is only supported for Kubernetes, please provide the -k flag"
+        )
+    );
+    let out = run(&["-k"], None);
+    assert!(text(&out).contains("please specify a Kubernetes resource file"));
+    let out = run(&["-k", "-n", "x", "-"], Some(deploy));
+    assert!(text(&out).contains("--resource is required when --namespace is provided."));
+    let out = run(&["-k", "--max-body-size", "lots", "-"], Some(deploy));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("error parsing value of max-body-size"),
+        "{}",
+        text(&out)
+    );
+}
