@@ -335,6 +335,25 @@ pub async fn sidecar_ready(ep: &Endpoint) -> bool {
     matches!(http_call(ep, "GET", "/v1.0/healthz/outbound", "").await, Ok(c) if (200..300).contains(&c) || c == 404)
 }
 
+/// Poll until a TCP (or Unix socket) connection to `ep` succeeds, every 10 ms, up to `timeout`.
+pub async fn wait_connect(ep: &Endpoint, timeout: Duration) -> bool {
+    let poll = async {
+        loop {
+            let ok = match ep {
+                Endpoint::Tcp(port) => tokio::net::TcpStream::connect(("127.0.0.1", *port))
+                    .await
+                    .is_ok(),
+                Endpoint::Unix(p) => tokio::net::UnixStream::connect(p).await.is_ok(),
+            };
+            if ok {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(timeout, poll).await.is_ok()
+}
+
 /// Search `PATH` for `cmd` the way a shell would (a name containing `/` is used as is).
 pub fn find_in_path(cmd: &str) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;

@@ -743,14 +743,27 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
     match wait_ready(&p.endpoint, &mut daprd, Some(&mut signals), READY_TIMEOUT).await {
         Readiness::Ready => {
             if !quiet {
-                let target = match p.sockets.get(1) {
-                    Some(s) => format!("GRPC socket {}", s.display()),
-                    None => format!("GRPC port {}", p.grpc_port),
+                let (target, grpc) = match p.sockets.get(1) {
+                    Some(s) => (
+                        format!("GRPC socket {}", s.display()),
+                        Endpoint::Unix(s.clone()),
+                    ),
+                    None => (
+                        format!("GRPC port {}", p.grpc_port),
+                        Endpoint::Tcp(p.grpc_port),
+                    ),
                 };
                 console.note(
                     Note::Info,
                     &format!("Checking if Dapr sidecar is listening on {target}"),
                 );
+                if !process::wait_connect(&grpc, Duration::from_secs(5)).await {
+                    console.note(
+                        Note::Warning,
+                        &format!("Dapr sidecar is not listening on {target}"),
+                    );
+                    console.note(Note::Warning, "Dapr sidecar might not be responding.");
+                }
                 console.note(Note::Info, "Dapr sidecar is up and running.");
             }
         }

@@ -508,7 +508,20 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
         );
         let mut cfg = spec.run.clone();
         cfg.log_as_json = log_as_json;
-        let others: Vec<super::instances::Instance> = super::instances::list().unwrap_or_default();
+        // The instance scan only matters for explicit ports (the app id is always set here).
+        let explicit = [
+            cfg.http_port,
+            cfg.grpc_port,
+            cfg.metrics_port,
+            cfg.internal_grpc_port,
+        ]
+        .iter()
+        .any(|p| *p > 0);
+        let others = if explicit {
+            super::instances::list().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let prepared = match run::prepare(&cfg, &spec.dapr_dir, &others) {
             Ok(p) => p,
             Err(e) => {
@@ -809,4 +822,94 @@ async fn teardown(running: &mut [Running], console: &dyn Console, announce: bool
         let _ = &r.spec;
     });
     futures_util::future::join_all(stops).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for p in [
+            "webapp/resources",
+            "backend/.dapr/resources",
+            "resources",
+            "rt/.dapr",
+        ] {
+            std::fs::create_dir_all(d.path().join(p)).unwrap();
+        }
+        std::fs::write(d.path().join("backend/.dapr/config.yaml"), "").unwrap();
+        std::fs::write(d.path().join("config.yaml"), "").unwrap();
+        d
+    }
+
+    const TEMPLATE: &str = "version: 1\nname: t\ncommon:\n  resourcesPath: ./resources\n  configFilePath: ./config.yaml\n  runtimePath: ./rt\n  logLevel: debug\n  env:\n    DEBUG: common\n    tty: sh\napps:\n  - appDirPath: ./webapp/\n    resourcesPaths: [./resources]\n    appPort: 8080\n    env:\n      DEBUG: app\n      PORT: 8080\n    command: [python3, app.py]\n  - appID: be\n    appDirPath: ./backend/\n    logLevel: warn\n    appLogDestination: file\n    daprdLogDestination: fileAndConsole\n";
+
+    #[test]
+    fn precedence_follows_the_official_rules() {
+        let d = layout();
+        let base = d.path();
+        let t = parse(&base.join("dapr.yaml"), TEMPLATE, base).unwrap();
+        assert_eq!(t.name, "t");
+        let (web, be) = (&t.apps[0], &t.apps[1]);
+        assert_eq!(web.app_id, "webapp", "appID defaults to the directory name");
+        assert_eq!(web.run.resources_paths, [base.join("webapp/resources")]);
+        assert_eq!(
+            web.run.config,
+            Some(base.join("config.yaml")),
+            "common config applies"
+        );
+        assert_eq!(web.run.log_level, "debug");
+        assert_eq!(web.run.app_port, 8080);
+        assert_eq!(web.dapr_dir, base.join("rt/.dapr"));
+        let env: BTreeMap<_, _> = web.run.env.iter().cloned().collect();
+        assert_eq!(env["DEBUG"], "app");
+        assert_eq!(env["tty"], "sh");
+        assert_eq!(env["PORT"], "8080");
+        assert_eq!(web.app_log, Destination::FileAndConsole);
+        assert_eq!(web.daprd_log, Destination::File);
+
+        assert_eq!(be.app_id, "be");
+        assert_eq!(
+            be.run.resources_paths,
+            [base.join("backend/.dapr/resources")]
+        );
+        assert_eq!(be.run.config, Some(base.join("backend/.dapr/config.yaml")));
+        assert_eq!(be.run.log_level, "warn");
+        assert_eq!(be.run.app_port, -1);
+        assert!(be.command.is_none());
+        assert_eq!(be.app_log, Destination::File);
+        assert_eq!(be.daprd_log, Destination::FileAndConsole);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let d = layout();
+        let base = d.path();
+        let p = base.join("dapr.yaml");
+        let err = |text: &str| parse(&p, text, base).unwrap_err().to_string();
+        assert!(err("apps: []\n").contains("required field 'version'"));
+        assert!(err("version: 1\napps:\n  - appID: x\n").contains("required field 'appDirPath'"));
+        assert!(
+            err("version: 1\napps:\n  - appDirPath: ./nope\n")
+                .contains("nope: no such file or directory")
+        );
+        assert!(
+            err("version: 1\napps:\n  - appDirPath: ./webapp\n    containerImagePullPolicy: Sometimes\n")
+                .contains("invalid containerImagePullPolicy: Sometimes")
+        );
+        assert!(err("version: [1\n").contains("error parsing"));
+        std::fs::write(base.join("x.txt"), "").unwrap();
+        assert!(matches!(
+            resolve_path(&base.join("x.txt").display().to_string()),
+            Err(TemplateError::NotYaml(_))
+        ));
+        assert_eq!(
+            resolve_path(&base.display().to_string()).ok(),
+            None,
+            "a directory needs dapr.yaml"
+        );
+        std::fs::write(&p, "version: 1\n").unwrap();
+        assert_eq!(resolve_path(&base.display().to_string()).unwrap(), p);
+    }
 }
