@@ -1,8 +1,9 @@
 //! daprd's HTTP API against a real process: state routes and their error codes, metadata,
 //! health, API token, body limit, start-up failures and shutdown.
 
+/// Sidecar test helpers, shared with `sidecar_e2e`.
 #[path = "support/sidecar.rs"]
-mod sidecar;
+pub(crate) mod sidecar;
 
 use std::io::{Read, Write};
 use std::sync::Arc;

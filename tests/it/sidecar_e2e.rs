@@ -2,9 +2,6 @@
 //! each beside its own daprd, talking through service invocation and a `statestore`
 //! (redis, sqlite, in-memory); plus kill -9 durability of acknowledged SQLite writes.
 
-#[path = "support/sidecar.rs"]
-mod sidecar;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,8 +12,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use crate::sidecar_api::sidecar::{Opts, client, start, write_component};
 use crate::support::{KillOnDrop, Redis, free_port, wait_until};
-use sidecar::{Opts, client, start, write_component};
 
 fn apps_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
@@ -196,7 +193,7 @@ fn acknowledged_sqlite_writes_survive_kill_9() {
 
     let d2 = start(&opts);
     let c = client();
-    for i in acked.iter().copied() {
+    for i in acked {
         let r = c
             .get(d2.url(&format!("/v1.0/state/statestore/k{i}")))
             .send()
