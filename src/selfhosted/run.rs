@@ -1043,4 +1043,68 @@ mod tests {
         assert_eq!(p.daprd_args[pos("--app-port") + 1], "0");
         assert_eq!(p.daprd_args[pos("--profile-port") + 1], "-1");
     }
+
+    #[test]
+    fn optional_flags_and_app_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let res = dir.path().join("res");
+        std::fs::create_dir_all(&res).unwrap();
+        let cfg = RunConfig {
+            app_id: "x".into(),
+            app_port: 3000,
+            app_channel_address: "localhost".into(),
+            app_protocol: "grpc".into(),
+            app_ssl: true,
+            enable_profiling: true,
+            placement_host_address: Some(String::new()),
+            scheduler_host_address: Some("myhost".into()),
+            max_body_size: "4000000".into(),
+            read_buffer_size: "16001".into(),
+            enable_app_health_check: true,
+            app_health_check_path: "/h".into(),
+            app_health_probe_interval: 3,
+            resources_paths: vec![res.clone(), res.clone()],
+            env: vec![("EXTRA".into(), "1".into())],
+            ..RunConfig::default()
+        };
+        let p = prepare(&cfg, dir.path(), &[]).unwrap();
+        let a = &p.daprd_args;
+        let val = |f: &str| a.iter().position(|x| x == f).map(|i| a[i + 1].clone());
+        assert!(
+            !a.contains(&"--config".to_string()),
+            "no default config file, no --config"
+        );
+        assert!(!a.contains(&"--placement-host-address".to_string()));
+        assert!(!a.contains(&"--components-path".to_string()));
+        assert_eq!(a.iter().filter(|x| *x == "--resources-path").count(), 2);
+        assert_eq!(val("--scheduler-host-address").unwrap(), "myhost:50006");
+        assert_eq!(val("--max-body-size").unwrap(), "4M");
+        assert_eq!(val("--read-buffer-size").unwrap(), "16001");
+        assert_eq!(val("--app-health-check-path").unwrap(), "/h");
+        assert_eq!(val("--app-health-probe-interval").unwrap(), "3");
+        assert!(
+            val("--app-health-threshold").is_none(),
+            "zero values are omitted"
+        );
+        assert_eq!(val("--app-channel-address").unwrap(), "localhost");
+        assert!(
+            a.contains(&"--app-ssl".to_string()) && a.contains(&"--enable-profiling".to_string())
+        );
+        assert!(val("--profile-port").unwrap().parse::<u16>().unwrap() > 0);
+        let env: std::collections::HashMap<_, _> = p.app_env.iter().cloned().collect();
+        assert_eq!(env["APP_PROTOCOL"], "grpcs");
+        assert_eq!(env["APP_PORT"], "3000");
+        assert_eq!(env["APP_CHANNEL_ADDRESS"], "localhost");
+        assert_eq!(env["EXTRA"], "1");
+        let bad = RunConfig {
+            app_protocol: "ftp".into(),
+            ..cfg
+        };
+        assert!(
+            prepare(&bad, dir.path(), &[])
+                .unwrap_err()
+                .to_string()
+                .contains("--app-protocol")
+        );
+    }
 }
