@@ -812,3 +812,46 @@ fn annotate_reads_files_dirs_and_stdin() {
         text(&out)
     );
 }
+
+/// Every rendered object (defaults, and HA + dev) against the official Kubernetes JSON
+/// schemas in strict mode. Needs PyPI `kubernetes-validate`; `assets/kubernetes/validate.sh`
+/// installs it in a throw-away virtualenv and runs this test with `KUBERNETES_VALIDATE` set.
+#[test]
+#[ignore = "needs kubernetes-validate from PyPI; run through assets/kubernetes/validate.sh"]
+fn rendered_manifests_pass_kubernetes_validate_strict() {
+    let tool =
+        std::env::var("KUBERNETES_VALIDATE").unwrap_or_else(|_| "kubernetes-validate".into());
+    let dir = tempfile::tempdir().unwrap();
+    for (i, o) in [
+        InitOptions::default(),
+        InitOptions {
+            enable_ha: true,
+            dev: true,
+            ..Default::default()
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let objects = k8s::render_init(o).unwrap();
+        let file = dir.path().join(format!("render-{i}.yaml"));
+        std::fs::write(
+            &file,
+            dapr_cli::kubernetes::manifests::to_yaml_stream(&objects),
+        )
+        .unwrap();
+        for version in ["1.29.0", "1.33.0"] {
+            let out = Command::new(&tool)
+                .args(["--strict", "--quiet", "-k", version])
+                .arg(&file)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+            assert!(
+                out.status.success(),
+                "kubernetes-validate {version} on {}:\n{}",
+                file.display(),
+                text(&out)
+            );
+        }
+    }
+}
