@@ -55,7 +55,7 @@ pub struct Flags {
     /// HTTP API port
     #[arg(long, default_value = "3500")]
     pub dapr_http_port: String,
-    /// gRPC API port (accepted; the gRPC API is not served yet)
+    /// gRPC API port
     #[arg(long, default_value = "50001")]
     pub dapr_grpc_port: String,
     /// Sidecar-to-sidecar port; empty or 0 picks one
