@@ -3,9 +3,6 @@
 //! transactions, metadata, shutdown, API token, message size, InvokeService to a real HTTP
 //! app), and with the official Python SDK (`tests/sdk/python_state.py`).
 
-#[path = "support/sidecar.rs"]
-mod sidecar;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -19,7 +16,7 @@ use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use sidecar::{Daprd, Opts, start, write_component};
+use crate::sidecar_api::sidecar::{Daprd, Opts, start, write_component};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
