@@ -166,7 +166,7 @@ pub struct AppSpec {
 /// A loaded template.
 #[derive(Debug, Clone)]
 pub struct Template {
-    /// Absolute path of the template file (`runTemplatePath`); for stdin, `<cwd>/-`... see `load`.
+    /// Absolute path of the template file (`runTemplatePath`); `<cwd>/-` when read from stdin.
     pub path: PathBuf,
     pub name: String,
     pub apps: Vec<AppSpec>,
@@ -453,7 +453,6 @@ fn first<'a>(app: &'a str, common: &'a str) -> &'a str {
 
 /// One started app.
 struct Running {
-    spec: AppSpec,
     prepared: Prepared,
     daprd: Child,
     daprd_pid: u32,
@@ -776,7 +775,6 @@ async fn start_app(
     dsink.status("You're up and running! Dapr logs will appear here.");
 
     Ok(Some(Running {
-        spec: spec.clone(),
         prepared,
         daprd,
         daprd_pid,
@@ -819,7 +817,6 @@ async fn teardown(running: &mut [Running], console: &dyn Console, announce: bool
         for s in &r.prepared.sockets {
             let _ = std::fs::remove_file(s);
         }
-        let _ = &r.spec;
     });
     futures_util::future::join_all(stops).await;
 }
