@@ -36,6 +36,47 @@ async fn client(cluster: &ClusterOptions) -> Result<Client, K8sError> {
     Ok(c)
 }
 
+/// The warning the official CLI prints after most `-k` commands when the root certificate
+/// of the cluster expires within 30 days; `None` when it does not (or cannot be read).
+pub fn expiry_warning(
+    not_after: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let left = not_after - now;
+    if left > chrono::Duration::days(30) {
+        return None;
+    }
+    let date = not_after.format("%a, %d %b %Y %H:%M:%S UTC");
+    let head = if left < chrono::Duration::zero() {
+        "Dapr root certificate of your Kubernetes cluster has expired.".to_string()
+    } else if left.num_days() == 0 {
+        "Dapr root certificate of your Kubernetes cluster expires today.".to_string()
+    } else {
+        format!(
+            "Dapr root certificate of your Kubernetes cluster expires in {} days.",
+            left.num_days()
+        )
+    };
+    Some(format!(
+        "{head} Expiry date: {date}. \n Please see docs.dapr.io for certificate renewal instructions to avoid service interruptions."
+    ))
+}
+
+/// The silent post-command check: warn when the root certificate is close to expiry.
+async fn check_expiry(c: &Client, printer: &Printer) {
+    let Ok(files) = bundle(c).await else { return };
+    let Some(after) = files
+        .iter()
+        .find(|(n, _)| n == "ca.crt")
+        .and_then(|(_, d)| resources::pem_not_after(d))
+    else {
+        return;
+    };
+    if let Some(msg) = expiry_warning(after, chrono::Utc::now()) {
+        printer.warning(&msg);
+    }
+}
+
 /// Progress lines through the printer (`⌛` when a step starts, `✅` when it is done).
 struct PrinterProgress<'a>(&'a Printer);
 impl Progress for PrinterProgress<'_> {
@@ -264,7 +305,9 @@ async fn wait_pods_gone(c: &Client, ns: &str, timeout: Duration) {
 pub fn status(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
     let rows = runtime()?.block_on(async {
         let c = client(cluster).await?;
-        status::control_plane_status(&c).await
+        let rows = status::control_plane_status(&c).await?;
+        check_expiry(&c, printer).await;
+        Ok::<_, K8sError>(rows)
     })?;
     if rows.is_empty() {
         printer.failure("No status returned. Is Dapr initialized in your cluster?");
@@ -324,7 +367,9 @@ pub fn list(o: &ListOptions, printer: &Printer) -> anyhow::Result<i32> {
     let ns = scope(&o.namespace, o.all_namespaces, printer);
     let rows = runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
-        status::dapr_apps(&c, ns.as_deref()).await
+        let rows = status::dapr_apps(&c, ns.as_deref()).await?;
+        check_expiry(&c, printer).await;
+        Ok::<_, K8sError>(rows)
     })?;
     match o.output {
         OutputFormat::Json => printer.data(&format::json(&rows)),
@@ -427,7 +472,9 @@ fn print_resources(o: &ResourceListOptions, kind: &str, printer: &Printer) -> an
     let ns = scope(&o.namespace, o.all_namespaces, printer);
     let items = runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
-        resources::list_dapr(&c, kind, ns.as_deref()).await
+        let items = resources::list_dapr(&c, kind, ns.as_deref()).await?;
+        check_expiry(&c, printer).await;
+        Ok::<_, K8sError>(items)
     })?;
     let name = o.name.as_deref().filter(|n| !n.is_empty());
     match o.output {
@@ -459,7 +506,9 @@ pub fn configurations(o: &ResourceListOptions, printer: &Printer) -> anyhow::Res
 pub fn mtls(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
     let config = runtime()?.block_on(async {
         let c = client(cluster).await?;
-        resources::system_config(&c).await
+        let config = resources::system_config(&c).await?;
+        check_expiry(&c, printer).await;
+        Ok::<_, K8sError>(config)
     })?;
     let Some(config) = config else {
         printer.failure("error checking mTLS: system configuration not found");
@@ -634,4 +683,32 @@ pub fn upgrade(o: &UpgradeOptions, printer: &Printer) -> anyhow::Result<i32> {
         "Dapr control plane successfully upgraded to version {target}. Make sure your deployments are restarted to pick up the latest sidecar version."
     ));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_warning_wording() {
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let at = |d: i64| expiry_warning(now + chrono::Duration::hours(d), now);
+        assert_eq!(at(24 * 31), None);
+        let w = at(24 * 10 - 1).unwrap();
+        assert!(
+            w.starts_with(
+                "Dapr root certificate of your Kubernetes cluster expires in 9 days. Expiry date: "
+            ),
+            "{w}"
+        );
+        assert!(w.ends_with("UTC. \n Please see docs.dapr.io for certificate renewal instructions to avoid service interruptions."));
+        assert!(at(2).unwrap().contains("expires today."));
+        assert!(at(-2).unwrap().contains("has expired."));
+    }
+
+    #[test]
+    fn latest_means_the_embedded_chart() {
+        assert_eq!(resolve_version("latest"), CHART_VERSION);
+        assert_eq!(resolve_version("v1.17.2"), "1.17.2");
+    }
 }

@@ -709,6 +709,17 @@ fn mtls_export_and_expiry_read_the_trust_bundle() {
         0o600
     );
 
+    // Less than 30 days left: the -k commands end with the official warning.
+    let out = c.dapr(&["status", "-k"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out).contains(
+            "Dapr root certificate of your Kubernetes cluster expires in 9 days. Expiry date: "
+        ),
+        "{}",
+        text(&out)
+    );
+
     let out = c.dapr(&["mtls", "expiry"]);
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout).to_string();
