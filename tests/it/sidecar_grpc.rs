@@ -456,15 +456,21 @@ fn api_token_and_message_size() {
 }
 
 /// An HTTP app: `/echo` answers `echo:<body>` and reports what it got in headers;
-/// `/missing` answers 404.
+/// `/json` answers `{"echo":"<body>"}`; `/missing` answers 404.
 async fn echo_app() -> u16 {
     async fn handle(req: Request) -> Response {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(body, 1 << 20)
             .await
             .unwrap_or_default();
-        if parts.uri.path() == "/missing" {
-            return (StatusCode::NOT_FOUND, "no such thing").into_response();
+        match parts.uri.path() {
+            "/missing" => return (StatusCode::NOT_FOUND, "no such thing").into_response(),
+            "/json" => {
+                let text = String::from_utf8_lossy(&body);
+                let out = serde_json::json!({ "echo": text }).to_string();
+                return ([("content-type", "application/json")], out).into_response();
+            }
+            _ => {}
         }
         let mut h = HeaderMap::new();
         h.insert("content-type", "text/plain".parse().unwrap());
@@ -614,12 +620,17 @@ fn run_python_sdk(d: &Daprd, app_id: &str, extra_env: &[(&str, &str)]) {
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
+    run_script(cmd, "Python SDK", d);
+}
+
+/// Runs an SDK check script (60 s at most); panics with its output unless it exits 0.
+fn run_script(cmd: Command, what: &str, d: &Daprd) {
     let mut child = sidecar_child(cmd);
     let status = child.wait_with_timeout(Duration::from_secs(60));
     let out = child.output();
     assert!(
         status.is_some_and(|s| s.success()),
-        "Python SDK checks failed ({status:?}):\n{out}\n--- daprd log:\n{}",
+        "{what} checks failed ({status:?}):\n{out}\n--- daprd log:\n{}",
         d.log()
     );
 }
@@ -667,5 +678,35 @@ fn python_sdk_state_metadata_and_invoke() {
         "pysdk",
         &[("DAPR_API_METHOD_INVOCATION_PROTOCOL", "grpc")],
     );
+    drop(rt);
+}
+
+#[test]
+fn js_sdk_in_grpc_mode() {
+    let dir = sdk_script("");
+    let probe = Command::new("node")
+        .args(["--input-type=module", "-e", "await import('@dapr/dapr')"])
+        .current_dir(&dir)
+        .output()
+        .expect("node must be installed");
+    assert!(
+        probe.status.success(),
+        "the official JS Dapr SDK is not installed in tests/sdk; install it with: \
+         npm ci --prefix tests/sdk\n{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let rt = runtime();
+    let app_port = rt.block_on(echo_app());
+    let (d, _home) = daprd("jssdk", true, |o| o.app_port(app_port));
+    let mut cmd = Command::new("node");
+    cmd.arg(sdk_script("js_grpc.mjs"))
+        .current_dir(&dir)
+        .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
+        .env("DAPR_HTTP_PORT", d.http_port.to_string())
+        .env("H7_INVOKE_APP", "jssdk")
+        .env_remove("DAPR_API_TOKEN")
+        .env_remove("DAPR_GRPC_ENDPOINT")
+        .env_remove("DAPR_HTTP_ENDPOINT");
+    run_script(cmd, "JS SDK (gRPC)", &d);
     drop(rt);
 }
