@@ -57,6 +57,7 @@ start_daprd() { # app-id app-port(or 0) -> sets DPID DHTTP
   wait_204 "$http" /v1.0/healthz/outbound
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 APP_PORT=$(free_port)
 "$LOADGEN" echo --port "$APP_PORT" >/dev/null &
 PIDS+=($!)
@@ -83,7 +84,6 @@ D50=$(field "$DIRECT" p50_ms); D99=$(field "$DIRECT" p99_ms)
 V50=$(field "$VIA" p50_ms); V99=$(field "$VIA" p99_ms)
 ADD50=$(awk -v a="$V50" -v b="$D50" 'BEGIN{printf "%.3f", a-b}')
 ADD99=$(awk -v a="$V99" -v b="$D99" 'BEGIN{printf "%.3f", a-b}')
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
 REPORT=$(cat <<EOF
 daprd idle RSS (app attached, ready + 1 s idle): $((RSS_KB / 1024)).$(( (RSS_KB % 1024) * 10 / 1024 )) MB ($RSS_KB kB)
@@ -92,7 +92,7 @@ $(grep -v '^RESULT' <<<"$STARTUP")
 direct to app     ($RATE req/s, $CONNS conns, ${DURATION}s, ${BODY} B POST): $(grep -v '^RESULT' <<<"$DIRECT")
 via two sidecars  ($RATE req/s, $CONNS conns, ${DURATION}s, ${BODY} B POST): $(grep -v '^RESULT' <<<"$VIA")
 added by two sidecars: p50 +$ADD50 ms, p99 +$ADD99 ms
-load average before/after: $LOAD / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
+load average (1/5/15 min) before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
 EOF
 )
 echo "$REPORT"

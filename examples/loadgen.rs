@@ -123,17 +123,20 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     let total_slots = ((warmup + duration) * rate) as u64;
     let warm_slots = (warmup * rate) as u64;
     let start = Instant::now() + Duration::from_millis(200);
+    // One pacer thread keeps the schedule (tokio timers tick in whole milliseconds, too
+    // coarse here) and hands each slot to its connection with the instant it was released;
+    // a connection still busy with an earlier request queues it, and that wait counts.
+    let mut senders = Vec::new();
     let mut tasks = Vec::new();
-    for c in 0..conns {
+    for _ in 0..conns {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool)>();
+        senders.push(tx);
         let (uri, authority, body) = (uri.clone(), authority.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             let mut sender = None;
-            let mut slot = c as u64;
-            while slot < total_slots {
-                let due = start + Duration::from_secs_f64(slot as f64 / rate);
-                tokio::time::sleep_until(due.into()).await;
+            while let Some((released, measured)) = rx.recv().await {
                 if sender.is_none() {
                     sender = connect(&authority).await;
                 }
@@ -158,14 +161,25 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
                     sender = None;
                     errors += 1;
                 }
-                if slot >= warm_slots {
-                    lat.push(due.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                if measured {
+                    lat.push(released.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 }
-                slot += conns as u64;
             }
             (lat, errors)
         }));
     }
+    let pacer = std::thread::spawn(move || {
+        for slot in 0..total_slots {
+            let due = start + Duration::from_secs_f64(slot as f64 / rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            let _ =
+                senders[(slot % conns as u64) as usize].send((Instant::now(), slot >= warm_slots));
+        }
+    });
+    let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
