@@ -25,7 +25,7 @@ use super::api::core::{
     AppConnection, ComponentInfo, Core, CoreInfo, HealthInfo, ShutdownRequest, StoreEntry,
 };
 use super::api::http::{self, HttpState};
-use super::components::{loader, state};
+use super::components::{Component, loader, state};
 use super::config::Config;
 use super::invoke::{InvokeConfig, Invoker};
 use super::log::{self, scope};
@@ -74,7 +74,56 @@ async fn bind_all(
     Ok(out)
 }
 
-/// Loads components, creates stores and binds every port.
+/// Creates the state stores of `components` (other categories are not run here).
+async fn create_stores(
+    components: &[Component],
+    app_id: &str,
+) -> anyhow::Result<(Vec<StoreEntry>, Vec<ComponentInfo>)> {
+    let mut stores = Vec::new();
+    let mut infos = Vec::new();
+    for c in components {
+        if c.category() != "state" {
+            continue;
+        }
+        let store = match state::create(c, app_id).await {
+            Ok(s) => s,
+            Err(e) if c.ignore_errors => {
+                log::warn(
+                    scope::COMPONENTS,
+                    &format!("error initializing component {} (ignored): {e}", c.name),
+                );
+                continue;
+            }
+            Err(e) => return Err(anyhow!("{e}")),
+        };
+        let prefix = state::KeyPrefix::from_component(c, app_id).map_err(|e| anyhow!("{e}"))?;
+        log::info(
+            scope::RUNTIME,
+            &format!(
+                "Component loaded: {} ({}/{})",
+                c.name, c.component_type, c.version
+            ),
+        );
+        infos.push(ComponentInfo {
+            name: c.name.clone(),
+            component_type: c.component_type.clone(),
+            version: c.version.clone(),
+            capabilities: super::api::core::state_capabilities(store.features()),
+        });
+        stores.push(StoreEntry {
+            name: c.name.clone(),
+            component_type: c.component_type.clone(),
+            version: c.version.clone(),
+            store,
+            prefix,
+        });
+    }
+
+    Ok((stores, infos))
+}
+
+/// Reads the component files, binds every port (failing early with the flag's name), then
+/// creates the stores and the invoker.
 pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     log::info(
         scope::RUNTIME,
@@ -106,47 +155,6 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
             ),
         );
     }
-    let mut stores = Vec::new();
-    let mut infos = Vec::new();
-    for c in &loaded.components {
-        if c.category() != "state" {
-            continue;
-        }
-        let store = match state::create(c, &cfg.app_id).await {
-            Ok(s) => s,
-            Err(e) if c.ignore_errors => {
-                log::warn(
-                    scope::COMPONENTS,
-                    &format!("error initializing component {} (ignored): {e}", c.name),
-                );
-                continue;
-            }
-            Err(e) => return Err(anyhow!("{e}")),
-        };
-        let prefix =
-            state::KeyPrefix::from_component(c, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
-        log::info(
-            scope::RUNTIME,
-            &format!(
-                "Component loaded: {} ({}/{})",
-                c.name, c.component_type, c.version
-            ),
-        );
-        infos.push(ComponentInfo {
-            name: c.name.clone(),
-            component_type: c.component_type.clone(),
-            version: c.version.clone(),
-            capabilities: super::api::core::state_capabilities(store.features()),
-        });
-        stores.push(StoreEntry {
-            name: c.name.clone(),
-            component_type: c.component_type.clone(),
-            version: c.version.clone(),
-            store,
-            prefix,
-        });
-    }
-
     let optional_v6 = cfg.default_listen_addresses;
     let api_listeners = bind_all(
         &cfg.listen_addresses,
@@ -171,7 +179,8 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     )
     .await?;
 
-    let invoker = Invoker::bind(InvokeConfig {
+    // Store connections and the invoker's start-up (name resolution) overlap.
+    let invoke_cfg = InvokeConfig {
         app_id: cfg.app_id.clone(),
         namespace: cfg.namespace.clone(),
         app_port: cfg.app_port,
@@ -184,9 +193,20 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         app_max_concurrency: cfg.app_max_concurrency,
         api_token: cfg.api_token.clone(),
         name_resolution: cfg.configuration.name_resolution.clone(),
-    })
-    .await
-    .map_err(|e| anyhow!("{e}"))?;
+    };
+    let (stores, invoker) = tokio::join!(
+        create_stores(&loaded.components, &cfg.app_id),
+        Invoker::bind(invoke_cfg)
+    );
+    let invoker = invoker.map_err(|e| anyhow!("{e}"))?;
+    let (stores, infos) = match stores {
+        Ok(s) => s,
+        Err(e) => {
+            // Do not leave this instance advertised when start-up fails.
+            invoker.deregister().await;
+            return Err(e);
+        }
+    };
     let invoker = Arc::new(invoker);
 
     let health = cfg.app_health.as_ref().map(|h| HealthInfo {
