@@ -567,6 +567,47 @@ async fn bind_errors_name_the_flag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_http_url_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ext, _) = echo_app("external").await;
+    let a = side(config("a", None, &dir.path().join("nr.db"))).await;
+    let c = client();
+    for target in [
+        format!("http://127.0.0.1:{ext}"),
+        format!("http%3A%2F%2F127.0.0.1%3A{ext}"),
+    ] {
+        let res = c
+            .post(a.url(&format!("/v1.0/invoke/{target}/method/hook/1?x=2")))
+            .header("x-status", "202")
+            .body("ping")
+            .send()
+            .await
+            .unwrap();
+        let (status, _, v) = json_of(res).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+        assert_eq!(v["app"], "external");
+        assert_eq!(
+            (v["path"].as_str(), v["query"].as_str()),
+            (Some("/hook/1"), Some("x=2"))
+        );
+        assert_eq!(v["body"], "ping");
+        assert_eq!(v["headers"]["dapr-caller-app-id"], "a");
+        assert_eq!(v["headers"]["host"], format!("127.0.0.1:{ext}"));
+    }
+    let res = c
+        .get(a.url("/v1.0/invoke/https%3A%2F%2Fexample.com/method/x"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, v) = json_of(res).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        v["message"].as_str().unwrap().contains("not supported"),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_max_concurrency_limits_calls_in_flight_to_the_app() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // An app that holds each request 100 ms and records the most it saw at once.

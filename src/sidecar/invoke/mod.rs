@@ -9,8 +9,9 @@
 //! (`--dapr-internal-grpc-port`), with caller metadata in headers, because it is the
 //! cheapest transport on loopback. Limits: it does not speak the official
 //! `dapr.proto.internals.v1.ServiceInvocation` gRPC protocol nor mDNS, so official `daprd`
-//! peers cannot call us or be called; only HTTP apps (`--app-protocol http`); no external
-//! `http://` targets or HTTPEndpoint resources; no resiliency policies (built-in retries only).
+//! peers cannot call us or be called; only HTTP apps (`--app-protocol http`); external targets
+//! only as plain `http://` URLs (no `https://`, no HTTPEndpoint resources); no resiliency
+//! policies (built-in retries only); no access-control policies.
 
 pub mod channel;
 pub mod headers;
@@ -341,7 +342,11 @@ impl Invoker {
             Ok(t) => t,
             Err(e) => return e.into_response(),
         };
-        let (app_id, namespace) = split_namespace(&target, &self.namespace);
+        let external = external_base(&target);
+        let (app_id, namespace) = match external {
+            Some(_) => (target.as_str(), self.namespace.as_str()),
+            None => split_namespace(&target, &self.namespace),
+        };
         let fail = |detail: &dyn std::fmt::Display| invoke_error(app_id, detail);
         let Some(method) = headers::clean_method(&method) else {
             return fail(&format_args!("invalid method name {method:?}"));
@@ -361,6 +366,12 @@ impl Invoker {
         }
         if self.strip_api_token {
             h.remove(DAPR_API_TOKEN);
+        }
+        if let Some(base) = external {
+            return match base {
+                Ok(base) => self.call_external(app_id, base, &method, parts, body).await,
+                Err(e) => fail(&e),
+            };
         }
         let Ok(callee) = HeaderValue::from_str(app_id) else {
             return fail(&"invalid app id");
@@ -385,6 +396,41 @@ impl Invoker {
         }
         self.call_remote(app_id, namespace, &method, query.as_deref(), parts, body)
             .await
+    }
+
+    /// A call to a non-Dapr HTTP endpoint named by URL (`/v1.0/invoke/http://host:port/method/x`):
+    /// streamed, no retries, no `dapr-callee-app-id`.
+    async fn call_external(
+        &self,
+        target: &str,
+        base: &str,
+        method: &str,
+        mut parts: http::request::Parts,
+        body: Body,
+    ) -> Response {
+        let fail = |detail: &dyn std::fmt::Display| invoke_error(target, detail);
+        let authority_and_path = base.trim_end_matches('/');
+        let uri = match channel::build_uri(authority_and_path, method, parts.uri.query()) {
+            Ok(u) => u,
+            Err(e) => return fail(&e),
+        };
+        parts
+            .headers
+            .insert(DAPR_CALLER_APP_ID, self.app_id_hv.clone());
+        parts
+            .headers
+            .insert(DAPR_CALLER_NAMESPACE, self.namespace_hv.clone());
+        self.forwarded.add(&mut parts.headers);
+        parts.uri = uri;
+        let req =
+            http::Request::from_parts(parts, Body::new(LimitedBody::new(body, self.max_body)));
+        match self.channel.client.request(req).await {
+            Ok(res) => pass_through(res.map(Body::new)),
+            Err(e) => match channel::map_client_error(&e) {
+                ChannelError::TooLarge(_) => too_large(self.max_body),
+                err => fail(&err),
+            },
+        }
     }
 
     /// The sidecar-to-sidecar call, with built-in retries on connection failures.
@@ -621,6 +667,25 @@ fn find_target(path: &str, headers: &HeaderMap) -> Result<(String, String), ApiE
     ))
 }
 
+/// For an external target (`http://host[:port][/base]`, also after the router collapsed
+/// `//` to `/`): the part after the scheme. `https` is refused for now (no TLS client).
+fn external_base(target: &str) -> Option<Result<&str, &'static str>> {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    if lower.starts_with("https:/") {
+        return Some(Err(
+            "https:// targets are not supported by this daprd yet (use http://)",
+        ));
+    }
+    if !lower.starts_with("http:/") {
+        return None;
+    }
+    let rest = target[6..].trim_start_matches('/');
+    if rest.is_empty() {
+        return Some(Err("the URL has no host"));
+    }
+    Some(Ok(rest))
+}
+
 /// The app id in `Authorization: Basic base64("dapr-app-id:<id>")`.
 fn basic_app_id(v: &HeaderValue) -> Option<String> {
     let b64 = v.to_str().ok()?.strip_prefix("Basic ")?.trim();
@@ -721,6 +786,18 @@ mod tests {
         assert_eq!(e.status, StatusCode::NOT_FOUND);
         assert!(e.message.contains("dapr-app-id"));
         assert!(find_target("/v1.0/invoke//method/x", &none).is_err());
+    }
+
+    #[test]
+    fn external_targets() {
+        assert_eq!(
+            external_base("http://127.0.0.1:80"),
+            Some(Ok("127.0.0.1:80"))
+        );
+        assert_eq!(external_base("http:/host/base"), Some(Ok("host/base")));
+        assert!(matches!(external_base("https://x"), Some(Err(_))));
+        assert_eq!(external_base("app"), None);
+        assert_eq!(external_base("httpbin"), None);
     }
 
     #[test]
