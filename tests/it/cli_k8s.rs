@@ -866,3 +866,104 @@ fn rendered_manifests_pass_kubernetes_validate_strict() {
         }
     }
 }
+
+#[test]
+fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    let cache = c.dir.path().join("cache");
+    let file = c.dir.path().join("statestore.yaml");
+    std::fs::write(&file, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n  namespace: default\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis:6379\nscopes:\n- app1\n").unwrap();
+    let out = kubectl(
+        &c.kubeconfig,
+        &cache,
+        &["apply", "--validate=false", "-f", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("component.dapr.io/statestore created"),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(
+        &c.kubeconfig,
+        &cache,
+        &["get", "components", "-A", "-o", "name"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "component.dapr.io/statestore\n",
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(
+        &c.kubeconfig,
+        &cache,
+        &[
+            "get",
+            "crd",
+            "configurations.dapr.io",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "True",
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&["components", "-k", "--namespace", "default"]);
+    let table = rows(&out);
+    assert_eq!(
+        table[0][..5],
+        ["default", "statestore", "state.redis", "v1", "app1"],
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(
+        &c.kubeconfig,
+        &cache,
+        &["delete", "-f", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(&c.dapr(&["components", "-k", "-A"])).len(), 0);
+}
+
+#[test]
+fn the_fake_serves_watches_and_followed_logs() {
+    use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+    use kube::api::{Api, WatchEvent, WatchParams};
+    let c = Cluster::new();
+    c.api.create(serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "default"},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}]}}));
+    c.api.set_log("default", "p1", "app", "line 1\n");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = dapr_cli::kubernetes::client::connect(&c.options()).await.unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let mut events = cms.watch(&WatchParams::default().labels("team=a").timeout(5), "0").await.unwrap().boxed();
+        c.api.create(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "default"}}));
+        c.api.create(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mine", "namespace": "default", "labels": {"team": "a"}}}));
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), events.try_next()).await.unwrap().unwrap().unwrap();
+        match first {
+            WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("mine")),
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let pods: Api<Pod> = Api::namespaced(client, "default");
+        let params = kube::api::LogParams { follow: true, ..Default::default() };
+        let mut lines = pods.log_stream("p1", &params).await.unwrap().lines();
+        assert_eq!(lines.try_next().await.unwrap().as_deref(), Some("line 1"));
+        c.api.set_log("default", "p1", "app", "line 1\nline 2\n");
+        assert_eq!(lines.try_next().await.unwrap().as_deref(), Some("line 2"));
+        c.api.delete("", "pods", "default", "p1");
+        let end = tokio::time::timeout(std::time::Duration::from_secs(5), lines.try_next()).await.unwrap().unwrap();
+        assert_eq!(end, None, "the followed stream ends with the pod");
+    });
+}

@@ -971,8 +971,26 @@ fn discovery_resources(s: &Store, group: &str, version: &str) -> Value {
         .filter(|d| d.group == group && d.version == version)
     {
         let singular = d.kind.to_lowercase();
+        let short: &[&str] = match d.plural.as_str() {
+            "customresourcedefinitions" => &["crd", "crds"],
+            "deployments" => &["deploy"],
+            "pods" => &["po"],
+            "services" => &["svc"],
+            "configmaps" => &["cm"],
+            "namespaces" => &["ns"],
+            "serviceaccounts" => &["sa"],
+            "statefulsets" => &["sts"],
+            "poddisruptionbudgets" => &["pdb"],
+            "persistentvolumeclaims" => &["pvc"],
+            "replicasets" => &["rs"],
+            "daemonsets" => &["ds"],
+            "events" => &["ev"],
+            "nodes" => &["no"],
+            _ => &[],
+        };
         resources.push(json!({
             "name": d.plural, "singularName": singular, "namespaced": d.namespaced, "kind": d.kind,
+            "shortNames": short,
             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
         }));
         if d.plural == "pods" {
