@@ -193,9 +193,30 @@ pub struct Sink {
     pub file: Option<LogFile>,
     pub console: Option<Arc<dyn Console>>,
     pub prefix: String,
+    /// The copy tasks writing into this sink, so that a stop can wait for the last lines.
+    pumps: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Sink {
+    pub fn new(file: Option<LogFile>, console: Option<Arc<dyn Console>>, prefix: String) -> Sink {
+        Sink {
+            file,
+            console,
+            prefix,
+            pumps: Arc::default(),
+        }
+    }
+
+    /// Wait (at most `timeout`) until every copy task into this sink reached EOF, so that a
+    /// child's last lines are written before the CLI reports that it exited.
+    pub async fn drain(&self, timeout: Duration) {
+        let handles: Vec<_> = match self.pumps.lock() {
+            Ok(mut v) => v.drain(..).collect(),
+            Err(_) => return,
+        };
+        let _ = tokio::time::timeout(timeout, futures_util::future::join_all(handles)).await;
+    }
+
     /// Write one line of child stdout (`err` = from stderr) to every destination.
     pub fn line(&self, line: &str, err: bool) {
         let text = format!("{}{}", self.prefix, line);
@@ -223,10 +244,11 @@ impl Sink {
     }
 }
 
-/// Copy `reader` line by line into `sink` until EOF. Runs as its own task and is never
-/// awaited by the supervisor: a grandchild may keep the pipe open after the child exits.
+/// Copy `reader` line by line into `sink` until EOF, as its own task. The supervisor waits
+/// for it only briefly (`Sink::drain`): a grandchild may keep the pipe open after the child exits.
 pub fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, sink: Sink, err: bool) {
-    tokio::spawn(async move {
+    let pumps = sink.pumps.clone();
+    let handle = tokio::spawn(async move {
         let mut r = BufReader::new(reader);
         let mut buf = Vec::new();
         loop {
@@ -242,6 +264,9 @@ pub fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, sink: Sink, err: b
             }
         }
     });
+    if let Ok(mut v) = pumps.lock() {
+        v.push(handle);
+    }
 }
 
 /// How to reach a sidecar's HTTP API.

@@ -709,16 +709,8 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
         }
         None => (None, None),
     };
-    let dsink = Sink {
-        file: dlog,
-        console: Some(console.clone()),
-        prefix: String::new(),
-    };
-    let asink = Sink {
-        file: alog,
-        console: Some(console.clone()),
-        prefix: String::new(),
-    };
+    let dsink = Sink::new(dlog, Some(console.clone()), String::new());
+    let asink = Sink::new(alog, Some(console.clone()), String::new());
 
     let mut daprd = match spawn_daprd(&p, &dsink, None, &[]) {
         Ok(c) => c,
@@ -787,7 +779,7 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
         }
         Readiness::Interrupted => {
             console.note(Note::Info, "\nterminated signal received: shutting down");
-            stop_daprd(&mut daprd, dpid, &*console).await;
+            stop_daprd(&mut daprd, dpid, &dsink, &*console).await;
             cleanup_sockets(&p);
             return 0;
         }
@@ -813,7 +805,7 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
             Err(msg) => {
                 console.note(Note::Failure, &msg);
                 console.plain("Start App failed, try to stop Dapr successfully");
-                stop_daprd(&mut daprd, dpid, &*console).await;
+                stop_daprd(&mut daprd, dpid, &dsink, &*console).await;
                 cleanup_sockets(&p);
                 return 1;
             }
@@ -878,6 +870,12 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
         }
     };
 
+    // Let the last lines of whichever process ended reach the console first.
+    match ended {
+        Ended::App(_) => asink.drain(Duration::from_millis(300)).await,
+        Ended::Daprd(_) => dsink.drain(Duration::from_millis(300)).await,
+        Ended::Signal => {}
+    }
     let mut code = 0;
     let mut daprd_done = false;
     let mut app_done = false;
@@ -922,31 +920,55 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
     console.note(Note::Info, "\nterminated signal received: shutting down");
 
     // The app goes first so that it can still reach its sidecar while shutting down.
-    if let Some((child, pid)) = app.as_mut() {
-        let pid = *pid;
-        let _ = process::stop_group(child, pid, GRACE).await;
-        if !app_done {
-            if process::group_alive(pid) {
-                console.note(
-                    Note::Failure,
-                    "Error exiting App: the app's processes are still running",
-                );
-                code = code.max(1);
-            } else {
-                console.note(Note::Success, "Exited App successfully");
+    let app_pgid = app.as_ref().map(|(_, pid)| *pid);
+    let code_so_far = code;
+    let teardown = async {
+        let mut code = code_so_far;
+        if let Some((child, pid)) = app.as_mut() {
+            let pid = *pid;
+            let _ = process::stop_group(child, pid, GRACE).await;
+            asink.drain(Duration::from_secs(1)).await;
+            if !app_done {
+                if process::group_alive(pid) {
+                    console.note(
+                        Note::Failure,
+                        "Error exiting App: the app's processes are still running",
+                    );
+                    code = code.max(1);
+                } else {
+                    console.note(Note::Success, "Exited App successfully");
+                }
             }
         }
-    }
-    if !daprd_done {
-        stop_daprd(&mut daprd, dpid, &*console).await;
-    }
+        if !daprd_done {
+            stop_daprd(&mut daprd, dpid, &dsink, &*console).await;
+        }
+        code
+    };
+    tokio::pin!(teardown);
+    let code = tokio::select! {
+        c = &mut teardown => c,
+        _ = signals.recv() => {
+            // A second Ctrl-C: no more grace period.
+            force_kill(app_pgid.into_iter().chain([dpid]));
+            teardown.await
+        }
+    };
     cleanup_sockets(&p);
     code
 }
 
+/// SIGKILL whole process groups (a second stop signal during the graceful stop).
+pub fn force_kill(pgids: impl IntoIterator<Item = u32>) {
+    for pgid in pgids {
+        process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 /// SIGTERM daprd's group, SIGKILL after the grace period; reports `Exited Dapr successfully`.
-pub async fn stop_daprd(daprd: &mut Child, pgid: u32, console: &dyn Console) {
+pub async fn stop_daprd(daprd: &mut Child, pgid: u32, out: &Sink, console: &dyn Console) {
     let _ = process::stop_group(daprd, pgid, GRACE).await;
+    out.drain(Duration::from_secs(1)).await;
     if process::group_alive(pgid) {
         console.note(Note::Failure, "Error exiting Dapr: daprd is still running");
     } else {

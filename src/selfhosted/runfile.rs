@@ -528,7 +528,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
                     Note::Failure,
                     &format!("Error validating run config for app \"{id}\" present in {file}: {e}"),
                 );
-                teardown(&mut running, &*console, false).await;
+                teardown(&mut running, &*console, false, None).await;
                 return 1;
             }
         };
@@ -560,7 +560,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
                 running.push(r);
             }
             Ok(None) => {
-                teardown(&mut running, &*console, true).await;
+                teardown(&mut running, &*console, true, Some(&mut signals)).await;
                 return 0;
             }
             Err(msg) => {
@@ -568,7 +568,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
                     Note::Failure,
                     &format!("Error starting Dapr and app (\"{id}\"): {msg}"),
                 );
-                teardown(&mut running, &*console, false).await;
+                teardown(&mut running, &*console, false, None).await;
                 return 1;
             }
         }
@@ -586,6 +586,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
             {
                 let e = Exit::from_status(st);
                 r.app_exit = Some(e);
+                r.asink.drain(Duration::from_millis(300)).await;
                 match e {
                     Exit::Code(0) => r.asink.status("Exited App successfully"),
                     Exit::Code(c) => r.asink.status(&format!(
@@ -614,7 +615,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
             }
         }
     }
-    teardown(&mut running, &*console, true).await;
+    teardown(&mut running, &*console, true, Some(&mut signals)).await;
     0
 }
 
@@ -655,16 +656,16 @@ async fn start_app(
     } else {
         None
     };
-    let dsink = Sink {
-        file: dfile.clone(),
-        console: spec.daprd_log.console().then(|| console.clone()),
-        prefix: String::new(),
-    };
-    let asink = Sink {
-        file: afile.clone(),
-        console: spec.app_log.console().then(|| console.clone()),
-        prefix: format!("== APP - {id} == "),
-    };
+    let dsink = Sink::new(
+        dfile.clone(),
+        spec.daprd_log.console().then(|| console.clone()),
+        String::new(),
+    );
+    let asink = Sink::new(
+        afile.clone(),
+        spec.app_log.console().then(|| console.clone()),
+        format!("== APP - {id} == "),
+    );
     let fail = |msg: String| {
         dsink.status(&format!("Error starting Dapr and app (\"{id}\"): {msg}"));
         msg
@@ -788,7 +789,13 @@ async fn start_app(
 
 /// Stop every started app: its process group first (so it can still use its sidecar),
 /// then its sidecar; all apps in parallel. `announce`: print the official shutdown line.
-async fn teardown(running: &mut [Running], console: &dyn Console, announce: bool) {
+/// A second stop signal (`signals`) during the graceful stop SIGKILLs everything at once.
+async fn teardown(
+    running: &mut [Running],
+    console: &dyn Console,
+    announce: bool,
+    signals: Option<&mut StopSignals>,
+) {
     if announce {
         console.plain("");
         console.note(
@@ -796,11 +803,22 @@ async fn teardown(running: &mut [Running], console: &dyn Console, announce: bool
             "Received signal to stop Dapr and app processes. Shutting down Dapr and app processes.",
         );
     }
+    let pgids: Vec<u32> = running
+        .iter()
+        .flat_map(|r| {
+            r.app
+                .as_ref()
+                .map(|(_, pid)| *pid)
+                .into_iter()
+                .chain([r.daprd_pid])
+        })
+        .collect();
     let stops = running.iter_mut().map(|r| async move {
         r.dsink.status("termination signal received: shutting down");
         if let Some((child, pid)) = r.app.as_mut() {
             let pid = *pid;
             let end = process::stop_group(child, pid, run::GRACE).await;
+            r.asink.drain(Duration::from_secs(1)).await;
             match r.app_exit.or(end) {
                 Some(Exit::Code(c)) if c != 0 => r
                     .asink
@@ -813,12 +831,26 @@ async fn teardown(running: &mut [Running], console: &dyn Console, announce: bool
             let _ = process::stop_group(&mut r.daprd, pid, run::GRACE).await;
             r.daprd_done = true;
         }
+        r.dsink.drain(Duration::from_secs(1)).await;
         r.dsink.status("Exited Dapr successfully");
         for s in &r.prepared.sockets {
             let _ = std::fs::remove_file(s);
         }
     });
-    futures_util::future::join_all(stops).await;
+    let all = futures_util::future::join_all(stops);
+    tokio::pin!(all);
+    match signals {
+        Some(sig) => tokio::select! {
+            _ = &mut all => {}
+            _ = sig.recv() => {
+                run::force_kill(pgids);
+                all.await;
+            }
+        },
+        None => {
+            all.await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -455,6 +455,41 @@ fn sigterm_stops_app_group_grandchildren_and_sidecar() {
 }
 
 #[test]
+fn second_signal_kills_an_app_that_ignores_sigterm() {
+    let h = Home::new();
+    let app_id = id("stubborn");
+    // An ignored signal stays ignored across exec, so the whole group ignores SIGTERM.
+    let script = "trap '' TERM; echo READY; while :; do sleep 0.1; done";
+    let mut p = h.start(&["run", "--app-id", &app_id, "--", "sh", "-c", script]);
+    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    assert!(p.wait_for("READY", Duration::from_secs(10)), "{}", p.text());
+    let dpid = daprd_pid(&app_id).unwrap();
+    let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app_pid: u32 = metadata(http)["extended"]["appPID"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    p.term();
+    assert!(p.wait_for("terminated signal received", Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        p.wait(Duration::ZERO).is_none(),
+        "still in the grace period"
+    );
+    p.term();
+    assert!(
+        p.wait(Duration::from_secs(3)).is_some(),
+        "the second signal ends the run at once"
+    );
+    assert!(all_gone(&[p.pid(), dpid, app_pid]));
+    assert!(group_members(app_pid).is_empty());
+}
+
+#[test]
 fn app_exit_also_reaps_its_leftover_children() {
     let h = Home::new();
     let (code, out) = h.output(&[
