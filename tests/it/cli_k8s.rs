@@ -967,3 +967,29 @@ fn the_fake_serves_watches_and_followed_logs() {
         assert_eq!(end, None, "the followed stream ends with the pod");
     });
 }
+
+#[test]
+fn an_apply_refused_by_the_server_names_the_object_and_the_servers_message() {
+    let c = Cluster::new();
+    c.api.forbid(
+        "clusterroles",
+        "dapr-operator-admin",
+        "User \"dev\" cannot create resource \"clusterroles\"",
+    );
+    let err = c.init(quick()).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "ClusterRole dapr-operator-admin: clusterroles.rbac.authorization.k8s.io \"dapr-operator-admin\" is forbidden: User \"dev\" cannot create resource \"clusterroles\""
+    );
+    // Objects before it in the apply order were applied; later ones were not.
+    assert!(
+        c.api
+            .get("", "serviceaccounts", "dapr-system", "dapr-operator")
+            .is_some()
+    );
+    assert!(
+        c.api
+            .get("apps", "deployments", "dapr-system", "dapr-operator")
+            .is_none()
+    );
+}

@@ -71,6 +71,8 @@ struct Store {
     rv: u64,
     events: Vec<Event>,
     failing: HashSet<String>,
+    /// Writes refused with 403: (plural, name) → message.
+    forbidden: BTreeMap<(String, String), String>,
     logs: BTreeMap<(String, String, String), String>,
     /// Every request as `METHOD path?query` with the content type, for assertions.
     requests: Vec<String>,
@@ -688,6 +690,15 @@ impl FakeApi {
         self.store.lock().unwrap().failing.insert(name.to_string());
     }
 
+    /// Refuse every write (create, update, patch, delete) of one object with 403 Forbidden.
+    pub fn forbid(&self, plural: &str, name: &str, why: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert((plural.to_string(), name.to_string()), why.to_string());
+    }
+
     /// A stored object by group ("" for core), plural, namespace ("" for cluster) and name.
     pub fn get(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         let key = (
@@ -1146,6 +1157,31 @@ async fn handle(
         );
     };
     let d = t.def.clone();
+    if method != Method::GET {
+        let name = t.name.clone().or_else(|| {
+            serde_json::from_slice::<Value>(&body).ok()?["metadata"]["name"]
+                .as_str()
+                .map(str::to_string)
+        });
+        if let Some(name) = name
+            && let Some(why) = st
+                .lock()
+                .unwrap()
+                .forbidden
+                .get(&(d.plural.clone(), name.clone()))
+        {
+            let what = if d.group.is_empty() {
+                d.plural.clone()
+            } else {
+                format!("{}.{}", d.plural, d.group)
+            };
+            return status_error(
+                403,
+                "Forbidden",
+                format!("{what} \"{name}\" is forbidden: {why}"),
+            );
+        }
+    }
     let key = |name: &str| {
         (
             d.group.clone(),
