@@ -993,3 +993,125 @@ fn an_apply_refused_by_the_server_names_the_object_and_the_servers_message() {
             .is_none()
     );
 }
+
+#[test]
+fn a_user_trust_chain_goes_into_the_trust_bundle() {
+    let c = Cluster::new();
+    let cert = c.dir.path().join("root.pem");
+    let key = c.dir.path().join("root.key");
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "400",
+            "-subj",
+            "/CN=cluster.local",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(st.status.success(), "{}", text(&st));
+    // All three files are required.
+    let err = c
+        .init(InitOptions {
+            ca_root_certificate: Some(cert.clone()),
+            ..quick()
+        })
+        .unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "non empty value of --issuer-private-key must be provided"
+    );
+    let o = InitOptions {
+        ca_root_certificate: Some(cert.clone()),
+        issuer_private_key: Some(key.clone()),
+        issuer_public_certificate: Some(cert.clone()),
+        ..quick()
+    };
+    assert_eq!(c.init(o).unwrap(), 0);
+    let cm = c
+        .api
+        .get("", "configmaps", "dapr-system", "dapr-trust-bundle")
+        .unwrap();
+    assert_eq!(
+        cm["data"]["ca.crt"].as_str().unwrap(),
+        std::fs::read_to_string(&cert).unwrap()
+    );
+    let dir = c.dir.path().join("out");
+    let out = c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(dir.join("issuer.key")).unwrap(),
+        std::fs::read(&key).unwrap()
+    );
+    let out = c.dapr(&["status", "-k"]);
+    assert!(
+        !text(&out).contains("Dapr root certificate"),
+        "no warning for a 400-day root: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
+    let c = Cluster::new();
+    assert_eq!(
+        c.init(InitOptions {
+            dev: true,
+            ..quick()
+        })
+        .unwrap(),
+        0
+    );
+    let pw = c
+        .api
+        .get("", "secrets", "default", "dapr-dev-redis")
+        .unwrap()["data"]
+        .clone();
+    // Re-running init leaves the create-only dev objects alone (no new Redis password).
+    assert_eq!(
+        c.init(InitOptions {
+            dev: true,
+            ..quick()
+        })
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        c.api
+            .get("", "secrets", "default", "dapr-dev-redis")
+            .unwrap()["data"],
+        pw
+    );
+    assert!(
+        c.api
+            .get("apps", "statefulsets", "default", "dapr-dev-redis-master")
+            .is_some()
+    );
+    let o = UninstallOptions {
+        cluster: c.options(),
+        dev: true,
+        ..Default::default()
+    };
+    assert_eq!(k8s::uninstall(&o, &Printer::new(false)).unwrap(), 0);
+    assert!(
+        c.api
+            .get("dapr.io", "components", "default", "statestore")
+            .is_none()
+    );
+    assert!(
+        c.api
+            .get("apps", "deployments", "default", "dapr-dev-zipkin")
+            .is_none()
+    );
+    assert!(c.api.list("", "pods").is_empty());
+}
