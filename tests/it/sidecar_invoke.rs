@@ -301,6 +301,33 @@ async fn unknown_app_self_invocation_and_namespace_form() {
         "{v}"
     );
 
+    // Direct calls: answers made by a sidecar are marked, the app's own answers are not.
+    use dapr_cli::sidecar::invoke::SidecarError;
+    let direct = |uri: &str, status: &str| {
+        axum::http::Request::get(uri)
+            .header("x-status", status)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let res = a
+        .inv
+        .handle_http(direct("/v1.0/invoke/nope/method/x", "200"))
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(res.extensions().get::<SidecarError>().is_some());
+    let res = a.inv.handle_http(direct("/no-app-id", "200")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.extensions().get::<SidecarError>().is_some());
+    let res = a
+        .inv
+        .handle_http(direct("/v1.0/invoke/b/method/x", "500"))
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        res.extensions().get::<SidecarError>().is_none(),
+        "the app's own 500"
+    );
+
     // Self-invocation goes straight to the local app: no forwarding headers.
     let res = c
         .get(a.url("/v1.0/invoke/a/method/me"))
