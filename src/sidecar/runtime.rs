@@ -282,12 +282,16 @@ fn serve_grpc(
     invoker: &Arc<Invoker>,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let serving = super::api::grpc::serve(
+    let settings = super::api::grpc::GrpcSettings {
+        max_msg: cfg.max_body_size,
+        api_token: cfg.api_token.clone(),
+        api_logging: cfg.api_logging,
+    };
+    let serving = super::api::grpc::serve_with(
         core.clone(),
         Some(invoker.clone()),
         listener,
-        cfg.max_body_size,
-        cfg.api_token.clone(),
+        settings,
         wait_true(stop),
     );
     tokio::spawn(async move {

@@ -410,11 +410,12 @@ fn metadata_set_metadata_and_shutdown() {
 }
 
 #[test]
-fn api_token_and_message_size() {
+fn api_token_message_size_and_api_logging() {
     let (d, _home) = daprd("grpctoken", true, |o| {
         o.env("DAPR_API_TOKEN", "s3cret")
             .arg("--max-body-size")
             .arg("1Ki")
+            .arg("--enable-api-logging")
     });
     runtime().block_on(async {
         let mut c = connect(&d).await;
@@ -453,6 +454,26 @@ fn api_token_and_message_size() {
             .unwrap();
         assert!(left.into_inner().data.is_empty());
     });
+    // One API log line per call, with the gRPC method and code.
+    let log = d.log();
+    let calls: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("gRPC API Called"))
+        .collect();
+    assert!(calls.len() >= 4, "{log}");
+    assert!(
+        calls
+            .iter()
+            .any(|l| l.contains("/dapr.proto.runtime.v1.Dapr/GetMetadata")
+                && l.contains("Unauthenticated")),
+        "{log}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|l| l.contains("/dapr.proto.runtime.v1.Dapr/GetState") && l.contains("code=OK")),
+        "{log}"
+    );
 }
 
 /// An HTTP app: `/echo` answers `echo:<body>` and reports what it got in headers;

@@ -65,6 +65,17 @@ impl GrpcApi {
     }
 }
 
+/// How the gRPC API is served, from daprd's flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct GrpcSettings {
+    /// `--max-body-size`: bounds received and sent messages.
+    pub max_msg: usize,
+    /// `DAPR_API_TOKEN`: required as metadata `dapr-api-token` on every call when set.
+    pub api_token: Option<String>,
+    /// `--enable-api-logging`: one `gRPC API Called` line per call.
+    pub api_logging: bool,
+}
+
 /// Serves the gRPC API on `listener` until `shutdown` resolves, then lets open calls
 /// finish. `max_msg` (`--max-body-size`) bounds received and sent messages; `api_token`
 /// (`DAPR_API_TOKEN`) is required as metadata `dapr-api-token` on every call when set.
@@ -76,17 +87,118 @@ pub async fn serve(
     api_token: Option<String>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let settings = GrpcSettings {
+        max_msg,
+        api_token,
+        api_logging: false,
+    };
+    serve_with(core, invoker, listener, settings, shutdown).await
+}
+
+/// [`serve`] with every setting, including API logging.
+pub async fn serve_with(
+    core: Arc<Core>,
+    invoker: Option<Arc<Invoker>>,
+    listener: TcpListener,
+    settings: GrpcSettings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let max_msg = settings.max_msg;
     let svc = DaprServer::new(GrpcApi::new(core, invoker, max_msg))
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg);
-    let token = api_token.filter(|t| !t.is_empty());
+    let token = settings.api_token.filter(|t| !t.is_empty());
     let svc = InterceptedService::new(svc, move |req: Request<()>| check_token(&token, req));
+    let svc = ApiLog {
+        inner: svc,
+        enabled: settings.api_logging,
+    };
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(std::io::Error::other)
+}
+
+/// Scope of the API log lines of gRPC calls (the HTTP ones use `dapr.runtime.http-info`).
+const GRPC_API_LOG: &str = "dapr.runtime.grpc-info";
+
+/// Logs each call as upstream's `--enable-api-logging` does: method, user agent, gRPC
+/// code and duration. Unary calls that fail carry `grpc-status` in the response headers
+/// (trailers-only response); calls without it succeeded.
+#[derive(Clone)]
+struct ApiLog<S> {
+    inner: S,
+    enabled: bool,
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for ApiLog<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for ApiLog<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    R: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures_util::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if !self.enabled {
+            return Box::pin(self.inner.call(req));
+        }
+        let method = req.uri().path().to_string();
+        let agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let start = std::time::Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await;
+            if let Ok(r) = &res {
+                let code = r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(Code::Ok, Code::from_i32);
+                // Go's names for the codes, as upstream prints them.
+                let code = match code {
+                    Code::Ok => "OK".to_string(),
+                    Code::Cancelled => "Canceled".to_string(),
+                    c => format!("{c:?}"),
+                };
+                let duration = start.elapsed().as_millis().to_string();
+                crate::sidecar::log::log_with(
+                    crate::sidecar::log::Level::Info,
+                    GRPC_API_LOG,
+                    "gRPC API Called",
+                    &[
+                        ("method", &method),
+                        ("useragent", &agent),
+                        ("code", &code),
+                        ("duration", &duration),
+                    ],
+                );
+            }
+            res
+        })
+    }
 }
 
 fn check_token(token: &Option<String>, req: Request<()>) -> Result<Request<()>, Status> {
