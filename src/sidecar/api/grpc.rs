@@ -15,7 +15,7 @@
 //! (pub/sub, bindings, secrets, actors, configuration, workflows, jobs, crypto, locks, ...)
 //! answers `Unimplemented`, except `PublishEvent`, which answers "pubsub not found" as the
 //! official runtime does when no such component exists. No gRPC reflection, no proxying of
-//! unknown services to gRPC apps, no API logging of gRPC calls.
+//! unknown services to gRPC apps, no TLS.
 
 use std::collections::HashMap;
 use std::future::Future;
