@@ -151,6 +151,7 @@ async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
             .get("dapr-api-token")
             .is_some_and(|v| v.as_bytes() == token.as_bytes());
         if !ok && !token_exempt(req.method(), req.uri().path()) {
+            drain(req.into_body()).await;
             let mut res = (StatusCode::UNAUTHORIZED, "invalid api token\n").into_response();
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -166,7 +167,11 @@ async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > s.max_body_size as u64) {
-        return ApiError::body_too_large(s.max_body_size).into_response();
+        // The body stays unread, so the connection cannot be reused: say so.
+        let mut res = ApiError::body_too_large(s.max_body_size).into_response();
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
     }
     if !s.api_logging
         || (s.api_logging_omit_health_checks && req.uri().path().starts_with("/v1.0/healthz"))
@@ -196,6 +201,12 @@ async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
         ],
     );
     res
+}
+
+/// Reads and drops a small unread body so the keep-alive connection stays usable (hyper
+/// closes a connection whose request body was left unread; Go's server drains it).
+async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, 64 * 1024).await;
 }
 
 /// Reads a body up to `--max-body-size` (chunked bodies have no Content-Length to check).
@@ -406,7 +417,8 @@ async fn metadata_put(State(s): St, Path(key): Path<String>, body: Body) -> Resp
     }
 }
 
-async fn shutdown(State(s): St, headers: HeaderMap) -> Response {
+async fn shutdown(State(s): St, headers: HeaderMap, body: Body) -> Response {
+    drain(body).await;
     let force = headers
         .get("dapr-force-shutdown")
         .and_then(|v| v.to_str().ok())
@@ -658,7 +670,8 @@ async fn state_transaction(
 
 /// None of the stores this daprd implements supports the query API (as upstream for
 /// in-memory and sqlite; Redis needs RedisJSON, which is not supported here).
-async fn state_query(State(s): St, Path(store): Path<String>) -> Response {
+async fn state_query(State(s): St, Path(store): Path<String>, body: Body) -> Response {
+    drain(body).await;
     match s.core.store(&store) {
         Ok(_) => ApiError::state_query_unsupported().into_response(),
         Err(e) => e.into_response(),
