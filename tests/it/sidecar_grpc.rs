@@ -3,6 +3,7 @@
 //! transactions, metadata, shutdown, API token, message size, InvokeService to a real HTTP
 //! app), and with the official Python SDK (`tests/sdk/python_state.py`).
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -730,4 +731,54 @@ fn js_sdk_in_grpc_mode() {
         .env_remove("DAPR_HTTP_ENDPOINT");
     run_script(cmd, "JS SDK (gRPC)", &d);
     drop(rt);
+}
+
+#[test]
+fn busy_grpc_port_fails_start_up_naming_the_flag() {
+    let home = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let child = Command::new(crate::support::bin("daprd"))
+        .args(["--app-id", "busygrpc"])
+        .args(["--dapr-http-port", &crate::support::free_port().to_string()])
+        .args(["--dapr-grpc-port", &port.to_string()])
+        .args([
+            "--dapr-internal-grpc-port",
+            &crate::support::free_port().to_string(),
+        ])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = crate::support::KillOnDrop(child);
+    let mut status = None;
+    crate::support::wait_until(Duration::from_secs(10), || {
+        status = child.0.try_wait().unwrap();
+        status.is_some()
+    });
+    let status = status.expect("daprd exits when the gRPC port is taken");
+    assert!(!status.success());
+    let mut out = String::new();
+    for pipe in [
+        child
+            .0
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+        child
+            .0
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut p = pipe;
+        let _ = p.read_to_string(&mut out);
+    }
+    assert!(out.contains("--dapr-grpc-port"), "{out}");
+    assert!(out.contains("address already in use"), "{out}");
+    drop(busy);
 }
