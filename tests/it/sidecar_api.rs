@@ -606,3 +606,45 @@ fn query_api_is_not_supported_by_these_stores() {
     );
     assert_eq!((st, code.as_str()), (400, "ERR_STATE_STORE_NOT_FOUND"));
 }
+
+/// Sends one request on `conn` (headers and body in separate writes, as Python's
+/// http.client does) and returns the response status, or `None` if the connection died.
+fn exchange(conn: &mut std::net::TcpStream, port: u16, path: &str, body: &str) -> Option<u16> {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).ok()?;
+    std::thread::sleep(Duration::from_millis(20));
+    conn.write_all(body.as_bytes()).ok()?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap_or(0));
+            if seen.len() >= end + 4 + len {
+                return head.get(9..12)?.parse().ok();
+            }
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn keep_alive_connections_survive_error_answers() {
+    let home = tempfile::tempdir().unwrap();
+    let d = start(&Opts::new("keepalive", home.path()).env("DAPR_API_TOKEN", "t"));
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", d.http_port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for i in 0..3 {
+        let status = exchange(&mut conn, d.http_port, "/v1.0/metadata", r#"{"a":1}"#);
+        assert_eq!(status, Some(401), "request {i} on the same connection");
+    }
+}
