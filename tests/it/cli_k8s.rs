@@ -404,6 +404,26 @@ fn ha_without_mtls_in_a_custom_namespace() {
         String::from_utf8_lossy(&out.stdout),
         "Mutual TLS is disabled in your Kubernetes cluster \n"
     );
+    // Upgrade infers HA from the replica counts and keeps mTLS off.
+    let out = c.dapr(&[
+        "upgrade",
+        "-k",
+        "--runtime-version",
+        "1.18.4",
+        "--timeout",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sentry = c
+        .api
+        .get("apps", "deployments", "dapr-cli-tests", "dapr-sentry")
+        .unwrap();
+    assert_eq!(sentry["spec"]["replicas"], 3);
+    let cfg = c
+        .api
+        .get("dapr.io", "configurations", "dapr-cli-tests", "daprsystem")
+        .unwrap();
+    assert_eq!(cfg["spec"]["mtls"]["enabled"], false);
 }
 
 fn component(ns: &str, name: &str, scopes: &[&str]) -> serde_json::Value {
@@ -1113,4 +1133,31 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
             .is_none()
     );
     assert!(c.api.list("", "pods").is_empty());
+}
+
+#[test]
+fn logs_follow_streams_until_the_pod_goes_away() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.api.create(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default", "annotations": {"dapr.io/enabled": "true", "dapr.io/app-id": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]}}));
+    let opts = k8s::LogsOptions {
+        cluster: c.options(),
+        app_id: "web".into(),
+        pod_name: None,
+        namespace: "default".into(),
+        follow: true,
+    };
+    let follower = std::thread::spawn(move || {
+        k8s::logs(&opts, &Printer::new(false)).map_err(|e| e.to_string())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !follower.is_finished(),
+        "--follow keeps streaming while the pod lives"
+    );
+    c.api.delete("", "pods", "default", "web");
+    assert!(support_wait(|| follower.is_finished()));
+    assert_eq!(follower.join().unwrap(), Ok(0));
 }
