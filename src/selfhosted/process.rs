@@ -269,6 +269,48 @@ pub fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, sink: Sink, err: b
     }
 }
 
+/// Cleans up if the CLI itself dies without a chance to (SIGKILL, OOM): a small `sh` that
+/// reads the process groups to watch from a pipe only the CLI holds. EOF on that pipe means
+/// the CLI is gone; the shell then SIGTERMs every group and SIGKILLs them 5 s later. A normal
+/// stop disarms it first. (No `unsafe`, so no `PR_SET_PDEATHSIG`; this works on any Unix.)
+pub struct Watchdog {
+    child: Child,
+    pipe: Option<tokio::process::ChildStdin>,
+}
+
+const WATCHDOG: &str = "gs=''; while read g; do gs=\"$gs -$g\"; done; [ -n \"$gs\" ] || exit 0; \
+kill -s TERM -- $gs 2>/dev/null; sleep 5; kill -s KILL -- $gs 2>/dev/null";
+
+impl Watchdog {
+    /// None if no shell could be started (the run goes on without the safety net).
+    pub fn spawn() -> Option<Watchdog> {
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .args(["-c", WATCHDOG])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        let pipe = child.stdin.take();
+        Some(Watchdog { child, pipe })
+    }
+
+    /// Add a process group to clean up.
+    pub async fn watch(&mut self, pgid: u32) {
+        if let Some(p) = self.pipe.as_mut() {
+            let _ = p.write_all(format!("{pgid}\n").as_bytes()).await;
+            let _ = p.flush().await;
+        }
+    }
+
+    /// The CLI is stopping normally: end the watchdog without it touching anything.
+    pub async fn disarm(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
 /// How to reach a sidecar's HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {

@@ -659,6 +659,20 @@ fn exit_text(e: Exit) -> String {
 /// Run one app with its sidecar until the app, the sidecar or the CLI stops. Returns the
 /// exit code of the CLI: the app's own non-zero code, 1 for a sidecar failure, else 0.
 pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<PathBuf>) -> i32 {
+    let mut watchdog = process::Watchdog::spawn();
+    let code = supervise(p, console, log_dir, &mut watchdog).await;
+    if let Some(w) = watchdog {
+        w.disarm().await;
+    }
+    code
+}
+
+async fn supervise(
+    p: Prepared,
+    console: Arc<dyn Console>,
+    log_dir: Option<PathBuf>,
+    watchdog: &mut Option<process::Watchdog>,
+) -> i32 {
     let mut signals = match StopSignals::register() {
         Ok(s) => s,
         Err(e) => {
@@ -720,6 +734,9 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
         }
     };
     let dpid = daprd.id().unwrap_or(0);
+    if let Some(w) = watchdog.as_mut() {
+        w.watch(dpid).await;
+    }
 
     let quiet = p.app_port > 0;
     if !quiet {
@@ -800,6 +817,9 @@ pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<
         match started {
             Ok(child) => {
                 let pid = child.id().unwrap_or(0);
+                if let Some(w) = watchdog.as_mut() {
+                    w.watch(pid).await;
+                }
                 app = Some((child, pid));
             }
             Err(msg) => {

@@ -466,6 +466,20 @@ struct Running {
 /// `dapr run -f`: start every app of the template and supervise them until a stop signal.
 /// Returns the CLI's exit code.
 pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -> i32 {
+    let mut watchdog = process::Watchdog::spawn();
+    let code = supervise(arg, console, log_as_json, &mut watchdog).await;
+    if let Some(w) = watchdog {
+        w.disarm().await;
+    }
+    code
+}
+
+async fn supervise(
+    arg: &str,
+    console: Arc<dyn Console>,
+    log_as_json: bool,
+    watchdog: &mut Option<process::Watchdog>,
+) -> i32 {
     // `dapr stop -f` signals the CLI's process group; become its leader unless we are the
     // foreground job of a terminal (then the shell already made us one, and Ctrl-C must reach us).
     if !std::io::stdin().is_terminal() {
@@ -539,6 +553,7 @@ pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -
             &console,
             home_logs.as_deref(),
             &mut signals,
+            watchdog,
         )
         .await
         {
@@ -627,6 +642,7 @@ async fn start_app(
     console: &Arc<dyn Console>,
     home_logs: Option<&Path>,
     signals: &mut StopSignals,
+    watchdog: &mut Option<process::Watchdog>,
 ) -> Result<Option<Running>, String> {
     let id = &spec.app_id;
     let log_dir = spec.app_dir.join(".dapr").join("logs");
@@ -678,6 +694,9 @@ async fn start_app(
     let mut daprd =
         run::spawn_daprd(&prepared, &dsink, Some(&spec.app_dir), &denv).map_err(&fail)?;
     let daprd_pid = daprd.id().unwrap_or(0);
+    if let Some(w) = watchdog.as_mut() {
+        w.watch(daprd_pid).await;
+    }
 
     match run::wait_ready(
         &prepared.endpoint,
@@ -739,6 +758,9 @@ async fn start_app(
             match started {
                 Ok(child) => {
                     let pid = child.id().unwrap_or(0);
+                    if let Some(w) = watchdog.as_mut() {
+                        w.watch(pid).await;
+                    }
                     app = Some((child, pid));
                 }
                 Err(msg) => {

@@ -490,6 +490,35 @@ fn second_signal_kills_an_app_that_ignores_sigterm() {
 }
 
 #[test]
+fn sigkill_of_the_cli_still_leaves_no_orphans() {
+    let h = Home::new();
+    let app_id = id("killed");
+    let mut p = h.start(&[
+        "run",
+        "--app-id",
+        &app_id,
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & echo CHILD=$!; wait",
+    ]);
+    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    assert!(p.wait_for("CHILD=", Duration::from_secs(10)));
+    let grandchild = child_pid(&p.text());
+    let dpid = daprd_pid(&app_id).unwrap();
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg(p.pid().to_string())
+        .status();
+    assert!(p.wait(Duration::from_secs(5)).is_some());
+    // The watchdog SIGTERMs the groups as soon as the CLI's pipe closes.
+    assert!(
+        all_gone(&[dpid, grandchild]),
+        "daprd or the app outlived a killed CLI"
+    );
+}
+
+#[test]
 fn app_exit_also_reaps_its_leftover_children() {
     let h = Home::new();
     let (code, out) = h.output(&[
