@@ -1161,3 +1161,31 @@ fn logs_follow_streams_until_the_pod_goes_away() {
     assert!(support_wait(|| follower.is_finished()));
     assert_eq!(follower.join().unwrap(), Ok(0));
 }
+
+#[test]
+fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    let run = |extra: &[&str]| {
+        Command::new(crate::support::bin("dapr"))
+            .args(["status", "-k"])
+            .args(extra)
+            .env("KUBECONFIG", &c.kubeconfig)
+            .env("HOME", c.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(&out).len(), 5);
+    let out = run(&["--context", "fake"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The `other` context points at a closed port.
+    let out = run(&["--context", "other"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot connect to the cluster"),
+        "{}",
+        text(&out)
+    );
+}
