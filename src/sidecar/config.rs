@@ -551,7 +551,11 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         }
         (out, false)
     };
-    let metrics_port = port_flag("metrics-port", &f.metrics_port)?;
+    // Metrics are not served, so a disabled port (-1) is as good as none.
+    let metrics_port = match f.metrics_port.trim().parse::<i64>() {
+        Ok(p) if p < 0 => None,
+        _ => port_flag("metrics-port", &f.metrics_port)?,
+    };
 
     let log_level = Level::parse(&f.log_level).ok_or_else(|| {
         err(format!(

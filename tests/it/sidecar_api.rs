@@ -648,3 +648,55 @@ fn keep_alive_connections_survive_error_answers() {
         assert_eq!(status, Some(401), "request {i} on the same connection");
     }
 }
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    // An app that answers after 800 ms.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(800));
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
+                );
+            });
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let mut d = start(&Opts::new("drainer", home.path()).app_port(app_port));
+    let c = client();
+    assert!(wait_until(Duration::from_secs(5), || {
+        c.get(d.url("/v1.0/healthz"))
+            .send()
+            .map(|r| r.status() == 204)
+            .unwrap_or(false)
+    }));
+    let url = d.url("/v1.0/invoke/drainer/method/slow");
+    let call = std::thread::spawn(move || {
+        let r = client().get(url).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    d.signal(Signal::SIGTERM);
+    assert_eq!(
+        call.join().unwrap(),
+        (200, "slow".to_string()),
+        "{}",
+        d.log()
+    );
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+}
