@@ -700,3 +700,57 @@ fn sigterm_drains_in_flight_requests() {
         .expect("daprd should exit");
     assert_eq!(status.code(), Some(0), "{}", d.log());
 }
+
+#[test]
+fn ttl_metadata_comes_back_as_headers() {
+    let (d, _home) = with_memory_store("ttlapp", &[]);
+    let c = client();
+    let save = json!([{"key": "t", "value": 1, "metadata": {"ttlInSeconds": "100"}}]).to_string();
+    assert_eq!(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(save)
+            .send()
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = c.get(d.url("/v1.0/state/statestore/t")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let expires = r
+        .headers()
+        .get("metadata.ttlExpireTime")
+        .expect("metadata.ttlExpireTime header");
+    assert!(expires.to_str().unwrap().ends_with('Z'), "{expires:?}");
+    let bad = json!([{"key": "t", "value": 1, "metadata": {"ttlInSeconds": "soon"}}]).to_string();
+    let (st, code, _) = error_of(
+        c.post(d.url("/v1.0/state/statestore"))
+            .body(bad)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (400, "ERR_STATE_SAVE"));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let (d, _home) = with_memory_store("jsonlog", &["--log-as-json"]);
+    let log = d.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["app_id"] == "jsonlog" && l["type"] == "log" && l["scope"].is_string())
+    );
+    let msgs: Vec<&str> = lines.iter().filter_map(|l| l["msg"].as_str()).collect();
+    assert!(
+        msgs.contains(&"Component loaded: statestore (state.in-memory/v1)"),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&format!("HTTP server is running on port {}", d.http_port).as_str()),
+        "{msgs:?}"
+    );
+}
