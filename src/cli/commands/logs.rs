@@ -1,9 +1,10 @@
 //! `dapr logs`: the official command is Kubernetes-only (`-k`, fetched from the daprd
 //! container); self-hosted mode (without `-k`) prints the sidecar's (or with `--source app`
 //! the app's) log file written by `dapr run` / `dapr run -f`, optionally following it.
-//! Kubernetes mode goes through `kubernetes_logs`, the one hook the Kubernetes back end replaces.
+//! Kubernetes mode (`-k`) is the Kubernetes back end's `logs`.
 
 use crate::cli::Context;
+use crate::kubernetes::client::ClusterArgs;
 use crate::selfhosted::instances;
 use crate::selfhosted::logs::{self, Source};
 
@@ -26,22 +27,24 @@ pub struct Args {
     #[arg(short = 'k', long)]
     pub kubernetes: bool,
     /// The application id for which logs are needed
-    #[arg(short = 'a', long, required = true)]
+    #[arg(short = 'a', long, required = true, value_name = "string")]
     pub app_id: String,
     /// The name of the pod in Kubernetes, in case your application has multiple pods (optional)
-    #[arg(short = 'p', long, default_value = "")]
+    #[arg(short = 'p', long, default_value = "", value_name = "string")]
     pub pod_name: String,
     /// The Kubernetes namespace in which your application is deployed
-    #[arg(short = 'n', long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default", value_name = "string")]
     pub namespace: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Self-hosted: which log to print, the sidecar's or the app's
     #[arg(long, value_enum, default_value_t = LogSource::Daprd)]
     pub source: LogSource,
-    /// Self-hosted: keep printing new lines until interrupted (Ctrl-C)
+    /// Keep printing new lines until interrupted (Ctrl-C)
     #[arg(long)]
     pub follow: bool,
     /// Self-hosted: print only the last N lines
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "int")]
     pub tail: Option<usize>,
 }
 
@@ -76,9 +79,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `dapr logs -k`: the daprd container log of the app's pod.
-pub fn kubernetes_logs(_args: &Args, ctx: &Context) -> anyhow::Result<i32> {
-    ctx.printer
-        .failure("Kubernetes mode is not implemented yet");
-    Ok(1)
+/// `dapr logs -k`: the daprd container log of the app's pod (Kubernetes back end).
+pub fn kubernetes_logs(args: &Args, ctx: &Context) -> anyhow::Result<i32> {
+    let opts = crate::kubernetes::commands::LogsOptions {
+        cluster: args.cluster.options(),
+        app_id: args.app_id.clone(),
+        pod_name: Some(args.pod_name.clone()).filter(|p| !p.is_empty()),
+        namespace: args.namespace.clone(),
+        follow: args.follow,
+    };
+    crate::kubernetes::commands::logs(&opts, &ctx.printer)
 }

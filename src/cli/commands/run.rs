@@ -21,16 +21,16 @@ use crate::selfhosted::{instances, runfile};
 )]
 pub struct Args {
     /// The id for your application, used for service discovery
-    #[arg(short = 'a', long)]
+    #[arg(short = 'a', long, value_name = "string")]
     pub app_id: Option<String>,
     /// The port your application is listening on
     #[arg(short = 'p', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub app_port: i32,
     /// The network address the application listens on
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_name = "string")]
     pub app_channel_address: String,
     /// The protocol used by the application: http, grpc, https, grpcs, h2c
-    #[arg(short = 'P', long, default_value = "http")]
+    #[arg(short = 'P', long, default_value = "http", value_name = "string")]
     pub app_protocol: String,
     /// The HTTP port for Dapr to listen on
     #[arg(short = 'H', long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
@@ -51,43 +51,43 @@ pub struct Args {
     #[arg(long)]
     pub enable_profiling: bool,
     /// The log verbosity. Valid values are: debug, info, warn, error, fatal, or panic
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = "info", value_name = "string")]
     pub log_level: String,
     /// The concurrency level of the application; default is unlimited
     #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub app_max_concurrency: i32,
     /// Dapr configuration file. Default is $HOME/.dapr/config.yaml
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, value_name = "string")]
     pub config: Option<PathBuf>,
     /// The path for resources directory
     #[arg(long, value_delimiter = ',', value_name = "strings")]
     pub resources_path: Vec<PathBuf>,
     /// The path for components directory
-    #[arg(short = 'd', long, hide = true)]
+    #[arg(short = 'd', long, hide = true, value_name = "string")]
     pub components_path: Option<PathBuf>,
     /// The address of the placement service. Format is either <hostname> for default port or <hostname>:<port> for custom port
-    #[arg(long)]
+    #[arg(long, value_name = "string")]
     pub placement_host_address: Option<String>,
     /// The address of the scheduler service. Format is either <hostname> for default port or <hostname>:<port> for custom port
-    #[arg(long)]
+    #[arg(long, value_name = "string")]
     pub scheduler_host_address: Option<String>,
     /// Enable https when Dapr invokes the application
     #[arg(long, hide = true)]
     pub app_ssl: bool,
     /// Max size of request body in bytes, e.g. 4Mi
-    #[arg(long, default_value = "4Mi")]
+    #[arg(long, default_value = "4Mi", value_name = "string")]
     pub max_body_size: String,
     /// Max size of the HTTP read buffer in bytes, e.g. 4Ki
-    #[arg(long, default_value = "4Ki")]
+    #[arg(long, default_value = "4Ki", value_name = "string")]
     pub read_buffer_size: String,
     /// Path to a unix domain socket dir. If specified, Dapr API servers will use Unix Domain Sockets
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, value_name = "string")]
     pub unix_domain_socket: Option<PathBuf>,
     /// Enable health checks for the application using the protocol defined with app-protocol
     #[arg(long)]
     pub enable_app_health_check: bool,
     /// Path used for health checks; HTTP only
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", value_name = "string")]
     pub app_health_check_path: String,
     /// Interval to probe for the health of the app in seconds
     #[arg(long, default_value_t = 0, value_name = "int")]
@@ -102,10 +102,10 @@ pub struct Args {
     #[arg(long)]
     pub enable_api_logging: bool,
     /// Comma separated list of IP addresses that sidecar will listen to
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", value_name = "string")]
     pub dapr_listen_addresses: String,
     /// Path to the run template file for the list of apps to run
-    #[arg(short = 'f', long)]
+    #[arg(short = 'f', long, value_name = "string")]
     pub run_file: Option<String>,
     /// Run the multi-app run template against Kubernetes environment
     #[arg(short = 'k', long)]
