@@ -248,24 +248,24 @@ pub fn prepare(
         .unwrap_or(false);
 
     let mut a: Vec<String> = Vec::new();
-    let mut push = |k: &str, v: &str| {
-        a.push(k.to_string());
-        a.push(v.to_string());
-    };
-    if let Some(c) = &config {
-        push("--config", &c.display().to_string());
-    }
-    push("--app-protocol", &protocol);
-    if !cfg.dapr_listen_addresses.is_empty() {
-        push("--dapr-listen-addresses", &cfg.dapr_listen_addresses);
-    }
-    if cfg.enable_profiling {
-        a.push("--enable-profiling".into());
-    }
     let push = |a: &mut Vec<String>, k: &str, v: &str| {
         a.push(k.to_string());
         a.push(v.to_string());
     };
+    if let Some(c) = &config {
+        push(&mut a, "--config", &c.display().to_string());
+    }
+    push(&mut a, "--app-protocol", &protocol);
+    if !cfg.dapr_listen_addresses.is_empty() {
+        push(
+            &mut a,
+            "--dapr-listen-addresses",
+            &cfg.dapr_listen_addresses,
+        );
+    }
+    if cfg.enable_profiling {
+        a.push("--enable-profiling".into());
+    }
     push(&mut a, "--log-level", &cfg.log_level);
     push(
         &mut a,
