@@ -1326,3 +1326,31 @@ fn logs_follow_prints_new_lines() {
         follow.text()
     );
 }
+
+#[test]
+fn run_file_apps_stopped_by_app_id() {
+    let h = Home::new();
+    let (dir, [a, b]) = two_app_template(&h, "");
+    let mut p = h.start(&["run", "-f", &dir.join("dapr.yaml").display().to_string()]);
+    assert!(
+        p.wait_for(
+            &format!("Started Dapr with app id \"{b}\""),
+            Duration::from_secs(30)
+        ),
+        "{}",
+        p.text()
+    );
+    let pids: Vec<u32> = [&a, &b].iter().map(|app| daprd_pid(app).unwrap()).collect();
+    let (code, out) = h.output(&["stop", "--app-id", &a, &b]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("app stopped successfully: {a}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("app stopped successfully: {b}")),
+        "{out}"
+    );
+    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    assert!(all_gone(&pids));
+}
