@@ -252,3 +252,32 @@ pub async fn server_version(client: &Client) -> Result<String, K8sError> {
         .map(|v| v.git_version)
         .map_err(|e| K8sError::Connect(server_message(&e)))
 }
+
+/// `kubectl rollout restart`: stamp the pod template so the workload rolls its pods.
+/// Returns the workload as an [`Object`] to wait on.
+pub async fn restart(
+    client: &Client,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Object, K8sError> {
+    let obj = Object {
+        value: serde_json::json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}}),
+        create_only: false,
+    };
+    let api = api_for(client, &obj)?;
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }}}}});
+    let got = api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| K8sError::object(obj.describe(), e))?;
+    let mut value = serde_json::to_value(got).unwrap_or(Value::Null);
+    value["apiVersion"] = serde_json::json!("apps/v1");
+    value["kind"] = serde_json::json!(kind);
+    Ok(Object {
+        value,
+        create_only: false,
+    })
+}

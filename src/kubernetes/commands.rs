@@ -712,3 +712,146 @@ mod tests {
         assert_eq!(resolve_version("v1.17.2"), "1.17.2");
     }
 }
+
+/// `dapr mtls renew-certificate -k` options.
+#[derive(Debug, Clone)]
+pub struct RenewOptions {
+    pub cluster: ClusterOptions,
+    /// `--private-key`: an EC root key to sign a new root with.
+    pub private_key: Option<PathBuf>,
+    pub ca_root_certificate: Option<PathBuf>,
+    pub issuer_private_key: Option<PathBuf>,
+    pub issuer_public_certificate: Option<PathBuf>,
+    /// `--valid-until` in days (default 365) for generated certificates.
+    pub valid_until_days: u32,
+    /// `--restart`: restart the control plane so it picks the new chain up.
+    pub restart: bool,
+    pub timeout_secs: u64,
+}
+
+fn read_cert_file(p: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(p).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "no such file or directory".to_string()
+        } else {
+            e.to_string()
+        };
+        format!("open {}: {why}", p.display())
+    })
+}
+
+/// The workloads restarted by `--restart`, as the official CLI names them.
+const RESTARTED: [(&str, &str); 4] = [
+    ("Deployment", "dapr-sentry"),
+    ("Deployment", "dapr-sidecar-injector"),
+    ("Deployment", "dapr-operator"),
+    ("StatefulSet", "dapr-placement-server"),
+];
+
+/// `dapr mtls renew-certificate -k`: put a new trust chain (given, or generated) into the
+/// trust bundle, optionally restart the control plane, and report the new expiry.
+pub fn renew_certificate(o: &RenewOptions, printer: &Printer) -> anyhow::Result<i32> {
+    let fail = |msg: String| {
+        printer.failure(&format!("certificate rotation failed: {msg}"));
+        Ok(1)
+    };
+    printer.pending("Starting certificate rotation");
+    let given = [
+        &o.ca_root_certificate,
+        &o.issuer_private_key,
+        &o.issuer_public_certificate,
+    ];
+    let chain = if given.iter().any(|p| p.is_some()) {
+        if given
+            .iter()
+            .any(|p| p.as_ref().is_none_or(|p| p.as_os_str().is_empty()))
+        {
+            return fail("all required flags for this certificate rotation path, \"ca-root-certificate\", \"issuer-private-key\" and \"issuer-public-certificate\" are not present".into());
+        }
+        printer.info("Using provided certificates");
+        let mut texts = Vec::new();
+        for p in given.into_iter().flatten() {
+            match read_cert_file(p) {
+                Ok(t) => texts.push(t),
+                Err(e) => return fail(e),
+            }
+        }
+        TrustChain {
+            ca_cert: texts.remove(0),
+            issuer_key: texts.remove(0),
+            issuer_cert: texts.remove(0),
+        }
+    } else if let Some(key) = o.private_key.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        printer.info("Using password file to generate root certificate");
+        let pem = match read_cert_file(key) {
+            Ok(t) => t,
+            Err(e) => return fail(e),
+        };
+        match super::certs::generate(Some(&pem), o.valid_until_days, chrono::Utc::now()) {
+            Ok(c) => c,
+            Err(e) => return fail(e.to_string()),
+        }
+    } else {
+        printer.info("generating fresh certificates");
+        super::certs::generate(None, o.valid_until_days, chrono::Utc::now())?
+    };
+    let Some(expiry) = resources::pem_not_after(chain.ca_cert.as_bytes()) else {
+        return fail("the root certificate is not a PEM certificate".into());
+    };
+    printer.info("Updating certifcates in your Kubernetes cluster");
+    let rt = runtime()?;
+    let c = rt.block_on(client(&o.cluster))?;
+    let rows = rt.block_on(status::control_plane_status(&c))?;
+    let Some(first) = rows.first() else {
+        return fail("dapr is not installed in your cluster".into());
+    };
+    let ns = first.namespace.clone();
+    let version = rows
+        .iter()
+        .find(|r| r.name == "dapr-operator")
+        .unwrap_or(first)
+        .version
+        .clone();
+    printer.info(&format!(
+        "Dapr control plane version {version} detected in namespace {ns}"
+    ));
+    let bundle = manifests::render(&RenderOptions {
+        namespace: ns.clone(),
+        version: version.clone(),
+        trust_chain: Some(chain),
+        ..Default::default()
+    })?
+    .into_iter()
+    .filter(|x| x.name() == "dapr-trust-bundle")
+    .collect::<Vec<_>>();
+    let timeout = Duration::from_secs(o.timeout_secs);
+    let res = rt.block_on(async {
+        for obj in &bundle {
+            apply::apply_one(&c, obj).await?;
+        }
+        if !o.restart {
+            return Ok(());
+        }
+        let mut workloads = Vec::new();
+        for (kind, name) in RESTARTED {
+            let short = if kind == "Deployment" {
+                "deployment"
+            } else {
+                "statefulsets"
+            };
+            printer.info(&format!("Restarting {short}/{name}.."));
+            workloads.push(apply::restart(&c, kind, &ns, name).await?);
+        }
+        apply::wait_workloads(&c, &workloads, timeout, &PrinterProgress(printer)).await?;
+        printer.success("All control plane services have restarted successfully!");
+        Ok::<_, K8sError>(())
+    });
+    if let Err(e) = res {
+        return fail(e.to_string());
+    }
+    printer.success(&format!(
+        "Certificate rotation is successful! Your new certificate is valid through {}",
+        expiry.format("%a, %d %b %Y %H:%M:%S UTC")
+    ));
+    Ok(0)
+}

@@ -8,6 +8,7 @@
 
 pub mod annotate;
 pub mod apply;
+pub mod certs;
 pub mod client;
 pub mod commands;
 pub mod manifests;

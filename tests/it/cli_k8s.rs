@@ -1189,3 +1189,178 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
         text(&out)
     );
 }
+
+#[test]
+fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
+    let c = Cluster::new();
+    assert_eq!(c.init(quick()).unwrap(), 0);
+    let op_pod = |c: &Cluster| {
+        c.api
+            .list("", "pods")
+            .into_iter()
+            .find(|p| p["metadata"]["labels"]["app"] == "dapr-operator")
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    };
+    let before = op_pod(&c).unwrap();
+    let out = c.dapr(&[
+        "mtls",
+        "renew-certificate",
+        "-k",
+        "--valid-until",
+        "20",
+        "--restart",
+        "--timeout",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    for line in [
+        "Starting certificate rotation",
+        "generating fresh certificates",
+        "Updating certifcates in your Kubernetes cluster",
+        "Dapr control plane version 1.18.3 detected in namespace dapr-system",
+        "Restarting deployment/dapr-sentry..",
+        "All control plane services have restarted successfully!",
+        "Certificate rotation is successful! Your new certificate is valid through ",
+    ] {
+        assert!(t.contains(line), "missing {line:?} in {t}");
+    }
+    assert!(
+        support_wait(|| op_pod(&c).is_some_and(|p| p != before)),
+        "operator pod replaced"
+    );
+    // The new root lasts 20 days, so status now warns.
+    let out = c.dapr(&["status", "-k"]);
+    assert!(
+        text(&out).contains("Dapr root certificate of your Kubernetes cluster expires in 19 days."),
+        "{}",
+        text(&out)
+    );
+    let dir = c.dir.path().join("exported");
+    assert!(
+        c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let cm = c
+        .api
+        .get("", "configmaps", "dapr-system", "dapr-trust-bundle")
+        .unwrap();
+    assert_eq!(
+        cm["data"]["ca.crt"].as_str().unwrap(),
+        std::fs::read_to_string(dir.join("ca.crt")).unwrap()
+    );
+
+    // Renewing with the exported chain (a provided path) and with a root key (rnc alias).
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let out = c.dapr(&[
+        "mtls",
+        "renew-cert",
+        "-k",
+        "--ca-root-certificate",
+        &p("ca.crt"),
+        "--issuer-private-key",
+        &p("issuer.key"),
+        "--issuer-public-certificate",
+        &p("issuer.crt"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Using provided certificates"));
+    let key = c.dir.path().join("root.key");
+    let st = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st));
+    let out = c.dapr(&[
+        "mtls",
+        "rnc",
+        "-k",
+        "--private-key",
+        key.to_str().unwrap(),
+        "--valid-until",
+        "400",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Using password file to generate root certificate"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&c.dapr(&["status", "-k"])).contains("Dapr root certificate"));
+    // A SEC1 ("EC PRIVATE KEY") root key as `openssl ecparam -genkey` writes it.
+    let sec1 = c.dir.path().join("sec1.key");
+    let st = Command::new("openssl")
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&sec1)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st));
+    let out = c.dapr(&["mtls", "rnc", "-k", "--private-key", sec1.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Negative paths.
+    let out = c.dapr(&[
+        "mtls",
+        "renew-certificate",
+        "-k",
+        "--ca-root-certificate",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(
+            "certificate rotation failed: all required flags for this certificate rotation path"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&[
+        "mtls",
+        "renew-certificate",
+        "-k",
+        "--ca-root-certificate",
+        "invalid_cert_file.pem",
+        "--issuer-private-key",
+        "invalid_cert_key.pem",
+        "--issuer-public-certificate",
+        "invalid_cert_file.pem",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(
+            "certificate rotation failed: open invalid_cert_file.pem: no such file or directory"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&[
+        "mtls",
+        "renew-certificate",
+        "-k",
+        "--private-key",
+        "invalid_root_key.pem",
+    ]);
+    assert!(
+        text(&out).contains(
+            "certificate rotation failed: open invalid_root_key.pem: no such file or directory"
+        ),
+        "{}",
+        text(&out)
+    );
+}
