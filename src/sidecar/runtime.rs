@@ -1,7 +1,8 @@
-//! Start-up and shutdown of `daprd`, linkerd style: [`build`] loads components, creates the
-//! state stores and binds every port (failing early with the flag's name); [`Sidecar::run`]
-//! serves until SIGTERM/SIGINT (the caller's future) or `POST /v1.0/shutdown`, then drains
-//! in-flight requests for `--dapr-graceful-shutdown-seconds` and closes the stores.
+//! Start-up and shutdown of `daprd`, linkerd style: [`build`] reads the component files,
+//! binds every port (failing early with the flag's name), then creates the state stores and
+//! the invoker concurrently; [`Sidecar::run`] serves until SIGTERM/SIGINT (the caller's
+//! future) or `POST /v1.0/shutdown`, then drains in-flight requests for
+//! `--dapr-graceful-shutdown-seconds` and closes the stores.
 //!
 //! Readiness follows upstream: `/v1.0/healthz/outbound` and `/v1.0/metadata` answer as soon
 //! as the API listens; `/v1.0/healthz` turns 204 once the app port accepts connections (at

@@ -151,14 +151,10 @@ impl ApiError {
         )
     }
 
+    /// Any store failure during a transaction is a 500, ETag mismatches included, as upstream.
     pub fn state_transaction(e: &StateError) -> Self {
-        let status = match e {
-            StateError::EtagMismatch(_) => StatusCode::CONFLICT,
-            StateError::EtagInvalid(_) | StateError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            StateError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         Self::new(
-            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
             "ERR_STATE_TRANSACTION",
             format!("error while executing state transaction: {e}"),
         )
