@@ -1,11 +1,12 @@
 //! Self-hosted logs (the official `dapr logs` is Kubernetes-only): finds the sidecar or app
 //! log file of an app id and reads or follows it.
 //!
-//! Where logs are: a running instance's `daprdLogPath`/`appLogPath` metadata (run files);
-//! else the newest `<appid>_{daprd,app}_<YYYYMMDDhhmmss>.log` in `<dapr dir>/logs` (single
-//! runs write there, run files put a symlink there), then `./.dapr/logs` and
-//! `./*/.dapr/logs` (run-file layouts). Limits: only files written by this CLI; a `console`
-//! log destination leaves nothing to read.
+//! Where logs are: a running instance's `daprdLogPath`/`appLogPath` metadata (run files),
+//! or the files its CLI process holds open (single runs, Linux `/proc`); else the newest
+//! `<appid>_{daprd,app}_<YYYYMMDDhhmmss>.log` in `<dapr dir>/logs` (single runs write there,
+//! run files put a symlink there), then `./.dapr/logs` and `./*/.dapr/logs` (run-file
+//! layouts). Limits: only files written by this CLI; a `console` log destination leaves
+//! nothing to read.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -103,6 +104,13 @@ pub fn find(
         if !p.is_empty() && Path::new(p).is_file() {
             return Ok(PathBuf::from(p));
         }
+        // A single run does not publish its log paths, but its CLI holds the files open
+        // (Linux): this finds them whatever `--runtime-path` that run used.
+        if i.cli_pid > 0
+            && let Some(p) = open_log_of(i.cli_pid, app_id, source.kind())
+        {
+            return Ok(p);
+        }
     }
     let mut dirs = vec![logs_dir.to_path_buf(), cwd.join(".dapr").join("logs")];
     for e in std::fs::read_dir(cwd).into_iter().flatten().flatten() {
@@ -129,6 +137,20 @@ pub fn find(
                 .join(", "),
         }),
     }
+}
+
+/// A log file of `app_id`/`kind` that process `pid` has open (via `/proc/<pid>/fd`).
+fn open_log_of(pid: u32, app_id: &str, kind: &str) -> Option<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| stamp_of(n, app_id, kind).is_some())
+        })
+        .max()
 }
 
 /// The file's content (the last `tail` lines if given) and the offset where it ended.

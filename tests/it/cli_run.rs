@@ -1354,3 +1354,30 @@ fn run_file_apps_stopped_by_app_id() {
     assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
     assert!(all_gone(&pids));
 }
+
+#[test]
+fn logs_of_a_running_single_run_are_found_through_its_cli() {
+    let h = Home::new();
+    let app_id = id("elsewhere");
+    let run = h.start(&[
+        "run",
+        "--app-id",
+        &app_id,
+        "--",
+        "sh",
+        "-c",
+        "echo marker-line; sleep 1000",
+    ]);
+    assert!(
+        run.wait_for("marker-line", Duration::from_secs(20)),
+        "{}",
+        run.text()
+    );
+    // Another install dir: its logs directory knows nothing about this run.
+    let other = tempfile::tempdir().unwrap();
+    let mut cmd = h.dapr(&["logs", "--app-id", &app_id, "--source", "app"]);
+    cmd.env("DAPR_RUNTIME_PATH", other.path()).current_dir(other.path());
+    let mut p = Proc::spawn(cmd);
+    assert_eq!(p.wait(Duration::from_secs(20)), Some(0), "{}", p.text());
+    assert!(p.text().contains("marker-line"), "{}", p.text());
+}
