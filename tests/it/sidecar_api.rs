@@ -288,7 +288,7 @@ fn body_over_the_limit_is_413() {
             .send()
             .unwrap(),
     );
-    assert_eq!((st, code.as_str()), (413, "ERR_BODY_TOO_LARGE"));
+    assert_eq!((st, code.as_str()), (413, "ERR_BODY_READ"));
     let small = json!([{"key": "k", "value": "x".repeat(100)}]).to_string();
     assert_eq!(
         client()

@@ -160,21 +160,23 @@ impl ApiError {
         )
     }
 
-    /// The request body exceeds `--max-body-size`. The official daprd fails the body read;
-    /// this sidecar answers 413 with its own code.
+    /// The request body exceeds `--max-body-size`. Upstream fails the body read with
+    /// `ERR_BODY_READ`; the status here is 413 so clients can tell the cause.
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "ERR_BODY_TOO_LARGE",
-            format!("request body is larger than the limit of {limit} bytes (--max-body-size)"),
+            "ERR_BODY_READ",
+            format!(
+                "failed to read request body: the body is larger than the limit of {limit} bytes (--max-body-size)"
+            ),
         )
     }
 
     pub fn body_read(e: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
-            format!("failed reading HTTP body: {e}"),
+            "ERR_BODY_READ",
+            format!("failed to read request body: {e}"),
         )
     }
 
