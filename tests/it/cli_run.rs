@@ -1376,8 +1376,120 @@ fn logs_of_a_running_single_run_are_found_through_its_cli() {
     // Another install dir: its logs directory knows nothing about this run.
     let other = tempfile::tempdir().unwrap();
     let mut cmd = h.dapr(&["logs", "--app-id", &app_id, "--source", "app"]);
-    cmd.env("DAPR_RUNTIME_PATH", other.path()).current_dir(other.path());
+    cmd.env("DAPR_RUNTIME_PATH", other.path())
+        .current_dir(other.path());
     let mut p = Proc::spawn(cmd);
     assert_eq!(p.wait(Duration::from_secs(20)), Some(0), "{}", p.text());
     assert!(p.text().contains("marker-line"), "{}", p.text());
+}
+
+#[test]
+fn listed_while_running_with_explicit_ports() {
+    let h = Home::new();
+    let app_id = id("listed");
+    let (hp, gp) = (
+        support::free_port().to_string(),
+        support::free_port().to_string(),
+    );
+    let p = h.start(&[
+        "run",
+        "--app-id",
+        &app_id,
+        "-H",
+        &hp,
+        "-G",
+        &gp,
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    let (code, table) = h.output(&["list"]);
+    assert_eq!(code, 0, "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&app_id))
+        .unwrap_or_else(|| panic!("{table}"));
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        fields[..4],
+        [app_id.as_str(), hp.as_str(), gp.as_str(), "0"],
+        "{row}"
+    );
+    assert!(fields.len() >= 10, "{row}");
+    let (code, json) = h.output(&["list", "-o", "json"]);
+    assert_eq!(code, 0, "{json}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let me = rows.iter().find(|r| r["appId"] == app_id.as_str()).unwrap();
+    assert_eq!(me["cliPid"], p.pid());
+    assert!(me["appPid"].as_u64().unwrap() > 0);
+    assert_eq!(
+        me["appLogPath"], "",
+        "single runs keep the official blank log columns"
+    );
+    assert_eq!(me["daprdLogPath"], "");
+    assert_eq!(me["command"], "sh -c sleep 1000");
+}
+
+#[test]
+fn invoke_reaches_an_app_on_a_localhost_channel() {
+    let h = Home::new();
+    let app_id = id("echo-app");
+    let port = support::free_port().to_string();
+    let server = r#"import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('content-length') or 0))
+        self.send_response(200 if self.path == '/test' else 404)
+        self.end_headers()
+        if self.path == '/test':
+            self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', int(os.environ['APP_PORT'])), H).serve_forever()
+"#;
+    std::fs::write(h.path().join("echo.py"), server).unwrap();
+    let p = h.start(&[
+        "run",
+        "--app-id",
+        &app_id,
+        "--app-port",
+        &port,
+        "--app-channel-address",
+        "localhost",
+        "--",
+        "python3",
+        "echo.py",
+    ]);
+    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    let dpid = daprd_pid(&app_id).unwrap();
+    assert_eq!(
+        flag(&cmdline(dpid), "--app-channel-address"),
+        Some("localhost")
+    );
+    let mut out = String::new();
+    let ok = support::wait_until(Duration::from_secs(10), || {
+        let r = h.output(&[
+            "invoke",
+            "--app-id",
+            &app_id,
+            "--method",
+            "test",
+            "--data",
+            "{\"cli\": \"is_working\"}",
+        ]);
+        out = r.1;
+        r.0 == 0
+    });
+    assert!(
+        ok,
+        "{out}\n--- list:\n{}\n--- run:\n{}",
+        h.output(&["list"]).1,
+        p.text()
+    );
+    assert!(
+        out.contains("{\"cli\": \"is_working\"}") && out.contains("App invoked successfully"),
+        "{out}"
+    );
 }
