@@ -54,23 +54,14 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/v1.0/metadata/{key}", put(metadata_put))
         .route("/v1.0/shutdown", post(shutdown))
         .route("/v1.0/state/{store}", post(state_save).put(state_save))
-        .route(
-            "/v1.0/state/{store}/bulk",
-            post(state_bulk)
-                .put(state_bulk)
-                .get(state_get)
-                .delete(state_delete),
-        )
-        .route(
-            "/v1.0/state/{store}/transaction",
-            post(state_transaction)
-                .put(state_transaction)
-                .get(state_get)
-                .delete(state_delete),
-        )
+        // `bulk` and `transaction` share the `{key}` segment, so GET/DELETE of keys with
+        // those names keep working; other POST/PUT paths fall back to invocation.
         .route(
             "/v1.0/state/{store}/{key}",
-            get(state_get).delete(state_delete),
+            get(state_get)
+                .delete(state_delete)
+                .post(state_post)
+                .put(state_post),
         )
         .route(
             "/v1.0-alpha1/state/{store}/query",
@@ -551,12 +542,21 @@ fn raw_json(data: &[u8]) -> Option<Box<RawValue>> {
         .ok()
 }
 
-async fn state_bulk(
+/// POST/PUT `/v1.0/state/{store}/bulk|transaction`.
+async fn state_post(
     State(s): St,
-    Path(store): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Body,
+    Path((store, op)): Path<(String, String)>,
+    req: Request,
 ) -> Response {
+    let q = req.uri().query().map(str::to_string);
+    match op.as_str() {
+        "bulk" => state_bulk(s, store, q, req.into_body()).await,
+        "transaction" => state_transaction(s, store, q, req.into_body()).await,
+        _ => invoke(State(s), req).await,
+    }
+}
+
+async fn state_bulk(s: Arc<HttpState>, store: String, q: Option<String>, body: Body) -> Response {
     let result = async {
         let body = read_body(&s, body).await?;
         s.core.store(&store)?;
@@ -612,9 +612,9 @@ async fn state_bulk(
 }
 
 async fn state_transaction(
-    State(s): St,
-    Path(store): Path<String>,
-    RawQuery(q): RawQuery,
+    s: Arc<HttpState>,
+    store: String,
+    q: Option<String>,
     body: Body,
 ) -> Response {
     let result = async {
@@ -766,6 +766,43 @@ mod tests {
         assert_eq!(st, StatusCode::NO_CONTENT);
         let (st, _, _) = call(&r, "GET", "/v1.0/state/statestore/k", "").await;
         assert_eq!(st, StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn keys_named_like_operations_still_work() {
+        let (r, _) = app(None, true);
+        let save = r#"[{"key":"bulk","value":1},{"key":"transaction","value":2}]"#;
+        assert_eq!(
+            call(&r, "POST", "/v1.0/state/statestore", save).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&r, "GET", "/v1.0/state/statestore/bulk", "").await.2,
+            "1"
+        );
+        assert_eq!(
+            call(&r, "GET", "/v1.0/state/statestore/transaction", "")
+                .await
+                .2,
+            "2"
+        );
+        let (st, _, body) = call(
+            &r,
+            "POST",
+            "/v1.0/state/statestore/bulk",
+            r#"{"keys":["bulk"]}"#,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(body.starts_with(r#"[{"key":"bulk","data":1,"#), "{body}");
+        let (st, _, body) = call(&r, "POST", "/v1.0/state/statestore/other", "{}").await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(
+            call(&r, "DELETE", "/v1.0/state/statestore/bulk", "")
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
     }
 
     #[tokio::test]
