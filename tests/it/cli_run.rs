@@ -1112,10 +1112,14 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
     let h = Home::new();
     let dir = h.path().join("p");
     std::fs::create_dir_all(dir.join("svc")).unwrap();
+    std::fs::create_dir_all(dir.join("bad")).unwrap();
     let app_id = id("svc");
+    let bad = id("bad");
     std::fs::write(
         dir.join("dapr.yaml"),
-        format!("version: 1\napps:\n  - appDirPath: svc\n    appID: {app_id}\n"),
+        format!(
+            "version: 1\napps:\n  - appDirPath: svc\n    appID: {app_id}\n  - appDirPath: bad\n    appID: {bad}\n    command: [\"sh\", \"-c\", \"echo failing; exit 1\"]\n"
+        ),
     )
     .unwrap();
     let mut p = h.start(&["run", "-f", &dir.join("dapr.yaml").display().to_string()]);
@@ -1132,8 +1136,32 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
     )));
     let logs = log_files(&dir.join("svc/.dapr/logs"));
     assert_eq!(logs.len(), 1, "no app log without a command: {logs:?}");
+    // A failing app does not end the run; its log records the exit code.
+    assert!(p.wait_for(
+        &format!("Started Dapr with app id \"{bad}\""),
+        Duration::from_secs(30)
+    ));
+    let bad_log = log_files(&dir.join("bad/.dapr/logs"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("_app_"))
+        .unwrap();
+    assert!(support::wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&bad_log)
+            .unwrap_or_default()
+            .contains("The App process exited with error code: exit status 1")
+    }));
+    assert!(
+        p.wait(Duration::from_millis(300)).is_none(),
+        "run -f keeps running"
+    );
     p.term();
     assert_eq!(p.wait(Duration::from_secs(15)), Some(0));
+    let text = std::fs::read_to_string(&bad_log).unwrap();
+    assert!(
+        text.contains(&format!("== APP - {bad} == failing")),
+        "{text}"
+    );
+    assert!(text.contains("Error exiting App: exit status 1"), "{text}");
     assert!(
         std::fs::read_to_string(&logs[0])
             .unwrap()
