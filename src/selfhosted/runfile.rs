@@ -38,6 +38,8 @@ pub enum TemplateError {
     LogDestination(String),
     #[error("invalid containerImagePullPolicy: {0}, allowed values: Always, Never, IfNotPresent")]
     PullPolicy(String),
+    #[error("duplicate appID {0:?}: every app of a run template needs its own id")]
+    DuplicateAppId(String),
     #[error("could not determine the home directory")]
     NoHome,
 }
@@ -439,6 +441,11 @@ pub fn parse(path: &Path, text: &str, base: &Path) -> Result<Template, TemplateE
                 Destination::File,
             )?,
         });
+    }
+    for (i, a) in apps.iter().enumerate() {
+        if apps[..i].iter().any(|b| b.app_id == a.app_id) {
+            return Err(TemplateError::DuplicateAppId(a.app_id.clone()));
+        }
     }
     Ok(Template {
         path: path.to_path_buf(),
@@ -950,6 +957,10 @@ mod tests {
                 .contains("invalid containerImagePullPolicy: Sometimes")
         );
         assert!(err("version: [1\n").contains("error parsing"));
+        assert!(
+            err("version: 1\napps:\n  - appDirPath: ./webapp\n  - appDirPath: ./backend\n    appID: webapp\n")
+                .contains("duplicate appID \"webapp\"")
+        );
         std::fs::write(base.join("x.txt"), "").unwrap();
         assert!(matches!(
             resolve_path(&base.join("x.txt").display().to_string()),
