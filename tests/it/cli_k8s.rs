@@ -110,7 +110,7 @@ fn support_wait(cond: impl FnMut() -> bool) -> bool {
 }
 
 use dapr_cli::kubernetes::client::ClusterOptions;
-use dapr_cli::kubernetes::commands::{self as k8s, InitOptions, UninstallOptions};
+use dapr_cli::kubernetes::commands::{self as k8s, InitOptions};
 use dapr_cli::output::Printer;
 
 /// A fake API server, a kubeconfig for it and a temp dir, for one test.
@@ -139,9 +139,21 @@ impl Cluster {
         }
     }
 
-    fn init(&self, mut o: InitOptions) -> anyhow::Result<i32> {
-        o.cluster = self.options();
-        k8s::init(&o, &Printer::new(false))
+    /// `dapr init -k --wait --timeout 20` plus `extra`, through the binary.
+    fn init(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["init", "-k", "--wait", "--timeout", "20"];
+        args.extend_from_slice(extra);
+        self.dapr(&args)
+    }
+
+    /// As `init`, and it must succeed.
+    fn install(&self, extra: &[&str]) {
+        let out = self.init(extra);
+        assert!(
+            out.status.success(),
+            "dapr init -k {extra:?}: {}",
+            text(&out)
+        );
     }
 
     /// Run the real `dapr` binary with `--kubeconfig` appended.
@@ -154,14 +166,6 @@ impl Cluster {
             .env("HOME", self.dir.path())
             .output()
             .unwrap()
-    }
-}
-
-fn quick() -> InitOptions {
-    InitOptions {
-        wait: true,
-        timeout_secs: 20,
-        ..Default::default()
     }
 }
 
@@ -180,20 +184,161 @@ fn rows(out: &Output) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Requests that change something on the fake (anything but GET).
+fn writes(api: &FakeApi) -> Vec<String> {
+    api.requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect()
+}
+
 #[test]
-fn init_dry_run_renders_without_a_cluster() {
-    // The printing path (`init -k --dry-run`) is exercised through the binary once `init`
-    // routes `-k` here; rendering needs no cluster at all.
-    let objects = k8s::render_init(&InitOptions::default()).unwrap();
-    let text = dapr_cli::kubernetes::manifests::to_yaml_stream(&objects);
-    assert_eq!(text.matches("---\n").count(), 48);
-    assert!(text.contains("image: ghcr.io/dapr/sentry:1.18.3"));
+fn init_dry_run_prints_the_manifests_and_touches_nothing() {
+    let c = Cluster::new();
+    let out = c.dapr(&["init", "-k", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(yaml.starts_with("---\n"), "{yaml}");
+    assert_eq!(yaml.matches("---\n").count(), 48);
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();
+    assert_eq!(docs.len(), 48);
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds[0], "Namespace");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "CustomResourceDefinition")
+            .count(),
+        dapr_cli::kubernetes::manifests::CRD_NAMES.len()
+    );
+    assert!(yaml.contains("image: ghcr.io/dapr/sentry:1.18.3"), "{yaml}");
+    // Status lines stay on stderr: only the first line, no Helm note, no success line.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err, "⌛  Making the jump to hyperspace...\n");
+    assert_eq!(writes(&c.api), Vec::<String>::new());
+    assert!(c.api.get("", "namespaces", "", "dapr-system").is_none());
+
+    // The install flags reach the rendering; no cluster is needed at all.
+    let out = Command::new(crate::support::bin("dapr"))
+        .args([
+            "init",
+            "-k",
+            "--dry-run",
+            "-n",
+            "dapr-cli-tests",
+            "--enable-ha",
+            "--enable-mtls=false",
+            "--runtime-version",
+            "1.17.0",
+            "--image-variant",
+            "mariner",
+            "--image-registry",
+            "registry.example/dapr",
+        ])
+        .env_remove("KUBECONFIG")
+        .env("HOME", c.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let sentry = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "dapr-sentry")
+        .expect("dapr-sentry Deployment");
+    assert_eq!(sentry["metadata"]["namespace"], "dapr-cli-tests");
+    assert_eq!(sentry["spec"]["replicas"], 3);
+    assert_eq!(
+        sentry["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/dapr/sentry:1.17.0-mariner"
+    );
+    let config = docs
+        .iter()
+        .find(|d| d["kind"] == "Configuration" && d["metadata"]["name"] == "daprsystem")
+        .expect("daprsystem Configuration");
+    assert_eq!(config["spec"]["mtls"]["enabled"], false);
+}
+
+#[test]
+fn init_k_rejects_self_hosted_only_flags_and_bad_values() {
+    let c = Cluster::new();
+    let dir = c.dir.path().to_str().unwrap();
+    let kc = c.kubeconfig.to_str().unwrap();
+    for (args, msg) in [
+        (
+            vec!["init", "-k", "--runtime-path", dir],
+            "--runtime-path is only valid for self-hosted mode",
+        ),
+        (
+            vec!["init", "-k", "--redis-stack"],
+            "--redis-stack is only valid for self-hosted mode",
+        ),
+        (
+            vec![
+                "init",
+                "-k",
+                "--image-registry",
+                "r.example",
+                "--from-dir",
+                dir,
+            ],
+            "both --image-registry and --from-dir flags cannot be given at the same time",
+        ),
+        (
+            vec!["init", "-k", "--image-variant", "alpine"],
+            "image variant alpine is not supported",
+        ),
+        (
+            vec!["init", "-k", "--ca-root-certificate", kc],
+            "non empty value of --issuer-private-key must be provided",
+        ),
+        (
+            vec!["init", "--dry-run"],
+            "--dry-run is only valid for Kubernetes mode",
+        ),
+    ] {
+        let out = c.dapr(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("❌  {msg}\n")),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert!(
+            text(&out).starts_with("⌛  Making the jump to hyperspace...\n"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(writes(&c.api), Vec::<String>::new());
+    assert!(
+        std::fs::read_dir(c.dir.path())
+            .unwrap()
+            .all(|e| e.unwrap().file_name() == "kubeconfig"),
+        "self-hosted init did not run"
+    );
 }
 
 #[test]
 fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    let out = c.init(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Each line once: the command prints the first, the back end the rest.
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    for line in [
+        "⌛  Making the jump to hyperspace...\n",
+        "ℹ️  Note: To install Dapr using Helm, see here: https://docs.dapr.io/getting-started/install-dapr-kubernetes/#install-with-helm-advanced\n\n",
+        "⌛  Deploying the Dapr control plane with latest version to your cluster...\n",
+        "✅  Success! Dapr has been installed to namespace dapr-system. To verify, run `dapr status -k' in your terminal. To get started, go here: https://docs.dapr.io/getting-started\n",
+    ] {
+        assert_eq!(err.matches(line).count(), 1, "{line:?} in {err}");
+    }
+    assert!(
+        err.starts_with("⌛  Making the jump to hyperspace...\n"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out));
     for crd in dapr_cli::kubernetes::manifests::CRD_NAMES {
         let v = c
             .api
@@ -249,19 +394,15 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
 
     // Idempotent: a second init succeeds and changes nothing that matters.
     let before = c.api.list("", "pods").len();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     assert_eq!(c.api.list("", "pods").len(), before);
 
-    let code = k8s::uninstall(
-        &UninstallOptions {
-            cluster: c.options(),
-            timeout_secs: 10,
-            ..Default::default()
-        },
-        &Printer::new(false),
-    )
-    .unwrap();
-    assert_eq!(code, 0);
+    let out = c.dapr(&["uninstall", "-k", "--timeout", "10"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ℹ️  Removing Dapr from your cluster...\n✅  Dapr has been removed successfully\n"
+    );
     assert!(c.api.list("", "pods").is_empty());
     assert!(
         c.api
@@ -304,17 +445,14 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
         text(&out)
     );
 
-    // Uninstalling again is fine; --all also removes the CRDs.
-    let code = k8s::uninstall(
-        &UninstallOptions {
-            cluster: c.options(),
-            all: true,
-            ..Default::default()
-        },
-        &Printer::new(false),
-    )
-    .unwrap();
-    assert_eq!(code, 0);
+    // Uninstalling again is fine (the release is gone); --all also removes the CRDs.
+    let out = c.dapr(&["uninstall", "-k", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("WARNING: dapr release does not exist"),
+        "{}",
+        text(&out)
+    );
     assert!(
         c.api
             .get(
@@ -331,14 +469,10 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
 fn a_failed_rollout_names_the_object_and_why() {
     let c = Cluster::new();
     c.api.fail_rollout("dapr-sentry");
-    let err = c
-        .init(InitOptions {
-            wait: true,
-            timeout_secs: 2,
-            ..Default::default()
-        })
-        .unwrap_err();
-    let msg = format!("{err:#}");
+    let out = c.dapr(&["init", "-k", "--wait", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!msg.contains("Success!"), "{msg}");
     assert!(msg.contains("Deployment dapr-system/dapr-sentry"), "{msg}");
     assert!(msg.contains("ImagePullBackOff"), "{msg}");
     let out = c.dapr(&["status", "-k"]);
@@ -379,13 +513,13 @@ fn bad_kubeconfig_and_unreachable_cluster_are_clear_errors() {
 #[test]
 fn ha_without_mtls_in_a_custom_namespace() {
     let c = Cluster::new();
-    let o = InitOptions {
-        namespace: "dapr-cli-tests".into(),
-        enable_ha: true,
-        enable_mtls: false,
-        ..quick()
-    };
-    assert_eq!(c.init(o).unwrap(), 0);
+    let out = c.init(&["-n", "dapr-cli-tests", "--enable-ha", "--enable-mtls=false"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Success! Dapr has been installed to namespace dapr-cli-tests."),
+        "{}",
+        text(&out)
+    );
     let out = c.dapr(&["status", "-k"]);
     let table = rows(&out);
     for name in [
@@ -448,14 +582,7 @@ fn components_and_configurations_tables_and_json() {
             .contains("In future releases, this command will only query the \"default\" namespace")
     );
 
-    assert_eq!(
-        c.init(InitOptions {
-            dev: true,
-            ..quick()
-        })
-        .unwrap(),
-        0
-    );
+    c.install(&["--dev"]);
     c.api.create(
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "test"}}),
     );
@@ -507,7 +634,7 @@ fn components_and_configurations_tables_and_json() {
 #[test]
 fn list_and_logs_find_dapr_apps() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     c.api.create(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "nodeapp", "namespace": "default"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "node"}},
@@ -521,29 +648,65 @@ fn list_and_logs_find_dapr_apps() {
             .any(|p| p["metadata"]["labels"]["dapr.io/app-id"] == "nodeapp")
     }));
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let apps = rt.block_on(async {
-        let client = dapr_cli::kubernetes::client::connect(&c.options())
-            .await
-            .unwrap();
-        dapr_cli::kubernetes::status::dapr_apps(&client, None)
-            .await
-            .unwrap()
-    });
-    assert_eq!(apps.len(), 1, "{apps:?}");
-    assert_eq!(
-        (
-            apps[0].namespace.as_str(),
-            apps[0].app_id.as_str(),
-            apps[0].app_port.as_str()
-        ),
-        ("default", "nodeapp", "3000")
+    // Without --namespace or -A: the official warning, then every namespace. Control-plane
+    // pods have no daprd container and are not listed.
+    let out = c.dapr(&["list", "-k", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "⚠  {}",
+            dapr_cli::kubernetes::commands::NAMESPACE_WARNING
+        )),
+        "{}",
+        text(&out)
     );
-    let json = serde_json::to_value(&apps).unwrap();
-    assert_eq!(json[0]["appId"], "nodeapp");
+    let apps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apps = apps.as_array().unwrap();
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    assert_eq!(apps[0]["namespace"], "default");
+    assert_eq!(apps[0]["appId"], "nodeapp");
+    assert_eq!(apps[0]["appPort"], "3000");
+    assert!(apps[0]["created"].as_str().is_some_and(|s| s.len() == 19));
+    assert!(apps[0]["age"].as_str().is_some_and(|s| s.ends_with('s')));
+
+    let out = c.dapr(&["list", "-k", "--namespace", "default"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("In future releases"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("NAMESPACE  APP ID   APP PORT  AGE  CREATED  "),
+        "{}",
+        text(&out)
+    );
+    let table = rows(&out);
+    assert_eq!(table.len(), 1, "{table:?}");
+    assert_eq!(table[0][..3], ["default", "nodeapp", "3000"]);
+
+    let out = c.dapr(&["list", "-k", "-A", "-o", "yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("In future releases"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("appId: nodeapp"),
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&["list", "-k", "--namespace", "dapr-system", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[]");
+    let out = c.dapr(&["list", "-k", "-o", "xml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("An invalid output format was specified."),
+        "{}",
+        text(&out)
+    );
+    let out = c.dapr(&["list", "-k", "--context", "other"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot connect to the cluster"),
+        "{}",
+        text(&out)
+    );
 
     let logs = |app: &str, pod: Option<String>| {
         k8s::logs(
@@ -574,14 +737,7 @@ fn list_and_logs_find_dapr_apps() {
 #[test]
 fn upgrade_and_downgrade_keep_the_trust_bundle() {
     let c = Cluster::new();
-    assert_eq!(
-        c.init(InitOptions {
-            runtime_version: "1.17.0".into(),
-            ..quick()
-        })
-        .unwrap(),
-        0
-    );
+    c.install(&["--runtime-version", "1.17.0"]);
     // Sentry would fill the trust bundle; do it as another field manager would.
     c.api.merge(
         "",
@@ -650,7 +806,7 @@ fn upgrade_and_downgrade_keep_the_trust_bundle() {
 #[test]
 fn mtls_export_and_expiry_read_the_trust_bundle() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     let out = c.dapr(&[
         "mtls",
         "export",
@@ -889,7 +1045,7 @@ fn rendered_manifests_pass_kubernetes_validate_strict() {
 #[test]
 fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     let cache = c.dir.path().join("cache");
     let file = c.dir.path().join("statestore.yaml");
     std::fs::write(&file, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n  namespace: default\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis:6379\nscopes:\n- app1\n").unwrap();
@@ -995,10 +1151,14 @@ fn an_apply_refused_by_the_server_names_the_object_and_the_servers_message() {
         "dapr-operator-admin",
         "User \"dev\" cannot create resource \"clusterroles\"",
     );
-    let err = c.init(quick()).unwrap_err();
-    assert_eq!(
-        format!("{err:#}"),
-        "ClusterRole dapr-operator-admin: clusterroles.rbac.authorization.k8s.io \"dapr-operator-admin\" is forbidden: User \"dev\" cannot create resource \"clusterroles\""
+    let out = c.init(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).ends_with(
+            "❌  ClusterRole dapr-operator-admin: clusterroles.rbac.authorization.k8s.io \"dapr-operator-admin\" is forbidden: User \"dev\" cannot create resource \"clusterroles\"\n"
+        ),
+        "{}",
+        text(&out)
     );
     // Objects before it in the apply order were applied; later ones were not.
     assert!(
@@ -1040,23 +1200,22 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
         .expect("openssl");
     assert!(st.status.success(), "{}", text(&st));
     // All three files are required.
-    let err = c
-        .init(InitOptions {
-            ca_root_certificate: Some(cert.clone()),
-            ..quick()
-        })
-        .unwrap_err();
-    assert_eq!(
-        format!("{err:#}"),
-        "non empty value of --issuer-private-key must be provided"
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let out = c.init(&["--ca-root-certificate", cert_s, "--issuer-private-key", ""]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("❌  non empty value of --issuer-private-key must be provided"),
+        "{}",
+        text(&out)
     );
-    let o = InitOptions {
-        ca_root_certificate: Some(cert.clone()),
-        issuer_private_key: Some(key.clone()),
-        issuer_public_certificate: Some(cert.clone()),
-        ..quick()
-    };
-    assert_eq!(c.init(o).unwrap(), 0);
+    c.install(&[
+        "--ca-root-certificate",
+        cert_s,
+        "--issuer-private-key",
+        key_s,
+        "--issuer-public-certificate",
+        cert_s,
+    ]);
     let cm = c
         .api
         .get("", "configmaps", "dapr-system", "dapr-trust-bundle")
@@ -1083,28 +1242,14 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
 #[test]
 fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
     let c = Cluster::new();
-    assert_eq!(
-        c.init(InitOptions {
-            dev: true,
-            ..quick()
-        })
-        .unwrap(),
-        0
-    );
+    c.install(&["--dev"]);
     let pw = c
         .api
         .get("", "secrets", "default", "dapr-dev-redis")
         .unwrap()["data"]
         .clone();
     // Re-running init leaves the create-only dev objects alone (no new Redis password).
-    assert_eq!(
-        c.init(InitOptions {
-            dev: true,
-            ..quick()
-        })
-        .unwrap(),
-        0
-    );
+    c.install(&["--dev"]);
     assert_eq!(
         c.api
             .get("", "secrets", "default", "dapr-dev-redis")
@@ -1116,12 +1261,8 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
             .get("apps", "statefulsets", "default", "dapr-dev-redis-master")
             .is_some()
     );
-    let o = UninstallOptions {
-        cluster: c.options(),
-        dev: true,
-        ..Default::default()
-    };
-    assert_eq!(k8s::uninstall(&o, &Printer::new(false)).unwrap(), 0);
+    let out = c.dapr(&["uninstall", "-k", "--dev"]);
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
         c.api
             .get("dapr.io", "components", "default", "statestore")
@@ -1138,7 +1279,7 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
 #[test]
 fn logs_follow_streams_until_the_pod_goes_away() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     c.api.create(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web", "namespace": "default", "annotations": {"dapr.io/enabled": "true", "dapr.io/app-id": "web"}},
         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}));
@@ -1165,35 +1306,69 @@ fn logs_follow_streams_until_the_pod_goes_away() {
 #[test]
 fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
-    let run = |extra: &[&str]| {
+    let run = |args: &[&str]| {
         Command::new(crate::support::bin("dapr"))
-            .args(["status", "-k"])
-            .args(extra)
+            .args(args)
             .env("KUBECONFIG", &c.kubeconfig)
             .env("HOME", c.dir.path())
             .output()
             .unwrap()
     };
-    let out = run(&[]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(rows(&out).len(), 5);
-    let out = run(&["--context", "fake"]);
-    assert!(out.status.success(), "{}", text(&out));
-    // The `other` context points at a closed port.
-    let out = run(&["--context", "other"]);
-    assert_eq!(out.status.code(), Some(1));
+    // `--context other` points at a closed port: init fails before touching anything.
+    for cmd in [&["init", "-k"][..], &["list", "-k"], &["status", "-k"]] {
+        let out = run(&[cmd, &["--context", "other"]].concat());
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("cannot connect to the cluster"),
+            "{cmd:?}: {}",
+            text(&out)
+        );
+    }
+    let out = run(&["uninstall", "-k", "--context", "other"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "as the official CLI (issue #1667)"
+    );
     assert!(
-        text(&out).contains("cannot connect to the cluster"),
+        text(&out).contains("❌  Error removing Dapr: cannot connect to the cluster"),
         "{}",
         text(&out)
     );
+    assert_eq!(writes(&c.api), Vec::<String>::new());
+
+    let out = run(&[
+        "init",
+        "-k",
+        "--wait",
+        "--timeout",
+        "20",
+        "--context",
+        "fake",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["status", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(&out).len(), 5);
+    assert!(
+        rows(&out)
+            .iter()
+            .all(|r| r[2] == "True" && r[3] == "Running")
+    );
+    let out = run(&["status", "-k", "--context", "fake"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // `--context ""` means the current context.
+    let out = run(&["list", "-k", "-A", "--context", ""]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["uninstall", "-k", "--timeout", "10"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(c.api.list("", "pods").is_empty());
 }
 
 #[test]
 fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
     let c = Cluster::new();
-    assert_eq!(c.init(quick()).unwrap(), 0);
+    c.install(&[]);
     let op_pod = |c: &Cluster| {
         c.api
             .list("", "pods")

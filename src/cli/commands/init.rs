@@ -1,6 +1,9 @@
 //! `dapr init`: install the runtime into the install directory and write the default
-//! components and configuration (self-hosted). `-k` belongs to the Kubernetes back end;
-//! every official flag is accepted so scripts keep working.
+//! components and configuration (self-hosted), or with `-k` the Dapr control plane into a
+//! cluster through the Kubernetes back end (`--kubeconfig`/`--context` pick the cluster,
+//! `--dry-run` prints the manifests instead). Every official flag is accepted so scripts
+//! keep working; self-hosted-only flags are ignored with `-k` except the two the official
+//! CLI rejects (`--runtime-path`, `--redis-stack`).
 //!
 //! Choices where this CLI differs from the official one (no containers are started):
 //! * default runtime = the `daprd` shipped beside this `dapr` (same release, also used
@@ -15,6 +18,8 @@
 use std::cell::RefCell;
 
 use crate::cli::Context;
+use crate::kubernetes::client::{ClusterArgs, ClusterOptions};
+use crate::kubernetes::commands::{self as k8s, InitOptions};
 use crate::output::progress::Progress;
 use crate::selfhosted::init::{self as backend, Components, RuntimeSource};
 
@@ -138,6 +143,11 @@ pub struct Args {
     /// The issuer certificate
     #[arg(long, value_name = "string", default_value = "")]
     pub issuer_public_certificate: String,
+    /// Kubernetes only: print the manifests that would be applied and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Shows a progress bar while a runtime archive downloads.
@@ -171,6 +181,13 @@ fn fail(ctx: &Context, msg: &str) -> anyhow::Result<i32> {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let p = &ctx.printer;
     p.pending("Making the jump to hyperspace...");
+    // Checked before the mode, as the official CLI does.
+    if !args.image_registry.is_empty() && !args.from_dir.is_empty() {
+        return fail(
+            ctx,
+            "both --image-registry and --from-dir flags cannot be given at the same time",
+        );
+    }
     if args.kubernetes {
         if ctx
             .runtime_path
@@ -182,13 +199,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         if args.redis_stack {
             return fail(ctx, "--redis-stack is only valid for self-hosted mode");
         }
-        return run_kubernetes(&args, ctx);
+        if !args.image_variant.is_empty() && args.image_variant != "mariner" {
+            return fail(
+                ctx,
+                &format!("image variant {} is not supported", args.image_variant),
+            );
+        }
+        return run_kubernetes(args, ctx);
     }
-    if !args.image_registry.is_empty() && !args.from_dir.is_empty() {
-        return fail(
-            ctx,
-            "both --image-registry and --from-dir flags cannot be given at the same time",
-        );
+    if args.dry_run {
+        return fail(ctx, "--dry-run is only valid for Kubernetes mode");
     }
     let runtime = args.container_runtime.trim();
     if runtime != "docker" && runtime != "podman" {
@@ -323,7 +343,35 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `dapr init -k` — replaced by the Kubernetes back end.
-fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
-    Err(crate::cli::kubernetes_not_implemented())
+/// The cluster flags of `init`, `uninstall` and `list`; `--context ""` means the current
+/// context, as with kubectl (clap already refuses an empty `--kubeconfig`).
+pub(crate) fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
+    let mut o = args.options();
+    o.context = o.context.filter(|c| !c.is_empty());
+    o
+}
+
+/// `dapr init -k`: the back end prints the Helm note, the progress and the success line
+/// (the first line was printed by `run`); empty flag values mean "not given".
+fn run_kubernetes(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let given = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let file = |s: String| given(s).map(std::path::PathBuf::from);
+    let opts = InitOptions {
+        cluster: cluster_options(&args.cluster),
+        namespace: args.namespace,
+        runtime_version: args.runtime_version,
+        image_variant: given(args.image_variant),
+        image_registry: given(args.image_registry),
+        enable_ha: args.enable_ha,
+        enable_mtls: args.enable_mtls,
+        wait: args.wait,
+        timeout_secs: u64::from(args.timeout),
+        dev: args.dev,
+        set: args.set,
+        dry_run: args.dry_run,
+        ca_root_certificate: file(args.ca_root_certificate),
+        issuer_private_key: file(args.issuer_private_key),
+        issuer_public_certificate: file(args.issuer_public_certificate),
+    };
+    k8s::init(&opts, &ctx.printer)
 }

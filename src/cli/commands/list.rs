@@ -1,7 +1,10 @@
 //! `dapr list`: the running sidecars (self-hosted), as a table, JSON or YAML in the
-//! official layout. `-k` belongs to the Kubernetes back end.
+//! official layout. With `-k` the Kubernetes back end lists the pods that carry a `daprd`
+//! container (`--namespace`, `-A`, `--kubeconfig`, `--context`).
 
 use crate::cli::Context;
+use crate::kubernetes::client::ClusterArgs;
+use crate::kubernetes::commands::{self as k8s, ListOptions};
 use crate::output::format::{self, INVALID_FORMAT, OutputFormat};
 use crate::output::table;
 use crate::selfhosted::instances::{self, Instance};
@@ -35,6 +38,8 @@ pub struct Args {
     /// The output format of the list. Valid values are: json, yaml, or table (default)
     #[arg(short = 'o', long, value_name = "string", default_value = "")]
     pub output: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 const HEADERS: [&str; 14] = [
@@ -95,7 +100,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         return Ok(1);
     };
     if args.kubernetes {
-        return run_kubernetes(&args, ctx);
+        return run_kubernetes(args, fmt, ctx);
     }
     let rows = instances::list()?;
     match fmt {
@@ -107,9 +112,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `dapr list -k` — replaced by the Kubernetes back end.
-fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
-    Err(crate::cli::kubernetes_not_implemented())
+/// `dapr list -k`: without `--namespace` or `-A` the back end warns and lists every namespace.
+fn run_kubernetes(args: Args, output: OutputFormat, ctx: &Context) -> anyhow::Result<i32> {
+    let opts = ListOptions {
+        cluster: super::init::cluster_options(&args.cluster),
+        namespace: Some(args.namespace).filter(|n| !n.is_empty()),
+        all_namespaces: args.all_namespaces,
+        output,
+    };
+    k8s::list(&opts, &ctx.printer)
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
 //! `dapr uninstall [--all]`: remove the runtime (self-hosted), with the official messages.
 //! No containers are removed (none are started by `dapr init` here). A directory that
 //! cannot be removed is a failure (exit 1), unlike the official CLI (issue #1667).
+//! With `-k` the Kubernetes back end deletes what `init -k` created (the CRDs only with
+//! `--all`); there, as in the official CLI, a failure is printed and exits 0.
 
 use crate::cli::Context;
+use crate::kubernetes::client::ClusterArgs;
+use crate::kubernetes::commands::{self as k8s, UninstallOptions};
 use crate::selfhosted::uninstall::{self, Step};
 
 #[derive(Debug, Default, clap::Args)]
@@ -63,6 +67,8 @@ pub struct Args {
         hide_env = true
     )]
     pub container_runtime: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
@@ -101,7 +107,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
 }
 
-/// `dapr uninstall -k` — replaced by the Kubernetes back end.
-fn run_kubernetes(_args: &Args, _ctx: &Context) -> anyhow::Result<i32> {
-    Err(crate::cli::kubernetes_not_implemented())
+/// `dapr uninstall -k`: the back end prints every line, `Removing Dapr from your cluster...` included.
+fn run_kubernetes(args: &Args, ctx: &Context) -> anyhow::Result<i32> {
+    let opts = UninstallOptions {
+        cluster: super::init::cluster_options(&args.cluster),
+        namespace: args.namespace.clone(),
+        all: args.all,
+        dev: args.dev,
+        timeout_secs: u64::from(args.timeout),
+    };
+    k8s::uninstall(&opts, &ctx.printer)
 }
