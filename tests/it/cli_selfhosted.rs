@@ -267,15 +267,35 @@ fn unknown_flags_are_usage_errors_like_cobra() {
 #[test]
 fn kubernetes_mode_answers_clearly() {
     let env = Env::new();
-    for args in [&["init", "-k"][..], &["uninstall", "-k"], &["list", "-k"]] {
-        let o = env.run(args);
+    // No cluster here (a HOME without ~/.kube/config, KUBECONFIG removed so no real
+    // cluster is ever touched): -k names the kubeconfig it could not load. The cluster
+    // paths themselves are tested in cli_k8s against the fake API server.
+    let run = |args: &[&str]| {
+        let out = env.cmd(args).env_remove("KUBECONFIG").output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    for args in [&["init", "-k"][..], &["list", "-k"]] {
+        let o = run(args);
         assert_eq!(o.code, 1, "{args:?}: {}", o.all());
         assert!(
-            o.stderr.contains("Kubernetes mode is not implemented yet"),
+            o.stderr.contains("cannot load kubeconfig"),
             "{args:?}: {}",
             o.all()
         );
     }
+    // As the official CLI: the error is printed and uninstall still exits 0.
+    let o = run(&["uninstall", "-k"]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("Error removing Dapr: cannot load kubeconfig"),
+        "{}",
+        o.all()
+    );
     let o = env.run(&["init", "-k", "--runtime-path", "/tmp/x"]);
     assert_eq!(o.code, 1);
     assert!(
