@@ -777,6 +777,7 @@ async fn supervise(
             }
         }
         Readiness::Exited(e) => {
+            dsink.drain(Duration::from_millis(300)).await;
             console.note(
                 Note::Failure,
                 &format!("The daprd process exited with error code: {}", exit_text(e)),
