@@ -911,6 +911,22 @@ mod tests {
     }
 
     #[test]
+    fn components_path_is_an_alias_used_only_alone() {
+        let c = run(&["--app-id", "x", "--components-path", "/old"]).unwrap();
+        assert_eq!(c.resources_paths, [PathBuf::from("/old")]);
+        let c = run(&[
+            "--app-id",
+            "x",
+            "--components-path",
+            "/old",
+            "--resources-path",
+            "/new",
+        ])
+        .unwrap();
+        assert_eq!(c.resources_paths, [PathBuf::from("/new")]);
+    }
+
+    #[test]
     fn app_port_zero_means_no_app() {
         assert_eq!(
             run(&["--app-id", "x", "--app-port", "0"]).unwrap().app_port,
