@@ -1521,3 +1521,39 @@ http.server.HTTPServer(('127.0.0.1', int(os.environ['APP_PORT'])), H).serve_fore
         "{out}"
     );
 }
+
+#[test]
+fn sidecar_failing_at_start_ends_the_run_with_its_error() {
+    let h = Home::new();
+    let res = h.path().join("bad");
+    std::fs::create_dir_all(&res).unwrap();
+    std::fs::write(
+        res.join("c.yaml"),
+        STATESTORE.replace("state.in-memory", "state.nope"),
+    )
+    .unwrap();
+    let app_id = id("badcomp");
+    let marker = h.path().join("app-ran");
+    let script = format!("touch {}", marker.display());
+    let (code, out) = h.output(&[
+        "run",
+        "--app-id",
+        &app_id,
+        "--resources-path",
+        &res.display().to_string(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("The daprd process exited with error code: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("state.nope"),
+        "daprd's own error is shown: {out}"
+    );
+    assert!(!marker.exists(), "the app is not started without a sidecar");
+}
