@@ -164,6 +164,9 @@ impl Cluster {
             .arg(&self.kubeconfig)
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
+            .env_remove("KUBECONFIG")
+            .env_remove("DAPR_RUNTIME_VERSION")
+            .env_remove("DAPR_IMAGE_REGISTRY")
             .output()
             .unwrap()
     }
@@ -237,6 +240,8 @@ fn init_dry_run_prints_the_manifests_and_touches_nothing() {
         ])
         .env_remove("KUBECONFIG")
         .env("HOME", c.dir.path())
+        .env_remove("DAPR_RUNTIME_VERSION")
+        .env_remove("DAPR_IMAGE_REGISTRY")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -1311,6 +1316,8 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
             .args(args)
             .env("KUBECONFIG", &c.kubeconfig)
             .env("HOME", c.dir.path())
+            .env_remove("DAPR_RUNTIME_VERSION")
+            .env_remove("DAPR_IMAGE_REGISTRY")
             .output()
             .unwrap()
     };
