@@ -172,8 +172,9 @@ pub struct Flags {
     pub control_plane_namespace: Option<String>,
     #[arg(long, hide = true)]
     pub trust_anchors_file: Option<String>,
-    #[arg(long, hide = true)]
-    pub allowed_origins: Option<String>,
+    /// Comma-separated origins allowed by CORS ("*" for any); empty: no CORS headers
+    #[arg(long, default_value = "")]
+    pub allowed_origins: String,
     #[arg(long, hide = true)]
     pub dapr_block_shutdown_duration: Option<String>,
     #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
@@ -260,6 +261,8 @@ pub struct Config {
     pub enable_metrics: bool,
     pub app_health: Option<AppHealth>,
     pub graceful_shutdown: Duration,
+    /// `--allowed-origins`: empty means no CORS handling at all, as upstream.
+    pub allowed_origins: Vec<String>,
     /// `DAPR_API_TOKEN`: callers must send it as `dapr-api-token`.
     pub api_token: Option<String>,
     /// `APP_API_TOKEN`: sent to the app as `dapr-api-token`.
@@ -680,6 +683,13 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         enable_metrics: f.enable_metrics,
         app_health,
         graceful_shutdown: Duration::from_secs(f.dapr_graceful_shutdown_seconds.max(0) as u64),
+        allowed_origins: f
+            .allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect(),
         api_token: non_empty("DAPR_API_TOKEN"),
         app_api_token: non_empty("APP_API_TOKEN"),
     })

@@ -239,6 +239,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         api_token: cfg.api_token.clone(),
         api_logging: cfg.api_logging,
         api_logging_omit_health_checks: cfg.configuration.api_logging_omit_health_checks,
+        allowed_origins: cfg.allowed_origins.clone(),
     });
     Ok(Sidecar {
         cfg,

@@ -754,3 +754,45 @@ fn json_logs_are_one_object_per_line() {
         "{msgs:?}"
     );
 }
+
+#[test]
+fn cors_only_with_allowed_origins() {
+    let (d, _home) = with_memory_store("corsapp", &["--allowed-origins", "http://a.example"]);
+    let c = client();
+    let r = c
+        .request(reqwest::Method::OPTIONS, d.url("/v1.0/state/statestore"))
+        .header("Origin", "http://a.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://a.example"
+    );
+    assert_eq!(r.headers()["access-control-allow-methods"], "POST");
+    let r = c
+        .get(d.url("/v1.0/metadata"))
+        .header("Origin", "http://a.example")
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://a.example"
+    );
+    let r = c
+        .get(d.url("/v1.0/metadata"))
+        .header("Origin", "http://b.example")
+        .send()
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let (d, _home) = with_memory_store("nocors", &[]);
+    let r = c
+        .get(d.url("/v1.0/metadata"))
+        .header("Origin", "http://a.example")
+        .send()
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

@@ -41,6 +41,8 @@ pub struct HttpState {
     pub api_token: Option<String>,
     pub api_logging: bool,
     pub api_logging_omit_health_checks: bool,
+    /// `--allowed-origins`; empty: no CORS headers.
+    pub allowed_origins: Vec<String>,
 }
 
 type St = State<Arc<HttpState>>;
@@ -135,7 +137,56 @@ fn token_exempt(method: &Method, path: &str) -> bool {
     method == Method::GET && matches!(path, "/v1.0/healthz" | "/v1.0/healthz/outbound")
 }
 
-async fn edge(State(s): St, mut req: Request, next: Next) -> Response {
+/// CORS (only with `--allowed-origins`): answers preflights before any other check, and
+/// marks responses to allowed origins.
+async fn edge(state: St, req: Request, next: Next) -> Response {
+    let s = &state.0;
+    let origin = match req.headers().get(header::ORIGIN) {
+        Some(o) if !s.allowed_origins.is_empty() => o.clone(),
+        _ => return guard(state, req, next).await,
+    };
+    let allowed = s
+        .allowed_origins
+        .iter()
+        .any(|a| a == "*" || a.as_bytes() == origin.as_bytes());
+    if !allowed {
+        return guard(state, req, next).await;
+    }
+    let allow_origin = if s.allowed_origins.iter().any(|a| a == "*") {
+        HeaderValue::from_static("*")
+    } else {
+        origin
+    };
+    if req.method() == Method::OPTIONS
+        && let Some(method) = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .cloned()
+    {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, method);
+        if let Some(asked) = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        return res;
+    }
+    let mut res = guard(state, req, next).await;
+    res.headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    res
+}
+
+/// API token, body limit and API logging.
+async fn guard(State(s): St, mut req: Request, next: Next) -> Response {
     if let Some(token) = &s.api_token {
         let ok = req
             .headers()
@@ -723,6 +774,7 @@ mod tests {
             api_token: token.map(str::to_string),
             api_logging: false,
             api_logging_omit_health_checks: false,
+            allowed_origins: Vec::new(),
         });
         (router(state), core)
     }
