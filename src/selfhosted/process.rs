@@ -465,3 +465,69 @@ pub fn go_io_error(e: &std::io::Error) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-request-per-connection HTTP server answering `status` and recording request heads.
+    async fn serve_unix(path: PathBuf, status: u16, seen: Arc<Mutex<Vec<String>>>) {
+        let l = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let resp = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn sidecar_calls_work_over_a_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("dapr-x-http.socket");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        serve_unix(sock.clone(), 204, seen.clone()).await;
+        let ep = Endpoint::Unix(sock);
+        assert!(sidecar_ready(&ep).await);
+        put_metadata(&ep, "cliPID", "42").await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(seen[0].starts_with("GET /v1.0/healthz/outbound HTTP/1.1\r\n"));
+        assert!(seen[1].starts_with("PUT /v1.0/metadata/cliPID HTTP/1.1\r\n"));
+        assert!(seen[1].ends_with("\r\n\r\n42"), "{}", seen[1]);
+    }
+
+    #[tokio::test]
+    async fn not_ready_and_unreachable_sidecars() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s");
+        serve_unix(sock.clone(), 500, Arc::default()).await;
+        assert!(!sidecar_ready(&Endpoint::Unix(sock.clone())).await);
+        assert!(
+            put_metadata(&Endpoint::Unix(sock), "k", "v")
+                .await
+                .unwrap_err()
+                .contains("500")
+        );
+        let (port, l) = reserve_port().unwrap();
+        drop(l);
+        assert!(!sidecar_ready(&Endpoint::Tcp(port)).await);
+        assert!(!wait_connect(&Endpoint::Tcp(port), Duration::from_millis(50)).await);
+    }
+
+    #[test]
+    fn path_lookup_and_go_style_errors() {
+        assert!(find_in_path("sh").is_ok());
+        assert_eq!(
+            find_in_path("no-such-cmd-h4b").unwrap_err(),
+            "exec: \"no-such-cmd-h4b\": executable file not found in $PATH"
+        );
+        assert_eq!(find_in_path("").unwrap_err(), "exec: no command");
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(go_io_error(&e), "no such file or directory");
+    }
+}
