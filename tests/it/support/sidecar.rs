@@ -119,7 +119,11 @@ pub fn start(opts: &Opts) -> Daprd {
             return d;
         }
         // A port picked as free may have been taken meanwhile: try again with others.
-        if !d.log().to_ascii_lowercase().contains("address already in use") {
+        if !d
+            .log()
+            .to_ascii_lowercase()
+            .contains("address already in use")
+        {
             panic!("daprd did not start:\n{}", d.log());
         }
     }
