@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Path of a binary of this crate (`dapr`, `daprd`).
@@ -56,7 +60,16 @@ impl Redis {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .arg("--dir")
                 .arg(dir.path())
                 .stdout(Stdio::null())
@@ -68,7 +81,11 @@ impl Redis {
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
             if up && child.0.try_wait().unwrap().is_none() {
-                return Redis { port, _child: child, _dir: dir };
+                return Redis {
+                    port,
+                    _child: child,
+                    _dir: dir,
+                };
             }
         }
         panic!("could not start redis-server");
