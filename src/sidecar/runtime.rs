@@ -397,8 +397,10 @@ impl Sidecar {
         };
         log::info(
             scope::RUNTIME,
+            // The official runtime (1.14 and later) words this line with `:<port>`; the
+            // official CLI's end-to-end tests look for exactly that.
             &format!(
-                "Internal gRPC server is running on port {}",
+                "Internal gRPC server is running on :{}",
                 invoker.internal_port()
             ),
         );
