@@ -139,7 +139,7 @@ pub struct Flags {
     /// Print build information and exit
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_bool)]
     pub build_info: bool,
-    /// Not supported by this sidecar (the HTTP API is served over TCP)
+    /// Path to a unix domain socket dir mount. If specified, Dapr API servers will use Unix Domain Sockets
     #[arg(long, default_value = "")]
     pub unix_domain_socket: String,
 
@@ -267,6 +267,9 @@ pub struct Config {
     pub api_token: Option<String>,
     /// `APP_API_TOKEN`: sent to the app as `dapr-api-token`.
     pub app_api_token: Option<String>,
+    /// `--unix-domain-socket`: when set, the HTTP and gRPC APIs listen only on
+    /// `<dir>/dapr-<app-id>-{http,grpc}.socket` (the internal gRPC port stays TCP).
+    pub unix_domain_socket: Option<PathBuf>,
 }
 
 /// What the command line resolved to: run, or print something and exit 0.
@@ -494,11 +497,18 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
             )));
         }
     }
-    if !f.unix_domain_socket.is_empty() {
-        return Err(err(
-            "--unix-domain-socket is not supported yet by this daprd: the API is served over TCP only",
-        ));
-    }
+    let unix_domain_socket = match f.unix_domain_socket.trim() {
+        "" => None,
+        d => {
+            let dir = PathBuf::from(d);
+            if !dir.is_dir() {
+                return Err(err(format!(
+                    "--unix-domain-socket {d}: not an existing directory (give the directory that will hold dapr-<app-id>-http.socket and dapr-<app-id>-grpc.socket)"
+                )));
+            }
+            Some(dir)
+        }
+    };
     if f.wait == Some(true) {
         return Err(err(
             "--wait is not supported by this daprd: poll /v1.0/healthz/outbound instead",
@@ -692,6 +702,7 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
             .collect(),
         api_token: non_empty("DAPR_API_TOKEN"),
         app_api_token: non_empty("APP_API_TOKEN"),
+        unix_domain_socket,
     })
 }
 
@@ -918,6 +929,25 @@ mod tests {
         assert!(e.0.contains("not supported yet"), "{e}");
         let e = run(&["--app-id", "x", "--max-body-size", "lots"]).unwrap_err();
         assert!(e.0.contains("--max-body-size"), "{e}");
+    }
+
+    #[test]
+    fn unix_domain_socket_takes_an_existing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let c = run(&["--app-id", "x", "--unix-domain-socket", d]).unwrap();
+        assert_eq!(c.unix_domain_socket.as_deref(), Some(dir.path()));
+        let missing = dir.path().join("nope");
+        let e = run(&[
+            "--app-id",
+            "x",
+            "--unix-domain-socket",
+            missing.to_str().unwrap(),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("--unix-domain-socket"), "{e}");
+        let c = run(&["--app-id", "x"]).unwrap();
+        assert!(c.unix_domain_socket.is_none());
     }
 
     #[test]

@@ -8,9 +8,16 @@
 //! as the API listens; `/v1.0/healthz` turns 204 once the app port accepts connections (at
 //! once without an app). The gRPC API (`api::grpc`) is served on `--dapr-grpc-port` next to
 //! the HTTP API, with the same shutdown. Metrics are not served.
+//!
+//! With `--unix-domain-socket <dir>` the HTTP and gRPC APIs listen only on
+//! `<dir>/dapr-<app-id>-http.socket` and `<dir>/dapr-<app-id>-grpc.socket` (the public and
+//! internal gRPC ports stay TCP); a stale socket file nobody listens on is replaced, and the
+//! socket files are removed when the sidecar stops (not after SIGKILL).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +26,7 @@ use axum::ServiceExt;
 use axum::extract::Request;
 use axum::serve::ListenerExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::watch;
 
 use super::api::core::{
@@ -39,8 +46,83 @@ pub struct Sidecar {
     api_listeners: Vec<TcpListener>,
     public_listener: Option<TcpListener>,
     grpc_listeners: Vec<TcpListener>,
+    /// `--unix-domain-socket`: the HTTP and gRPC API sockets, used instead of the TCP ones.
+    unix: Option<UnixListeners>,
     invoker: Arc<Invoker>,
     started: Instant,
+}
+
+/// The API sockets of `--unix-domain-socket`; their files go away with this value.
+struct UnixListeners {
+    http: UnixListener,
+    grpc: UnixListener,
+    files: SocketFiles,
+}
+
+/// Socket files this process created: removed on drop, so that a failed start-up or a
+/// normal shutdown leaves nothing behind.
+struct SocketFiles(Vec<PathBuf>);
+
+impl SocketFiles {
+    fn remove(&mut self) {
+        for p in self.0.drain(..) {
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                log::warn(
+                    scope::RUNTIME,
+                    &format!("cannot remove socket {}: {e}", p.display()),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for SocketFiles {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn socket_error(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!(
+        "failed to listen on {} (--unix-domain-socket): {why}",
+        path.display()
+    )
+}
+
+/// Binds a Unix socket at `path`. A socket file left by a sidecar that died is replaced;
+/// one that still accepts connections, or a path that is not a socket, is an error.
+fn bind_unix(path: &Path) -> anyhow::Result<UnixListener> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(socket_error(
+                    path,
+                    "another process is already listening on it",
+                ));
+            }
+            std::fs::remove_file(path)
+                .map_err(|e| socket_error(path, format!("cannot remove the stale socket: {e}")))?;
+        }
+        Ok(_) => {
+            return Err(socket_error(path, "the path exists and is not a socket"));
+        }
+        Err(_) => {}
+    }
+    UnixListener::bind(path).map_err(|e| socket_error(path, e))
+}
+
+/// Binds `<dir>/dapr-<app_id>-http.socket` and `<dir>/dapr-<app_id>-grpc.socket`.
+fn bind_unix_api(dir: &Path, app_id: &str) -> anyhow::Result<UnixListeners> {
+    let mut files = SocketFiles(Vec::new());
+    let http_path = dir.join(format!("dapr-{app_id}-http.socket"));
+    let http = bind_unix(&http_path)?;
+    files.0.push(http_path);
+    let grpc_path = dir.join(format!("dapr-{app_id}-grpc.socket"));
+    let grpc = bind_unix(&grpc_path)?;
+    files.0.push(grpc_path);
+    Ok(UnixListeners { http, grpc, files })
 }
 
 fn listen_error(addr: SocketAddr, flag: &str, e: &std::io::Error) -> anyhow::Error {
@@ -157,13 +239,22 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         );
     }
     let optional_v6 = cfg.default_listen_addresses;
-    let api_listeners = bind_all(
-        &cfg.listen_addresses,
-        cfg.http_port,
-        "--dapr-http-port",
-        optional_v6,
-    )
-    .await?;
+    // As upstream, the sockets replace the TCP API ports (which are then not bound).
+    let unix = match &cfg.unix_domain_socket {
+        Some(dir) => Some(bind_unix_api(dir, &cfg.app_id)?),
+        None => None,
+    };
+    let api_listeners = if unix.is_some() {
+        Vec::new()
+    } else {
+        bind_all(
+            &cfg.listen_addresses,
+            cfg.http_port,
+            "--dapr-http-port",
+            optional_v6,
+        )
+        .await?
+    };
     let public_listener = match cfg.public_port {
         Some(p) => Some(
             bind_all(&[cfg.public_listen_address], p, "--dapr-public-port", false)
@@ -172,13 +263,17 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         ),
         None => None,
     };
-    let grpc_listeners = bind_all(
-        &cfg.listen_addresses,
-        cfg.grpc_port,
-        "--dapr-grpc-port",
-        optional_v6,
-    )
-    .await?;
+    let grpc_listeners = if unix.is_some() {
+        Vec::new()
+    } else {
+        bind_all(
+            &cfg.listen_addresses,
+            cfg.grpc_port,
+            "--dapr-grpc-port",
+            optional_v6,
+        )
+        .await?
+    };
 
     // Store connections and the invoker's start-up (name resolution) overlap.
     let invoke_cfg = InvokeConfig {
@@ -248,6 +343,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         api_listeners,
         public_listener,
         grpc_listeners,
+        unix,
         invoker,
         started,
     })
@@ -265,6 +361,18 @@ fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    serve_on(listener, router, stop)
+}
+
+fn serve_on<L>(
+    listener: L,
+    router: axum::Router,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let svc = ServiceExt::<Request>::into_make_service(http::service(router));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, svc)
@@ -278,7 +386,7 @@ fn serve(
 
 /// Serves the gRPC API (`api::grpc`) on one listener until shutdown.
 fn serve_grpc(
-    listener: TcpListener,
+    listener: super::api::grpc::GrpcListener,
     cfg: &Config,
     core: &Arc<Core>,
     invoker: &Arc<Invoker>,
@@ -353,19 +461,36 @@ impl Sidecar {
             api_listeners,
             public_listener,
             grpc_listeners,
+            unix,
             invoker,
             started,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut servers = Vec::new();
         let router = http::router(http.clone());
+        let (unix_grpc, mut socket_files) = match unix {
+            Some(UnixListeners { http, grpc, files }) => {
+                servers.push(serve_on(http, router.clone(), stop_rx.clone()));
+                log::info(
+                    scope::HTTP,
+                    &format!(
+                        "HTTP server listening on UNIX socket: {}",
+                        files.0[0].display()
+                    ),
+                );
+                (Some(grpc), files)
+            }
+            None => (None, SocketFiles(Vec::new())),
+        };
         for l in api_listeners {
             servers.push(serve(l, router.clone(), stop_rx.clone()));
         }
-        log::info(
-            scope::RUNTIME,
-            &format!("HTTP server is running on port {}", cfg.http_port),
-        );
+        if unix_grpc.is_none() {
+            log::info(
+                scope::RUNTIME,
+                &format!("HTTP server is running on port {}", cfg.http_port),
+            );
+        }
         log::info(
             scope::RUNTIME,
             &format!("The request body size parameter is: {}", cfg.max_body_size),
@@ -378,14 +503,25 @@ impl Sidecar {
                 &format!("Public HTTP server is running on port {port}"),
             );
         }
-        let reserved: Vec<_> = grpc_listeners
+        let mut reserved: Vec<_> = grpc_listeners
             .into_iter()
-            .map(|l| serve_grpc(l, &cfg, &core, &invoker, stop_rx.clone()))
+            .map(|l| serve_grpc(l.into(), &cfg, &core, &invoker, stop_rx.clone()))
             .collect();
-        log::info(
-            scope::RUNTIME,
-            &format!("API gRPC server is running on port {}", cfg.grpc_port),
-        );
+        if let Some(l) = unix_grpc {
+            reserved.push(serve_grpc(l.into(), &cfg, &core, &invoker, stop_rx.clone()));
+            log::info(
+                scope::RUNTIME,
+                &format!(
+                    "gRPC server listening on UNIX socket: {}",
+                    socket_files.0[1].display()
+                ),
+            );
+        } else {
+            log::info(
+                scope::RUNTIME,
+                &format!("API gRPC server is running on port {}", cfg.grpc_port),
+            );
+        }
         let internal = {
             let inv = invoker.clone();
             let stop = wait_true(stop_rx.clone());
@@ -471,6 +607,8 @@ impl Sidecar {
                 "Shutdown forced through the API; exiting with code 1",
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+            // `exit` runs no destructors.
+            socket_files.remove();
             std::process::exit(1);
         }
         log::info(scope::RUNTIME, "Dapr shutting down");
@@ -492,6 +630,7 @@ impl Sidecar {
         for s in core.stores() {
             s.store.close().await;
         }
+        socket_files.remove();
         log::info(scope::RUNTIME, "Dapr runtime stopped");
         Ok(())
     }

@@ -796,3 +796,129 @@ fn cors_only_with_allowed_origins() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+/// One HTTP/1.1 exchange over a Unix socket: the status and the body.
+fn unix_http(sock: &std::path::Path, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: unix\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {resp:?}"));
+    let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let rest = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // One chunk is all these small answers use: "<hex>\r\n<data>\r\n0\r\n\r\n".
+        rest.split_once("\r\n")
+            .map(|(_, d)| d.split("\r\n").next().unwrap_or_default())
+            .unwrap_or_default()
+    } else {
+        rest
+    };
+    (status, rest.to_string())
+}
+
+#[test]
+fn unix_domain_socket_serves_the_api_instead_of_tcp() {
+    let home = tempfile::tempdir().unwrap();
+    let sockets = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    write_component(&res, "statestore", "state.in-memory", &[]);
+    let app_id = "udsapp";
+    // A stale socket file from a sidecar that died is replaced.
+    let http_sock = sockets.path().join(format!("dapr-{app_id}-http.socket"));
+    let grpc_sock = sockets.path().join(format!("dapr-{app_id}-grpc.socket"));
+    drop(std::os::unix::net::UnixListener::bind(&http_sock).unwrap());
+    assert!(http_sock.exists());
+
+    let opts = Opts::new(app_id, home.path())
+        .resources(&res)
+        .arg("--unix-domain-socket")
+        .arg(sockets.path().to_str().unwrap());
+    let mut d = sidecar::spawn(&opts, free_port());
+    let up = wait_until(Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&http_sock).is_ok()
+            || matches!(d.child.0.try_wait(), Ok(Some(_)))
+    });
+    assert!(up && d.child.0.try_wait().unwrap().is_none(), "{}", d.log());
+    assert!(grpc_sock.exists(), "{}", d.log());
+
+    let (status, body) = unix_http(&http_sock, "GET", "/v1.0/metadata", "");
+    assert_eq!(status, 200, "{body}");
+    let meta: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(meta["id"], app_id);
+    let (status, body) = unix_http(
+        &http_sock,
+        "POST",
+        "/v1.0/state/statestore",
+        r#"[{"key":"k1","value":{"n":7}}]"#,
+    );
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = unix_http(&http_sock, "GET", "/v1.0/state/statestore/k1", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"n": 7})
+    );
+
+    // The TCP API port is not bound at all.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", d.http_port)).is_err(),
+        "HTTP port {} should not listen",
+        d.http_port
+    );
+    let log = d.log();
+    assert!(
+        log.contains(&format!(
+            "HTTP server listening on UNIX socket: {}",
+            http_sock.display()
+        )),
+        "{log}"
+    );
+
+    // `dapr list` finds the sidecar and reads its metadata over the socket.
+    let list = std::process::Command::new(crate::support::bin("dapr"))
+        .args(["list", "-o", "json"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let rows: Vec<Value> = serde_json::from_str(&list).unwrap_or_default();
+    let row = rows
+        .iter()
+        .find(|r| r["daprdPid"] == d.pid())
+        .unwrap_or_else(|| panic!("not listed: {list}"));
+    assert_eq!(row["appId"], app_id, "{list}");
+
+    // A second daprd on the same sockets is refused while the first listens.
+    let mut second = sidecar::spawn(&opts, free_port());
+    let status = second
+        .wait_exit(Duration::from_secs(10))
+        .expect("a second daprd on a live socket must exit");
+    assert!(!status.success());
+    assert!(
+        second.log().contains("--unix-domain-socket"),
+        "{}",
+        second.log()
+    );
+    assert!(http_sock.exists(), "the live socket is kept");
+
+    d.signal(Signal::SIGTERM);
+    let status = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daprd should exit on SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", d.log());
+    assert!(
+        !http_sock.exists() && !grpc_sock.exists(),
+        "sockets removed"
+    );
+}

@@ -31,7 +31,7 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use prost::Message as _;
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tonic::metadata::{AsciiMetadataValue, KeyAndValueRef, MetadataMap};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
@@ -76,6 +76,24 @@ pub struct GrpcSettings {
     pub api_logging: bool,
 }
 
+/// Where the gRPC API listens: a TCP port, or the `--unix-domain-socket` socket.
+pub enum GrpcListener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl From<TcpListener> for GrpcListener {
+    fn from(l: TcpListener) -> GrpcListener {
+        GrpcListener::Tcp(l)
+    }
+}
+
+impl From<UnixListener> for GrpcListener {
+    fn from(l: UnixListener) -> GrpcListener {
+        GrpcListener::Unix(l)
+    }
+}
+
 /// Serves the gRPC API on `listener` until `shutdown` resolves, then lets open calls
 /// finish. `max_msg` (`--max-body-size`) bounds received and sent messages; `api_token`
 /// (`DAPR_API_TOKEN`) is required as metadata `dapr-api-token` on every call when set.
@@ -95,11 +113,11 @@ pub async fn serve(
     serve_with(core, invoker, listener, settings, shutdown).await
 }
 
-/// [`serve`] with every setting, including API logging.
+/// [`serve`] with every setting, including API logging, on a TCP or Unix listener.
 pub async fn serve_with(
     core: Arc<Core>,
     invoker: Option<Arc<Invoker>>,
-    listener: TcpListener,
+    listener: impl Into<GrpcListener>,
     settings: GrpcSettings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
@@ -113,12 +131,22 @@ pub async fn serve_with(
         inner: svc,
         enabled: settings.api_logging,
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(svc)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(std::io::Error::other)
+    let router = tonic::transport::Server::builder().add_service(svc);
+    match listener.into() {
+        GrpcListener::Tcp(l) => {
+            let incoming = TcpIncoming::from(l).with_nodelay(Some(true));
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+        GrpcListener::Unix(l) => {
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(l);
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+    }
+    .map_err(std::io::Error::other)
 }
 
 /// Scope of the API log lines of gRPC calls (the HTTP ones use `dapr.runtime.http-info`).
