@@ -72,21 +72,12 @@ impl Stopper {
     }
 }
 
-/// `dapr stop -f`: a directory means its `dapr.yaml`; the result is absolute.
+/// `dapr stop -f`: resolved exactly as `dapr run -f` records `runTemplatePath`
+/// ([`runfile::resolve_path`](super::runfile::resolve_path): `~` expanded, made absolute,
+/// `.` and `..` removed lexically, a directory means its `dapr.yaml`), so that any spelling
+/// of the same file matches the running template.
 pub fn resolve_run_file(path: &Path) -> Result<PathBuf, Error> {
-    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
-    let file = if abs.is_dir() {
-        abs.join("dapr.yaml")
-    } else {
-        abs
-    };
-    if !file.is_file() {
-        return Err(Error::msg(format!(
-            "stat {}: no such file or directory",
-            file.display()
-        )));
-    }
-    Ok(file)
+    super::runfile::resolve_path(&path.to_string_lossy()).map_err(|e| Error::msg(e.to_string()))
 }
 
 /// SIGTERM the CLI that started `run_file` (its whole process group when safe). Returns
@@ -115,5 +106,34 @@ pub fn stop_run_file(instances: &[Instance], run_file: &Path) -> Result<bool, St
             inst.cli_pid,
             e.desc()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_file_paths_are_cleaned_like_dapr_run_records_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let apps = tmp.path().join("apps");
+        std::fs::create_dir_all(apps.join("sub")).unwrap();
+        std::fs::write(apps.join("dapr.yaml"), "version: 1\napps: []\n").unwrap();
+        let want = apps.join("dapr.yaml");
+        for spelled in [
+            "apps/dapr.yaml",
+            "apps/sub/../dapr.yaml",
+            "apps/./sub/.././dapr.yaml",
+            "apps/sub/..",
+            "apps/",
+        ] {
+            let got = resolve_run_file(&tmp.path().join(spelled)).unwrap();
+            assert_eq!(got, want, "{spelled}");
+        }
+        let e = resolve_run_file(&tmp.path().join("apps/none.yaml")).unwrap_err();
+        assert!(e.to_string().contains("no such file or directory"), "{e}");
+        std::fs::write(apps.join("notes.txt"), "x").unwrap();
+        let e = resolve_run_file(&apps.join("notes.txt")).unwrap_err();
+        assert!(e.to_string().contains("is not a YAML file"), "{e}");
     }
 }

@@ -1615,3 +1615,71 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         o.all()
     );
 }
+
+#[test]
+fn stop_a_run_file_spelled_with_dot_segments_from_another_directory() {
+    // `run -f` records the template path cleaned (absolute, `.`/`..` removed); `stop -f`
+    // must clean its argument the same way to find the run.
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = format!("rfdots-{}", std::process::id());
+    let dir = env.dir.path().join("apps");
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        dir.join("dapr.yaml"),
+        format!("version: 1\napps:\n  - appID: {id}\n    appDirPath: .\n    command: [\"sleep\", \"30\"]\n"),
+    )
+    .unwrap();
+    let file = dir.join("dapr.yaml");
+    let file_s = file.to_str().unwrap();
+    let log = env.dir.path().join("runfile-dots.log");
+    let mut run = spawn_dapr(&env, &["run", "-f", file_s], &log);
+    let ready = support::wait_until(Duration::from_secs(20), || {
+        find_app(&env, &id).is_some_and(|r| r["appPid"].as_u64() > Some(0))
+    });
+    assert!(
+        ready,
+        "run file app not listed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let row = find_app(&env, &id).unwrap();
+    assert_eq!(row["runTemplatePath"], file_s, "{row}");
+    let pids = [
+        run.0.id(),
+        row["daprdPid"].as_u64().unwrap() as u32,
+        row["appPid"].as_u64().unwrap() as u32,
+    ];
+
+    let out = env
+        .cmd(&["stop", "-f", "../apps/./dapr.yaml"])
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("✅  Dapr and app processes stopped successfully"),
+        "{all}"
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(20), || run
+            .0
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "dapr run -f did not end"
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(5), || pids
+            .iter()
+            .all(|p| !pid_alive(*p))),
+        "processes left behind: {pids:?}"
+    );
+    assert!(find_app(&env, &id).is_none());
+}
