@@ -1,9 +1,10 @@
 //! The gRPC API adapter: `dapr.proto.runtime.v1.Dapr` on `--dapr-grpc-port` or the
 //! `--unix-domain-socket` socket (plaintext h2c), so the official SDKs' gRPC clients
 //! (Python `DaprClient`, JS in gRPC mode, the Rust `dapr` crate) work against this daprd.
-//! Messages and the service trait come from the `dapr` crate's generated code; every call is decoded here and handed to the
-//! protocol-neutral [`Core`] (state, metadata, shutdown) or to the [`Invoker`] (service
-//! invocation, built as the equivalent HTTP request so both APIs share one path).
+//! Messages and the service trait come from the `dapr` crate's generated code; every call
+//! is decoded here and handed to the protocol-neutral [`Core`] (state, metadata, shutdown)
+//! or to the [`Invoker`] (service invocation, built as the equivalent HTTP request so both
+//! APIs share one path).
 //!
 //! Semantics follow the official gRPC API where it differs from HTTP: `SaveState` stores
 //! the value bytes verbatim unless the item's metadata says `contentType=application/json`;
