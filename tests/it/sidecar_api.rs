@@ -731,6 +731,36 @@ fn ttl_metadata_comes_back_as_headers() {
     assert_eq!((st, code.as_str()), (400, "ERR_STATE_SAVE"));
 }
 
+/// `metadata.*` query parameters on a save apply to every item, over the item's own.
+#[test]
+fn save_takes_metadata_from_the_query() {
+    let (d, _home) = with_memory_store("qmetaapp", &[]);
+    let c = client();
+    let save = json!([
+        {"key": "q1", "value": 1},
+        {"key": "q2", "value": 2, "metadata": {"ttlInSeconds": "soon"}}
+    ])
+    .to_string();
+    let r = c
+        .post(d.url("/v1.0/state/statestore?metadata.ttlInSeconds=100"))
+        .body(save)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    for key in ["q1", "q2"] {
+        let r = c
+            .get(d.url(&format!("/v1.0/state/statestore/{key}")))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers().get("metadata.ttlExpireTime").is_some(),
+            "{key} has a TTL: {:?}",
+            r.headers()
+        );
+    }
+}
+
 #[test]
 fn json_logs_are_one_object_per_line() {
     let (d, _home) = with_memory_store("jsonlog", &["--log-as-json"]);

@@ -703,8 +703,9 @@ fn python_sdk_state_metadata_and_invoke() {
     drop(rt);
 }
 
-#[test]
-fn js_sdk_in_grpc_mode() {
+/// The directory of the JS SDK scripts; panics with the install command when the official
+/// JS SDK is not installed there.
+fn js_sdk_dir() -> PathBuf {
     let dir = sdk_script("");
     let probe = Command::new("node")
         .args(["--input-type=module", "-e", "await import('@dapr/dapr')"])
@@ -717,6 +718,12 @@ fn js_sdk_in_grpc_mode() {
          npm ci --prefix tests/sdk\n{}",
         String::from_utf8_lossy(&probe.stderr)
     );
+    dir
+}
+
+#[test]
+fn js_sdk_in_grpc_mode() {
+    let dir = js_sdk_dir();
     let rt = runtime();
     let app_port = rt.block_on(echo_app());
     let (d, _home) = daprd("jssdk", true, |o| o.app_port(app_port));
@@ -731,6 +738,93 @@ fn js_sdk_in_grpc_mode() {
         .env_remove("DAPR_HTTP_ENDPOINT");
     run_script(cmd, "JS SDK (gRPC)", &d);
     drop(rt);
+}
+
+/// What `dapr init` writes into `~/.dapr` (config with Zipkin tracing, a Redis state store
+/// that is also the actor store, a Redis pub/sub), pointed at `redis`.
+fn dapr_init_home(home: &std::path::Path, redis: &crate::support::Redis) -> PathBuf {
+    let dot = home.join(".dapr");
+    let comps = dot.join("components");
+    std::fs::create_dir_all(&comps).unwrap();
+    std::fs::write(
+        dot.join("config.yaml"),
+        "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprConfig\n\
+         spec:\n  tracing:\n    samplingRate: \"1\"\n    zipkin:\n      \
+         endpointAddress: http://localhost:9411/api/v2/spans\n",
+    )
+    .unwrap();
+    for (name, ty, extra) in [
+        (
+            "statestore",
+            "state.redis",
+            "  - name: actorStateStore\n    value: \"true\"\n",
+        ),
+        ("pubsub", "pubsub.redis", ""),
+    ] {
+        std::fs::write(
+            comps.join(format!("{name}.yaml")),
+            format!(
+                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n\
+                 spec:\n  type: {ty}\n  version: v1\n  metadata:\n  - name: redisHost\n    \
+                 value: {}\n  - name: redisPassword\n    value: \"\"\n{extra}",
+                redis.addr()
+            ),
+        )
+        .unwrap();
+    }
+    dot
+}
+
+/// daprd started with every flag `dapr run` passes and the files `dapr init` writes; the JS
+/// SDK in its default (HTTP) mode is both the client and the app (`DaprServer`).
+#[test]
+fn js_sdk_in_default_http_mode_as_dapr_run_starts_it() {
+    let dir = js_sdk_dir();
+    let redis = crate::support::Redis::start();
+    let home = tempfile::tempdir().unwrap();
+    let dot = dapr_init_home(home.path(), &redis);
+    let app_port = crate::support::free_port();
+    let config = dot.join("config.yaml");
+    let opts = Opts::new("jshttp", home.path())
+        .resources(&dot.join("components"))
+        .app_port(app_port)
+        .arg("--app-protocol=http")
+        .arg("--app-max-concurrency=-1")
+        .arg(&format!("--config={}", config.display()))
+        .arg("--scheduler-host-address=localhost:50006")
+        .arg("--max-body-size=4Mi")
+        .arg("--read-buffer-size=4Ki")
+        .arg("--log-level=info");
+    let d = start(&opts);
+    let mut cmd = Command::new("node");
+    cmd.arg(sdk_script("js_http.mjs"))
+        .current_dir(&dir)
+        .env("APP_ID", "jshttp")
+        .env("APP_PORT", app_port.to_string())
+        .env("DAPR_HTTP_PORT", d.http_port.to_string())
+        .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
+        .env_remove("DAPR_API_TOKEN")
+        .env_remove("DAPR_GRPC_ENDPOINT")
+        .env_remove("DAPR_HTTP_ENDPOINT");
+    run_script(cmd, "JS SDK (HTTP)", &d);
+
+    // What the SDK wrote is in the official Redis layout, and its metadata option (sent
+    // as `metadata.ttlInSeconds` in the query) set the key's TTL.
+    assert_eq!(
+        redis.cli(&["HGET", "jshttp||js-obj", "data"]).trim(),
+        r#"{"a":1,"b":[true,null],"c":{"d":"e"}}"#
+    );
+    let ttl: i64 = redis
+        .cli(&["TTL", "jshttp||js-ttl"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=100).contains(&ttl), "TTL of js-ttl: {ttl}");
+    assert!(
+        d.log().contains("pubsub.redis"),
+        "the unsupported pubsub.redis component is reported:\n{}",
+        d.log()
+    );
 }
 
 #[test]

@@ -475,10 +475,18 @@ async fn shutdown(State(s): St, headers: HeaderMap, body: Body) -> Response {
 
 // ---- state ----
 
-async fn state_save(State(s): St, Path(store): Path<String>, body: Body) -> Response {
+async fn state_save(
+    State(s): St,
+    Path(store): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response {
     let result = async {
         let body = read_body(&s, body).await?;
         s.core.store(&store)?;
+        // `metadata.*` query parameters apply to every item and win over the item's own
+        // (the JS SDK sends its `metadata` option this way).
+        let (qmeta, _) = parse_query(q.as_deref());
         let items = match parse_json(&body)? {
             Value::Array(items) => items,
             _ => {
@@ -490,7 +498,10 @@ async fn state_save(State(s): St, Path(store): Path<String>, body: Body) -> Resp
         let reqs = items
             .into_iter()
             .map(|item| match item {
-                Value::Object(m) => set_request(m),
+                Value::Object(m) => set_request(m).map(|mut r| {
+                    r.metadata.extend(qmeta.clone());
+                    r
+                }),
                 _ => Err(ApiError::malformed_request(
                     "each state item must be a JSON object",
                 )),
