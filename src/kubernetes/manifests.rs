@@ -804,6 +804,79 @@ mod tests {
         }
     }
 
+    /// The chart's Services (reference §1.5): `name:port→target` per port, and the selector.
+    #[test]
+    fn services_have_the_charts_ports_and_selectors() {
+        let objs = render(&RenderOptions::default()).unwrap();
+        let want: [(&str, &str, &[&str]); 7] = [
+            (
+                "dapr-api",
+                "dapr-operator",
+                &["grpc:443→6500", "legacy:80→6500", "metrics:9090→9090"],
+            ),
+            ("dapr-webhook", "dapr-operator", &[":443→19443"]),
+            (
+                "dapr-sentry",
+                "dapr-sentry",
+                &["grpc:443→50001", "metrics:9090→9090"],
+            ),
+            (
+                "dapr-placement-server",
+                "dapr-placement-server",
+                &["api:50005→", "raft-node:8201→", "metrics:9090→9090"],
+            ),
+            (
+                "dapr-scheduler-server-a",
+                "dapr-scheduler-server",
+                &[
+                    "api:443→50006",
+                    "etcd-client:2379→",
+                    "etcd-peer:2380→",
+                    "metrics:9090→9090",
+                ],
+            ),
+            (
+                "dapr-scheduler-server",
+                "dapr-scheduler-server",
+                &[
+                    "api:50006→",
+                    "etcd-client:2379→",
+                    "etcd-peer:2380→",
+                    "metrics:9090→9090",
+                ],
+            ),
+            (
+                "dapr-sidecar-injector",
+                "dapr-sidecar-injector",
+                &["https:443→https", "metrics:9090→9090"],
+            ),
+        ];
+        let services: Vec<&Object> = objs.iter().filter(|o| o.kind() == "Service").collect();
+        assert_eq!(services.len(), want.len());
+        for (name, app, ports) in want {
+            let svc = services.iter().find(|o| o.name() == name).unwrap();
+            assert_eq!(svc.value["spec"]["selector"], json!({"app": app}), "{name}");
+            let got: Vec<String> = svc.value["spec"]["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    let target = match &p["targetPort"] {
+                        Value::Null => String::new(),
+                        Value::String(s) => s.clone(),
+                        n => n.to_string(),
+                    };
+                    format!(
+                        "{}:{}→{target}",
+                        p["name"].as_str().unwrap_or_default(),
+                        p["port"]
+                    )
+                })
+                .collect();
+            assert_eq!(got, ports, "{name}");
+        }
+    }
+
     #[test]
     fn scheduler_pdb_selector_matches_its_pods() {
         let objs = render(&RenderOptions::default()).unwrap();
