@@ -1546,3 +1546,177 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         text(&out)
     );
 }
+
+/// Where each kind lives on a real API server: plural → (group/version, namespaced).
+const API_ROUTES: &[(&str, &str, bool)] = &[
+    ("namespaces", "v1", false),
+    ("pods", "v1", true),
+    ("services", "v1", true),
+    ("configmaps", "v1", true),
+    ("secrets", "v1", true),
+    ("serviceaccounts", "v1", true),
+    ("deployments", "apps/v1", true),
+    ("statefulsets", "apps/v1", true),
+    ("clusterroles", "rbac.authorization.k8s.io/v1", false),
+    ("clusterrolebindings", "rbac.authorization.k8s.io/v1", false),
+    ("roles", "rbac.authorization.k8s.io/v1", true),
+    ("rolebindings", "rbac.authorization.k8s.io/v1", true),
+    ("poddisruptionbudgets", "policy/v1", true),
+    (
+        "mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io/v1",
+        false,
+    ),
+    (
+        "customresourcedefinitions",
+        "apiextensions.k8s.io/v1",
+        false,
+    ),
+    ("components", "dapr.io/v1alpha1", true),
+    ("configurations", "dapr.io/v1alpha1", true),
+];
+
+/// Why a request the `dapr` binary sent would be refused by a real API server, if it would:
+/// the route must exist for the kind (group/version, namespaced or not), named and write
+/// requests of namespaced kinds need a namespace, server-side applies carry
+/// `fieldManager=dapr-cli` and `force=true`, other patches no `force`.
+fn unlike_a_real_request(line: &str) -> Option<String> {
+    let (method, rest) = line.split_once(' ')?;
+    let (target, ctype) = rest.rsplit_once(" [")?;
+    let ctype = ctype.trim_end_matches(']');
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if ["/version", "/api", "/apis", "/api/v1"].contains(&path) {
+        return (method != "GET").then(|| format!("{method} on discovery"));
+    }
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (gv, rest): (String, &[&str]) = match segs.as_slice() {
+        ["api", v, rest @ ..] => (v.to_string(), rest),
+        ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest),
+        _ => return Some("not an API path".into()),
+    };
+    if rest.is_empty() {
+        return (method != "GET").then(|| format!("{method} on discovery"));
+    }
+    let (ns, rest) = match rest {
+        ["namespaces", ns, r, more @ ..] => (Some(*ns), [&[*r], more].concat()),
+        other => (None, other.to_vec()),
+    };
+    let plural = rest[0];
+    let Some((_, want_gv, namespaced)) = API_ROUTES.iter().find(|(p, _, _)| *p == plural) else {
+        return Some(format!("unexpected resource {plural}"));
+    };
+    if *want_gv != gv {
+        return Some(format!("{plural} is served at {want_gv}, not {gv}"));
+    }
+    if ns.is_some() && !namespaced {
+        return Some(format!("{plural} is cluster-scoped"));
+    }
+    let named = rest.len() > 1;
+    if *namespaced && ns.is_none() && (named || method != "GET") {
+        return Some(format!("{method} of namespaced {plural} without a namespace"));
+    }
+    let q: Vec<&str> = query.split('&').collect();
+    match method {
+        "PATCH" if ctype.starts_with("application/apply-patch+yaml") => {
+            if !(q.contains(&"fieldManager=dapr-cli") && q.contains(&"force=true")) {
+                return Some("apply without fieldManager=dapr-cli&force=true".into());
+            }
+        }
+        "PATCH" => {
+            if q.iter().any(|p| p.starts_with("force=")) {
+                return Some("force on a non-apply patch".into());
+            }
+            if ![
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+                "application/json-patch+json",
+            ]
+            .iter()
+            .any(|t| ctype.starts_with(t))
+            {
+                return Some(format!("patch content type {ctype}"));
+            }
+        }
+        "GET" | "DELETE" | "POST" | "PUT" => {}
+        other => return Some(format!("method {other}")),
+    }
+    None
+}
+
+#[test]
+fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts() {
+    let c = Cluster::new();
+    c.install(&[]);
+    let cache = c.dir.path().join("cache");
+    let file = c.dir.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis-master:6379\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nodeapp\n  labels:\n    app: node\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: node\n  template:\n    metadata:\n      labels:\n        app: node\n      annotations:\n        dapr.io/enabled: \"true\"\n        dapr.io/app-id: nodeapp\n        dapr.io/app-port: \"3000\"\n    spec:\n      containers:\n      - name: node\n        image: ghcr.io/dapr/samples/hello-k8s-node:latest\n        ports:\n        - containerPort: 3000\n",
+    )
+    .unwrap();
+    let out = kubectl(
+        &c.kubeconfig,
+        &cache,
+        &["apply", "--validate=false", "-f", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(support_wait(|| {
+        c.api
+            .list("", "pods")
+            .iter()
+            .any(|p| p["metadata"]["labels"]["dapr.io/app-id"] == "nodeapp")
+    }));
+
+    let out = c.dapr(&["list", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = rows(&out);
+    assert_eq!(table.len(), 1, "{}", text(&out));
+    assert_eq!(table[0][..3], ["default", "nodeapp", "3000"]);
+
+    let out = c.dapr(&["components", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = rows(&out);
+    assert_eq!(table.len(), 1, "{}", text(&out));
+    assert_eq!(table[0][..4], ["default", "statestore", "state.redis", "v1"]);
+
+    let out = c.dapr(&["logs", "-k", "--app-id", "nodeapp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("app_id=nodeapp"), "{}", text(&out));
+    assert!(text(&out).contains("✅  Fetched logs"), "{}", text(&out));
+
+    for args in [
+        &["status", "-k"][..],
+        &["configurations", "-k", "-A", "-o", "json"],
+        &["mtls", "-k"],
+        &["upgrade", "-k", "--runtime-version", "1.18.3", "--timeout", "20"],
+        &["uninstall", "-k", "--all", "--timeout", "10"],
+    ] {
+        let out = c.dapr(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    // The check itself bites on the mistakes it is for.
+    for wrong in [
+        "PATCH /api/v1/secrets/x?fieldManager=dapr-cli&force=true [application/apply-patch+yaml]",
+        "PATCH /api/v1/namespaces/d/clusterroles/x?fieldManager=dapr-cli&force=true [application/apply-patch+yaml]",
+        "PATCH /apis/apps/v1/namespaces/d/poddisruptionbudgets/x?fieldManager=dapr-cli&force=true [application/apply-patch+yaml]",
+        "PATCH /api/v1/namespaces/d/secrets/x?fieldManager=other [application/apply-patch+yaml]",
+        "PATCH /api/v1/namespaces/d/secrets/x?force=true [application/merge-patch+json]",
+        "POST /api/v1/pods [application/json]",
+    ] {
+        assert!(unlike_a_real_request(wrong).is_some(), "{wrong}");
+    }
+    let requests = c.api.requests();
+    let applies = requests
+        .iter()
+        .filter(|r| r.starts_with("PATCH ") && r.contains("apply-patch+yaml"))
+        .count();
+    assert!(applies >= 2 * 48, "init and upgrade apply everything: {applies}");
+    assert!(requests.iter().any(|r| r.starts_with("DELETE ")));
+    // kubectl's own requests are in the log too; they pass the same check.
+    let bad: Vec<String> = requests
+        .into_iter()
+        .filter_map(|r| unlike_a_real_request(&r).map(|why| format!("{r}: {why}")))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
