@@ -761,6 +761,59 @@ fn save_takes_metadata_from_the_query() {
     }
 }
 
+/// An app speaking HTTP/1.0 (Python's `http.server` default): the caller still gets an
+/// HTTP/1.1 answer, with the app's status, headers and body.
+#[test]
+fn http_1_0_app_answers_reach_the_caller_as_http_1_1() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(4) {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.0 418 I'm a teapot\r\nContent-Type: text/plain\r\nX-App: yes\r\n\
+                  Content-Length: 6\r\n\r\nteapot",
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let d = start(&Opts::new("oldapp", home.path()).app_port(app_port));
+    let r = client()
+        .post(d.url("/v1.0/invoke/oldapp/method/brew"))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_11);
+    assert_eq!(r.status(), 418);
+    assert_eq!(r.headers()["x-app"], "yes");
+    assert_eq!(r.text().unwrap(), "teapot");
+
+    // A caller speaking h2c (prior knowledge) is answered over h2; the app still gets HTTP/1.1.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (version, status, body) = rt.block_on(async {
+        use http_body_util::BodyExt;
+        let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri = d.url("/v1.0/invoke/oldapp/method/brew").parse().unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), h2.get(uri))
+            .await
+            .expect("h2c answer in time")
+            .unwrap();
+        let (version, status) = (r.version(), r.status().as_u16());
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (version, status, body)
+    });
+    assert_eq!(version, axum::http::Version::HTTP_2);
+    assert_eq!(status, 418);
+    assert_eq!(&body[..], b"teapot");
+}
+
 #[test]
 fn json_logs_are_one_object_per_line() {
     let (d, _home) = with_memory_store("jsonlog", &["--log-as-json"]);

@@ -742,11 +742,17 @@ async fn state_query(State(s): St, Path(store): Path<String>, body: Body) -> Res
 
 // ---- invocation ----
 
-async fn invoke(State(s): St, req: Request) -> Response {
-    match &s.invoker {
+async fn invoke(State(s): St, mut req: Request) -> Response {
+    // An h2c caller's request goes on to the app over HTTP/1.1.
+    *req.version_mut() = axum::http::Version::HTTP_11;
+    let mut res = match &s.invoker {
         Some(inv) => inv.handle_http(req).await,
-        None => ApiError::direct_invoke_no_app_id().into_response(),
-    }
+        None => return ApiError::direct_invoke_no_app_id().into_response(),
+    };
+    // The app's answer may carry its own HTTP version (1.0 for Python's `http.server`);
+    // hyper would write that status line and drop keep-alive. (h2 connections ignore it.)
+    *res.version_mut() = axum::http::Version::HTTP_11;
+    res
 }
 
 #[cfg(test)]
