@@ -463,13 +463,19 @@ pub struct ResourceListOptions {
     pub cluster: ClusterOptions,
     pub namespace: Option<String>,
     pub all_namespaces: bool,
+    /// `--no-namespace-warning`: leave out the namespace warning.
+    pub no_namespace_warning: bool,
     /// `-n/--name`: only the resource with this name (case-insensitive).
     pub name: Option<String>,
     pub output: OutputFormat,
 }
 
 fn print_resources(o: &ResourceListOptions, kind: &str, printer: &Printer) -> anyhow::Result<i32> {
-    let ns = scope(&o.namespace, o.all_namespaces, printer);
+    // Unlike `list -k`, the official commands warn whatever the namespace flags say.
+    if !o.no_namespace_warning {
+        printer.warning(NAMESPACE_WARNING);
+    }
+    let ns = o.namespace.clone().filter(|_| !o.all_namespaces);
     let items = runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
         let items = resources::list_dapr(&c, kind, ns.as_deref()).await?;

@@ -607,12 +607,32 @@ fn components_and_configurations_tables_and_json() {
         "{names:?}"
     );
 
-    let out = c.dapr(&["components", "-k", "--namespace", "test", "-o", "json"]);
-    assert!(out.status.success());
-    assert!(
-        !text(&out).contains("In future releases"),
-        "no warning with --namespace"
-    );
+    // As the official command: the warning comes even with --namespace or -A, unless
+    // --no-namespace-warning.
+    for args in [
+        &["components", "-k", "--namespace", "test"][..],
+        &["configurations", "-k", "-A"],
+    ] {
+        let out = c.dapr(args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(
+            text(&out).matches("In future releases").count(),
+            1,
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let out = c.dapr(&[
+        "components",
+        "-k",
+        "--namespace",
+        "test",
+        "-o",
+        "json",
+        "--no-namespace-warning",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("In future releases"), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v,
@@ -1613,7 +1633,9 @@ fn unlike_a_real_request(line: &str) -> Option<String> {
     }
     let named = rest.len() > 1;
     if *namespaced && ns.is_none() && (named || method != "GET") {
-        return Some(format!("{method} of namespaced {plural} without a namespace"));
+        return Some(format!(
+            "{method} of namespaced {plural} without a namespace"
+        ));
     }
     let q: Vec<&str> = query.split('&').collect();
     match method {
@@ -1677,7 +1699,10 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
     assert!(out.status.success(), "{}", text(&out));
     let table = rows(&out);
     assert_eq!(table.len(), 1, "{}", text(&out));
-    assert_eq!(table[0][..4], ["default", "statestore", "state.redis", "v1"]);
+    assert_eq!(
+        table[0][..4],
+        ["default", "statestore", "state.redis", "v1"]
+    );
 
     let out = c.dapr(&["logs", "-k", "--app-id", "nodeapp"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -1689,7 +1714,14 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         &["status", "-k"][..],
         &["configurations", "-k", "-A", "-o", "json"],
         &["mtls", "-k"],
-        &["upgrade", "-k", "--runtime-version", "1.18.3", "--timeout", "20"],
+        &[
+            "upgrade",
+            "-k",
+            "--runtime-version",
+            "1.18.3",
+            "--timeout",
+            "20",
+        ],
         &["uninstall", "-k", "--all", "--timeout", "10"],
     ] {
         let out = c.dapr(args);
@@ -1711,7 +1743,10 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         .iter()
         .filter(|r| r.starts_with("PATCH ") && r.contains("apply-patch+yaml"))
         .count();
-    assert!(applies >= 2 * 48, "init and upgrade apply everything: {applies}");
+    assert!(
+        applies >= 2 * 48,
+        "init and upgrade apply everything: {applies}"
+    );
     assert!(requests.iter().any(|r| r.starts_with("DELETE ")));
     // kubectl's own requests are in the log too; they pass the same check.
     let bad: Vec<String> = requests
@@ -1719,4 +1754,65 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         .filter_map(|r| unlike_a_real_request(&r).map(|why| format!("{r}: {why}")))
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn the_fake_refuses_what_a_real_server_refuses() {
+    let api = FakeApi::start();
+    let http = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("{}{p}", api.url());
+    let apply = |path: &str, body: serde_json::Value| {
+        http.patch(url(path))
+            .query(&[("fieldManager", "dapr-cli"), ("force", "true")])
+            .header("content-type", "application/apply-patch+yaml")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let cm = |av: &str, ns: &str| {
+        serde_json::json!({"apiVersion": av, "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": ns}})
+    };
+    let r = apply(
+        "/api/v1/namespaces/default/configmaps/c",
+        cm("v2", "default"),
+    );
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("does not match the expected API version")
+    );
+    let r = apply("/api/v1/namespaces/default/configmaps/c", cm("v1", "other"));
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("namespace of the provided object")
+    );
+    let r = apply("/api/v1/configmaps/c", cm("v1", "default"));
+    assert_eq!(r.status(), 404);
+    let r = apply(
+        "/api/v1/namespaces/default/configmaps/c",
+        cm("v1", "default"),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = http
+        .patch(url("/api/v1/namespaces/default/configmaps/c?force=true"))
+        .header("content-type", "application/merge-patch+json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // A cluster-scoped object drops the namespace it was sent with.
+    let r = apply(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/r",
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "r", "namespace": "default"}, "rules": []}),
+    );
+    assert_eq!(r.status(), 201);
+    let role = api
+        .get("rbac.authorization.k8s.io", "clusterroles", "", "r")
+        .unwrap();
+    assert!(role["metadata"]["namespace"].is_null(), "{role}");
 }

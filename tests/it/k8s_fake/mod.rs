@@ -15,6 +15,10 @@
 //! injector adds, once the injector's webhook configuration exists. A rollout can be made
 //! to fail (`fail_rollout`): its pods stay `Waiting (ImagePullBackOff)`.
 //!
+//! Like a real server it refuses (400) create and apply bodies whose apiVersion, kind or
+//! namespace differ from the URL, answers 404 to named or write requests of a namespaced
+//! kind without a namespace, and 422 to `force` on a non-apply patch.
+//!
 //! Limits: no schema validation, no admission, no OpenAPI documents (use kubectl
 //! `--validate=false`), no authentication, strategic merge patch treated as JSON merge.
 #![allow(dead_code)]
@@ -212,6 +216,10 @@ impl Store {
         }
         if let Some(m) = meta.as_object_mut() {
             m.remove("managedFields");
+            // A cluster-scoped object has no namespace, whatever the body said.
+            if key.2.is_empty() {
+                m.remove("namespace");
+            }
         }
         if key.1 == "customresourcedefinitions" {
             self.register_crd(&mut obj);
@@ -1157,6 +1165,14 @@ async fn handle(
         );
     };
     let d = t.def.clone();
+    // A namespaced kind has only a (read-only) cluster-wide collection route.
+    if d.namespaced && t.namespace.is_empty() && (t.name.is_some() || method != Method::GET) {
+        return status_error(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        );
+    }
     if method != Method::GET {
         let name = t.name.clone().or_else(|| {
             serde_json::from_slice::<Value>(&body).ok()?["metadata"]["name"]
@@ -1235,6 +1251,9 @@ async fn handle(
                     return status_error(400, "BadRequest", format!("invalid JSON body: {e}"));
                 }
             };
+            if let Some(resp) = body_mismatch(&d, &t.namespace, &obj) {
+                return resp;
+            }
             let Some(name) = obj["metadata"]["name"].as_str().map(str::to_string) else {
                 return status_error(
                     422,
@@ -1295,6 +1314,40 @@ async fn handle(
     }
 }
 
+/// What a real API server refuses in a create or apply body: type meta that is not the
+/// URL's (an apply body must carry both), or a namespace other than the URL's (a
+/// cluster-scoped kind ignores it).
+fn body_mismatch(d: &ResDef, ns: &str, obj: &Value) -> Option<Response> {
+    let bad = |m: String| Some(status_error(400, "BadRequest", m));
+    match obj["apiVersion"].as_str() {
+        Some(av) if av != d.api_version() => {
+            return bad(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                d.api_version()
+            ));
+        }
+        None => return bad("Object 'apiVersion' is missing".into()),
+        _ => {}
+    }
+    match obj["kind"].as_str() {
+        Some(k) if k != d.kind => {
+            return bad(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                d.kind
+            ));
+        }
+        None => return bad("Object 'Kind' is missing".into()),
+        _ => {}
+    }
+    match obj["metadata"]["namespace"].as_str() {
+        Some(body_ns) if d.namespaced && !body_ns.is_empty() && body_ns != ns => bad(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 fn check_namespace(s: &Store, d: &ResDef, ns: &str) -> Option<Response> {
     if d.namespaced
         && !s
@@ -1336,15 +1389,8 @@ fn patch(
             Ok(v) => v,
             Err(e) => return status_error(400, "BadRequest", format!("error decoding YAML: {e}")),
         };
-        if applied["kind"] != d.kind.as_str() {
-            return status_error(
-                400,
-                "BadRequest",
-                format!(
-                    "the kind in the body ({}) does not match {}",
-                    applied["kind"], d.kind
-                ),
-            );
+        if let Some(resp) = body_mismatch(d, ns, &applied) {
+            return resp;
         }
         if applied["metadata"]["name"] != name {
             return status_error(
@@ -1374,6 +1420,13 @@ fn patch(
             }
         };
         return json_response(StatusCode::OK, &result);
+    }
+    if q.contains_key("force") {
+        return status_error(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch".into(),
+        );
     }
     let Some(mut obj) = existing else {
         return not_found(d, name);
