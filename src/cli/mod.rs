@@ -108,6 +108,57 @@ fn subcommand_path(args: &[std::ffi::OsString]) -> Vec<String> {
     path
 }
 
+/// pflag's wording for a flag given without its value (`flag needs an argument: --verb`,
+/// `... 'v' in -v`, depending on how it was spelled) or with a value of the wrong type
+/// (`invalid argument "abc" for "-p, --app-port" flag: strconv.ParseInt: ...`).
+fn flag_value_error(
+    err: &clap::Error,
+    cmd: &clap::Command,
+    args: &[std::ffi::OsString],
+) -> Option<String> {
+    use clap::error::{ContextKind, ErrorKind};
+    let invalid = context_strings(err, ContextKind::InvalidArg);
+    let long = invalid
+        .first()?
+        .strip_prefix("--")?
+        .split([' ', '=', '<'])
+        .next()?
+        .to_string();
+    let arg = cmd.get_arguments().find(|a| a.get_long() == Some(&long))?;
+    let value = context_strings(err, ContextKind::InvalidValue)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    match err.kind() {
+        ErrorKind::InvalidValue if value.is_empty() => {
+            let spelled_long = args.iter().any(|a| {
+                let a = a.to_string_lossy();
+                a == format!("--{long}") || a.starts_with(&format!("--{long}="))
+            });
+            Some(match arg.get_short() {
+                Some(c) if !spelled_long => format!("flag needs an argument: '{c}' in -{c}"),
+                _ => format!("flag needs an argument: --{long}"),
+            })
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let parser = match arg.get_value_names()?.first()?.as_str() {
+                "int" => "ParseInt",
+                "uint" => "ParseUint",
+                "bool" => "ParseBool",
+                _ => return None,
+            };
+            let name = match arg.get_short() {
+                Some(c) => format!("-{c}, --{long}"),
+                None => format!("--{long}"),
+            };
+            Some(format!(
+                "invalid argument \"{value}\" for \"{name}\" flag: strconv.{parser}: parsing \"{value}\": invalid syntax"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Print a clap parse error the way the official CLI does and return the exit code:
 /// help and version requests go to stdout (exit 0); usage errors print
 /// `Error: <cobra-style message>` and the usage block on stderr (exit 255).
@@ -124,6 +175,20 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
         _ => {}
     }
     let path = subcommand_path(args);
+    let mut root = Cli::command();
+    root.build();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let global_refs: Vec<&clap::Arg> = globals.iter().collect();
+    let mut cmd = root.clone();
+    for name in &path {
+        if let Some(sub) = cmd.find_subcommand(name).cloned() {
+            cmd = sub;
+        }
+    }
     let full = std::iter::once("dapr".to_string())
         .chain(path.iter().cloned())
         .collect::<Vec<_>>()
@@ -158,26 +223,12 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
                 .collect();
             format!("required flag(s) {} not set", names.join(", "))
         }
-        _ => {
+        _ => flag_value_error(&err, &cmd, args).unwrap_or_else(|| {
             let text = err.render().to_string();
             let line = text.lines().next().unwrap_or_default();
             line.strip_prefix("error: ").unwrap_or(line).to_string()
-        }
+        }),
     };
-    let mut root = Cli::command();
-    root.build();
-    let globals: Vec<clap::Arg> = root
-        .get_arguments()
-        .filter(|a| a.is_global_set())
-        .cloned()
-        .collect();
-    let global_refs: Vec<&clap::Arg> = globals.iter().collect();
-    let mut cmd = root.clone();
-    for name in &path {
-        if let Some(sub) = cmd.find_subcommand(name).cloned() {
-            cmd = sub;
-        }
-    }
     let usage = if path.is_empty() {
         format!("Run '{full} --help' for usage.\n")
     } else {

@@ -844,6 +844,11 @@ async fn teardown(
         .collect();
     let stops = running.iter_mut().map(|r| async move {
         r.dsink.status("termination signal received: shutting down");
+        // The app's own log gets the line too, unless both only go to the console (one
+        // writer there), as the official CLI does.
+        if r.app.is_some() && (r.asink.file.is_some() || r.dsink.file.is_some()) {
+            r.asink.status("termination signal received: shutting down");
+        }
         if let Some((child, pid)) = r.app.as_mut() {
             let pid = *pid;
             let end = process::stop_group(child, pid, run::GRACE).await;

@@ -1,6 +1,8 @@
 //! `dapr uninstall` (self-hosted): remove `bin/` (and with `--all` the whole install
-//! directory). No containers are involved: `dapr init` here starts none. Returns the steps
-//! taken so the command can print the official messages; never prints.
+//! directory). No containers are involved: `dapr init` here starts none, so every
+//! container the official CLI would remove is reported as missing (`Step::NoContainer`),
+//! in the official order, which keeps scripts that look for those lines working. Returns
+//! the steps taken so the command can print the official messages; never prints.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +15,24 @@ use crate::home::DaprHome;
 pub enum Step {
     Removed(PathBuf),
     Missing(PathBuf),
+    /// A container the official CLI would remove here; none exists with this CLI.
+    NoContainer(&'static str),
+}
+
+/// The containers the official CLI removes: placement and scheduler unless their binaries
+/// are installed (a slim install), Redis and Zipkin only with `--all`.
+fn containers(bin: &Path, all: bool) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if !bin.join("placement").exists() {
+        names.push("dapr_placement");
+    }
+    if !bin.join("scheduler").exists() {
+        names.push("dapr_scheduler");
+    }
+    if all {
+        names.extend(["dapr_redis", "dapr_zipkin"]);
+    }
+    names
 }
 
 /// Remove `dir`, retrying a few times (files held open on some systems). Missing is fine.
@@ -43,22 +63,25 @@ fn remove_dir(dir: &Path) -> Result<Step, Error> {
 /// removal is attempted, so a failure is reported after the step that led to it.
 pub fn uninstall(home: &DaprHome, all: bool, on_step: &mut dyn FnMut(&Step)) -> Result<(), Error> {
     let bin = home.bin_dir();
-    let step = if bin.exists() {
-        Step::Removed(bin.clone())
-    } else {
-        Step::Missing(bin.clone())
-    };
-    on_step(&step);
-    remove_dir(&bin)?;
+    // Decided before `bin/` goes, as the official CLI does.
+    let containers = containers(&bin, all);
+    remove_reported(&bin, on_step)?;
+    for name in containers {
+        on_step(&Step::NoContainer(name));
+    }
     if all {
-        let root = home.root().to_path_buf();
-        let step = if root.exists() {
-            Step::Removed(root.clone())
-        } else {
-            Step::Missing(root.clone())
-        };
-        on_step(&step);
-        remove_dir(&root)?;
+        remove_reported(home.root(), on_step)?;
     }
     Ok(())
+}
+
+/// Report, then remove, one directory.
+fn remove_reported(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<(), Error> {
+    let step = if dir.exists() {
+        Step::Removed(dir.to_path_buf())
+    } else {
+        Step::Missing(dir.to_path_buf())
+    };
+    on_step(&step);
+    remove_dir(dir).map(|_| ())
 }

@@ -1162,6 +1162,11 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
         "{text}"
     );
     assert!(text.contains("Error exiting App: exit status 1"), "{text}");
+    // Scenario 33: the shutdown line also reaches the app's own log.
+    assert!(
+        text.contains("termination signal received: shutting down"),
+        "{text}"
+    );
     assert!(
         std::fs::read_to_string(&logs[0])
             .unwrap()

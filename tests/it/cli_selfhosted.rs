@@ -265,6 +265,33 @@ fn unknown_flags_are_usage_errors_like_cobra() {
 }
 
 #[test]
+fn bad_flag_values_are_usage_errors_like_cobra() {
+    let env = Env::new();
+    for (args, msg) in [
+        (
+            &["invoke", "-a", "x", "-m", "y", "-v"][..],
+            "Error: flag needs an argument: 'v' in -v\nUsage:",
+        ),
+        (
+            &["invoke", "-a", "x", "-m", "y", "--verb"][..],
+            "Error: flag needs an argument: --verb\nUsage:",
+        ),
+        (
+            &["run", "-p", "abc", "--", "true"][..],
+            "Error: invalid argument \"abc\" for \"-p, --app-port\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax\nUsage:",
+        ),
+        (
+            &["init", "--timeout", "abc"][..],
+            "Error: invalid argument \"abc\" for \"--timeout\" flag: strconv.ParseUint: parsing \"abc\": invalid syntax\nUsage:",
+        ),
+    ] {
+        let o = env.run(args);
+        assert_eq!(o.code, 255, "{args:?}: {}", o.all());
+        assert!(o.stderr.contains(msg), "{args:?}: {}", o.stderr);
+    }
+}
+
+#[test]
 fn kubernetes_mode_answers_clearly() {
     let env = Env::new();
     // No cluster here (a HOME without ~/.kube/config, KUBECONFIG removed so no real
@@ -824,21 +851,45 @@ fn uninstall_keeps_components_and_uninstall_all_removes_everything() {
 
 #[test]
 fn uninstall_all_with_nothing_installed_succeeds() {
-    // Scenario 13 (without the container lines: no containers are involved).
+    // Scenario 13: no container exists here (this CLI starts none), so every container
+    // the official CLI would remove is reported missing, in the official order.
     let env = Env::new();
     let o = env.ok(&["uninstall", "--all"]);
     let d = env.dapr_dir();
     let all = o.all();
-    assert!(all.contains("Removing Dapr from your machine..."), "{all}");
+    let expected = [
+        "Removing Dapr from your machine...".to_string(),
+        format!("WARNING: {}/bin does not exist", d.display()),
+        "WARNING: dapr_placement container does not exist".to_string(),
+        "WARNING: dapr_scheduler container does not exist".to_string(),
+        "WARNING: dapr_redis container does not exist".to_string(),
+        "WARNING: dapr_zipkin container does not exist".to_string(),
+        format!("WARNING: {} does not exist", d.display()),
+        "Dapr has been removed successfully".to_string(),
+    ];
+    let mut at = 0;
+    for e in &expected {
+        let Some(i) = all[at..].find(e.as_str()) else {
+            panic!("missing or out of order: {e:?} in\n{all}");
+        };
+        at += i + e.len();
+    }
+}
+
+#[test]
+fn plain_uninstall_reports_only_the_control_plane_containers() {
+    let env = Env::new();
+    let o = env.ok(&["uninstall"]);
+    let all = o.all();
     assert!(
-        all.contains(&format!("WARNING: {}/bin does not exist", d.display())),
+        all.contains("WARNING: dapr_placement container does not exist")
+            && all.contains("WARNING: dapr_scheduler container does not exist"),
         "{all}"
     );
     assert!(
-        all.contains(&format!("WARNING: {} does not exist", d.display())),
-        "{all}"
+        !all.contains("dapr_redis") && !all.contains("dapr_zipkin"),
+        "Redis and Zipkin are only touched with --all: {all}"
     );
-    assert!(all.contains("Dapr has been removed successfully"), "{all}");
 }
 
 // ---------------------------------------------------------------- list / stop

@@ -1,5 +1,6 @@
 //! `dapr uninstall [--all]`: remove the runtime (self-hosted), with the official messages.
-//! No containers are removed (none are started by `dapr init` here). A directory that
+//! No containers are removed (none are started by `dapr init` here); the official
+//! `WARNING: <name> container does not exist` lines are printed for them instead. A directory that
 //! cannot be removed is a failure (exit 1), unlike the official CLI (issue #1667).
 //! With `-k` the Kubernetes back end deletes what `init -k` created (the CRDs only with
 //! `--all`); there, as in the official CLI, a failure is printed and exits 0.
@@ -94,6 +95,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let result = uninstall::uninstall(&home, args.all, &mut |step| match step {
         Step::Removed(dir) => p.info(&format!("Removing directory: {}", dir.display())),
         Step::Missing(dir) => p.warning(&format!("WARNING: {} does not exist", dir.display())),
+        Step::NoContainer(name) => p.warning(&format!("WARNING: {name} container does not exist")),
     });
     match result {
         Ok(()) => {
