@@ -87,16 +87,45 @@ fn context_strings(err: &clap::Error, kind: clap::error::ContextKind) -> Vec<Str
     }
 }
 
+/// The (built) command at `path` and the root's persistent flags.
+fn resolve(path: &[String]) -> (clap::Command, Vec<clap::Arg>) {
+    let mut root = Cli::command();
+    root.build();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let mut cmd = root;
+    for name in path {
+        if let Some(sub) = cmd.find_subcommand(name).cloned() {
+            cmd = sub;
+        }
+    }
+    (cmd, globals)
+}
+
+/// The cobra-style `--help` page of the command at `path` (`[]` = the root).
+pub fn help_page(path: &[String]) -> String {
+    let (cmd, globals) = resolve(path);
+    let full = std::iter::once("dapr")
+        .chain(path.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    crate::output::usage::help(&cmd, &full, &globals.iter().collect::<Vec<_>>())
+}
+
 /// The subcommand chain named on the command line (`["stop"]`, `["completion", "bash"]`).
 fn subcommand_path(args: &[std::ffi::OsString]) -> Vec<String> {
     let mut cmd = Cli::command();
     let mut path = Vec::new();
-    for a in args.iter().skip(1) {
+    for (i, a) in args.iter().enumerate().skip(1) {
         let a = a.to_string_lossy();
         if a == "--" {
             break;
         }
-        if a.starts_with('-') {
+        // `dapr help run` asks for the help of `run`.
+        if a.starts_with('-') || (i == 1 && a == "help") {
             continue;
         }
         let Some(sub) = cmd.find_subcommand(a.as_ref()).cloned() else {
@@ -166,29 +195,19 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
     use clap::error::{ContextKind, ErrorKind};
     let printer = Printer::new(args.iter().any(|a| a == "--log-as-json"));
     match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            printer.help(&help_page(&subcommand_path(args)));
+            return 0;
+        }
+        ErrorKind::DisplayVersion => {
             printer.help(&err.render().to_string());
             return 0;
         }
         _ => {}
     }
     let path = subcommand_path(args);
-    let mut root = Cli::command();
-    root.build();
-    let globals: Vec<clap::Arg> = root
-        .get_arguments()
-        .filter(|a| a.is_global_set())
-        .cloned()
-        .collect();
+    let (cmd, globals) = resolve(&path);
     let global_refs: Vec<&clap::Arg> = globals.iter().collect();
-    let mut cmd = root.clone();
-    for name in &path {
-        if let Some(sub) = cmd.find_subcommand(name).cloned() {
-            cmd = sub;
-        }
-    }
     let full = std::iter::once("dapr".to_string())
         .chain(path.iter().cloned())
         .collect::<Vec<_>>()
@@ -249,8 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         if cli.version {
             return commands::version::run(commands::version::Args::default(), &ctx);
         }
-        ctx.printer
-            .help(&Cli::command().render_long_help().to_string());
+        ctx.printer.help(&help_page(&[]));
         return Ok(0);
     };
     match command {

@@ -1,7 +1,8 @@
-//! Cobra-style usage text, printed after `Error: <msg>` on a usage error, so the text
-//! users and scripts look for is the official one (`-a, --app-id string   The id ...`).
-//! `--help` itself is rendered by clap (with an `Examples:` section); this is only the
-//! short usage block that follows an error.
+//! Cobra-style help and usage text, so what users and scripts look for is the official
+//! one (`-a, --app-id string   The id ...`): `render` is the usage block printed after
+//! `Error: <msg>` on a usage error, `help` the full `--help` page (description, usage,
+//! examples, sub-commands, flags). Both are built from the clap tree; flags are sorted by
+//! name and zero-value defaults are left out, as cobra does.
 
 use clap::Command;
 
@@ -51,7 +52,12 @@ fn flag_lines(args: &[&clap::Arg]) -> String {
                 .iter()
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect();
+            let zero = matches!(
+                type_word(a).as_deref(),
+                Some("int" | "uint" | "int32" | "int64" | "uint32" | "uint64" | "float")
+            ) && defaults.iter().all(|d| d == "0");
             if type_word(a).is_some()
+                && !zero
                 && !defaults.is_empty()
                 && !defaults.iter().all(String::is_empty)
             {
@@ -76,6 +82,87 @@ fn flag_lines(args: &[&clap::Arg]) -> String {
         let (left, help) = l.split_once('\u{0}').unwrap_or((&l, ""));
         let pad = width - left.chars().count() + 3;
         out.push_str(&format!("{left}{}{help}\n", " ".repeat(pad)));
+    }
+    out
+}
+
+/// The visible sub-commands of `cmd` with their one-line descriptions, sorted by name.
+fn subcommand_lines(cmd: &Command) -> String {
+    let mut rows: Vec<(String, String)> = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| {
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            (c.get_name().to_string(), about)
+        })
+        .collect();
+    rows.push(("help".into(), "Help about any command".into()));
+    rows.sort();
+    rows.dedup_by(|a, b| a.0 == b.0);
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(11);
+    rows.iter()
+        .map(|(n, a)| format!("  {n:<width$} {a}\n"))
+        .collect()
+}
+
+/// The full `--help` page of `cmd`, whose full name (e.g. `dapr stop`) is `path`; `globals`
+/// are the root's persistent flags (shown as `Global Flags`, or as `Flags` on the root).
+pub fn help(cmd: &Command, path: &str, globals: &[&clap::Arg]) -> String {
+    let is_root = !path.contains(' ');
+    let mut out = String::new();
+    let about = cmd
+        .get_long_about()
+        .or(cmd.get_about())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let about = about.trim_end();
+    if !about.is_empty() {
+        out.push_str(about);
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!("Usage:\n  {path} [flags]\n"));
+    let has_subs = cmd.get_subcommands().any(|c| !c.is_hide_set());
+    if has_subs {
+        out.push_str(&format!("  {path} [command]\n"));
+    }
+    if let Some(examples) = cmd.get_after_help() {
+        out.push('\n');
+        out.push_str(examples.to_string().trim_end());
+        out.push('\n');
+    }
+    if has_subs {
+        out.push_str("\nAvailable Commands:\n");
+        out.push_str(&subcommand_lines(cmd));
+    }
+    let help_arg = clap::Arg::new("help")
+        .short('h')
+        .long("help")
+        .action(clap::ArgAction::Help);
+    let mut own: Vec<&clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| is_root || !a.is_global_set())
+        .collect();
+    if is_root {
+        own.extend(
+            globals
+                .iter()
+                .copied()
+                .filter(|g| !cmd.get_arguments().any(|a| a.get_id() == g.get_id())),
+        );
+    }
+    if !own.iter().any(|a| a.get_long() == Some("help")) {
+        own.push(&help_arg);
+    }
+    out.push_str("\nFlags:\n");
+    out.push_str(&flag_lines(&own));
+    if !is_root && !globals.is_empty() {
+        out.push_str("\nGlobal Flags:\n");
+        out.push_str(&flag_lines(globals));
+    }
+    if has_subs {
+        out.push_str(&format!(
+            "\nUse \"{path} [command] --help\" for more information about a command.\n"
+        ));
     }
     out
 }

@@ -265,6 +265,56 @@ fn unknown_flags_are_usage_errors_like_cobra() {
 }
 
 #[test]
+fn help_pages_are_laid_out_like_cobra() {
+    let env = Env::new();
+    let o = env.ok(&["run", "--help"]);
+    let run = o.stdout;
+    for needle in [
+        "Usage:\n  dapr run [flags]\n",
+        "\nExamples:\n",
+        "\nFlags:\n",
+        "  -a, --app-id string ",
+        "The id for your application, used for service discovery",
+        "  -p, --app-port int ",
+        "(default -1)",
+        "  -h, --help ",
+        "\nGlobal Flags:\n      --log-as-json ",
+    ] {
+        assert!(run.contains(needle), "{needle:?} missing:\n{run}");
+    }
+    // cobra leaves zero-value defaults out.
+    assert!(!run.contains("(default 0)"), "{run}");
+    assert!(
+        !run.contains("--components-path"),
+        "hidden flag shown: {run}"
+    );
+
+    let o = env.ok(&["help", "stop"]);
+    assert!(
+        o.stdout.contains("Usage:\n  dapr stop [flags]\n")
+            && o.stdout.contains("  -f, --run-file string "),
+        "{}",
+        o.stdout
+    );
+
+    let o = env.ok(&[]);
+    for needle in [
+        "Usage:\n  dapr [flags]\n  dapr [command]\n",
+        "\nAvailable Commands:\n",
+        "  init ",
+        "\nFlags:\n",
+        "      --runtime-path string ",
+        "Use \"dapr [command] --help\" for more information about a command.",
+    ] {
+        assert!(
+            o.stdout.contains(needle),
+            "{needle:?} missing:\n{}",
+            o.stdout
+        );
+    }
+}
+
+#[test]
 fn bad_flag_values_are_usage_errors_like_cobra() {
     let env = Env::new();
     for (args, msg) in [

@@ -42,11 +42,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let mut root = crate::cli::Cli::command();
     let Some(target) = args.shell else {
-        let help = root
-            .find_subcommand_mut("completion")
-            .map(|c| c.render_long_help().to_string())
-            .unwrap_or_default();
-        ctx.printer.help(&help);
+        ctx.printer
+            .help(&crate::cli::help_page(&["completion".to_string()]));
         return Ok(0);
     };
     let shell = match target {
