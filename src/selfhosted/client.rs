@@ -42,6 +42,9 @@ impl Response {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// Go's wording: `dial unix /tmp/dapr-x-http.socket: connect: no such file or directory`.
+    #[error("dial {0}: connect: {1}")]
+    Connect(String, String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("malformed HTTP response: {0}")]
@@ -51,11 +54,22 @@ pub enum ClientError {
 trait Stream: Read + Write {}
 impl<T: Read + Write> Stream for T {}
 
+fn connect_error(what: String, e: std::io::Error) -> ClientError {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    ClientError::Connect(what, why)
+}
+
 fn connect(target: &Target, timeout: Duration) -> Result<Box<dyn Stream>, ClientError> {
     match target {
         Target::Tcp(port) => {
             let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-            let s = TcpStream::connect_timeout(&addr, timeout)?;
+            let s = TcpStream::connect_timeout(&addr, timeout)
+                .map_err(|e| connect_error(format!("tcp {addr}"), e))?;
             s.set_read_timeout(Some(timeout))?;
             s.set_write_timeout(Some(timeout))?;
             let _ = s.set_nodelay(true);
@@ -63,7 +77,8 @@ fn connect(target: &Target, timeout: Duration) -> Result<Box<dyn Stream>, Client
         }
         #[cfg(unix)]
         Target::Unix(path) => {
-            let s = std::os::unix::net::UnixStream::connect(path)?;
+            let s = std::os::unix::net::UnixStream::connect(path)
+                .map_err(|e| connect_error(format!("unix {}", path.display()), e))?;
             s.set_read_timeout(Some(timeout))?;
             s.set_write_timeout(Some(timeout))?;
             Ok(Box::new(s))
@@ -169,6 +184,46 @@ fn read_response<R: Read>(mut r: BufReader<R>, head_only: bool) -> Result<Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_errors_read_like_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("dapr-x-http.socket");
+        let e = request(
+            &Target::Unix(sock.clone()),
+            "GET",
+            "/",
+            &[],
+            b"",
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "dial unix {}: connect: no such file or directory",
+                sock.display()
+            )
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = request(
+            &Target::Tcp(port),
+            "GET",
+            "/",
+            &[],
+            b"",
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
+    }
 
     #[test]
     fn parses_chunked_bodies() {
