@@ -2,12 +2,13 @@
 # Sidecar benchmark (not a test): idle RSS, time to /v1.0/healthz/outbound, and the latency
 # added by one service invocation through two daprd sidecars at a constant request rate.
 #
-# Usage: bench/sidecar.sh [--rate 1000] [--duration 10] [--connections 16] [--runs 20] [--record]
+# Usage: bench/sidecar.sh [--rate 1000] [--duration 10] [--connections 16] [--runs 20]
+#                         [--body 1024] [--rounds 3] [--record]
 #   --record   append the figures to bench/RESULTS.md
 # Needs: cargo, curl. Uses only loopback and free ports; cleans up every process it starts.
 set -euo pipefail
 
-RATE=1000 DURATION=10 CONNS=16 RUNS=20 RECORD=0 BODY=1024
+RATE=1000 DURATION=10 CONNS=16 RUNS=20 RECORD=0 BODY=1024 ROUNDS=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
@@ -15,8 +16,9 @@ while [[ $# -gt 0 ]]; do
     --connections) CONNS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --body) BODY=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
-    *) echo "unknown option $1 (valid: --rate --duration --connections --runs --body --record)" >&2; exit 2 ;;
+    *) echo "unknown option $1 (valid: --rate --duration --connections --runs --body --rounds --record)" >&2; exit 2 ;;
   esac
 done
 
@@ -73,25 +75,33 @@ start_daprd caller 0; CALLER_HTTP=$DHTTP; CALLER_PID=$DPID
 # 2. Spawn to /v1.0/healthz/outbound 204 (no app, no components).
 STARTUP=$("$LOADGEN" startup --daprd "$DAPRD" --runs "$RUNS")
 
-# 3. Latency: the app directly, then through caller sidecar -> callee sidecar -> app.
-DIRECT=$("$LOADGEN" load --url "http://127.0.0.1:$APP_PORT/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
-VIA=$("$LOADGEN" load --url "http://127.0.0.1:$CALLER_HTTP/v1.0/invoke/callee/method/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
+# 3. Latency: the app directly, then through caller sidecar -> callee sidecar -> app, in
+# alternating rounds so background load hits both sides alike; the median round is reported.
+field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+D50S="" D99S="" V50S="" V99S="" ROUND_LINES=""
+for r in $(seq 1 "$ROUNDS"); do
+  DIRECT=$("$LOADGEN" load --url "http://127.0.0.1:$APP_PORT/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
+  VIA=$("$LOADGEN" load --url "http://127.0.0.1:$CALLER_HTTP/v1.0/invoke/callee/method/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
+  D50S+=" $(field "$DIRECT" p50_ms)"; D99S+=" $(field "$DIRECT" p99_ms)"
+  V50S+=" $(field "$VIA" p50_ms)"; V99S+=" $(field "$VIA" p99_ms)"
+  ROUND_LINES+="round $r direct: $(grep -v '^RESULT' <<<"$DIRECT")"$'\n'
+  ROUND_LINES+="round $r via 2 sidecars: $(grep -v '^RESULT' <<<"$VIA")"$'\n'
+done
 RSS_LOADED_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$CALLEE_PID/status")
 CALLER_HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$CALLER_PID/status")
-
-field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
-D50=$(field "$DIRECT" p50_ms); D99=$(field "$DIRECT" p99_ms)
-V50=$(field "$VIA" p50_ms); V99=$(field "$VIA" p99_ms)
-ADD50=$(awk -v a="$V50" -v b="$D50" 'BEGIN{printf "%.3f", a-b}')
-ADD99=$(awk -v a="$V99" -v b="$D99" 'BEGIN{printf "%.3f", a-b}')
+D50=$(median $D50S); D99=$(median $D99S); V50=$(median $V50S); V99=$(median $V99S)
+ADD50=$(awk -v a="$V50" -v b="$D50" 'BEGIN{printf "%+.3f", a-b}')
+ADD99=$(awk -v a="$V99" -v b="$D99" 'BEGIN{printf "%+.3f", a-b}')
 
 REPORT=$(cat <<EOF
 daprd idle RSS (app attached, ready + 1 s idle): $((RSS_KB / 1024)).$(( (RSS_KB % 1024) * 10 / 1024 )) MB ($RSS_KB kB)
 daprd peak RSS after load (VmHWM): callee $RSS_LOADED_KB kB, caller $CALLER_HWM_KB kB
 $(grep -v '^RESULT' <<<"$STARTUP")
-direct to app     ($RATE req/s, $CONNS conns, ${DURATION}s, ${BODY} B POST): $(grep -v '^RESULT' <<<"$DIRECT")
-via two sidecars  ($RATE req/s, $CONNS conns, ${DURATION}s, ${BODY} B POST): $(grep -v '^RESULT' <<<"$VIA")
-added by two sidecars: p50 +$ADD50 ms, p99 +$ADD99 ms
+load: $RATE req/s, $CONNS connections, ${DURATION}s per run, ${BODY} B POST, $ROUNDS alternating rounds
+${ROUND_LINES%$'\n'}
+median of rounds, ms: direct p50 $D50 p99 $D99; via two sidecars p50 $V50 p99 $V99
+added by two sidecars (median rounds): p50 $ADD50 ms, p99 $ADD99 ms
 load average (1/5/15 min) before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
 EOF
 )
@@ -100,7 +110,7 @@ echo "$REPORT"
 if [[ $RECORD == 1 ]]; then
   {
     echo
-    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — \`bench/sidecar.sh --rate $RATE --duration $DURATION --connections $CONNS --runs $RUNS --record\` (git $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — \`bench/sidecar.sh --rate $RATE --duration $DURATION --connections $CONNS --runs $RUNS --rounds $ROUNDS --record\` (git $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
     echo
     echo '```'
     echo "$REPORT"
