@@ -634,6 +634,125 @@ async fn external_http_url_targets() {
     );
 }
 
+/// Bodies flow through both sidecars as they are produced: the response's second chunk is
+/// only produced after the client saw the first, and the request's second chunk is only sent
+/// after the app saw the first. A sidecar that buffered would deadlock (bounded by timeouts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_streamed_both_ways() {
+    use tokio::sync::{Mutex, mpsc};
+    type Gate = Arc<Mutex<Option<oneshot::Receiver<()>>>>;
+    let (resp_go_tx, resp_go_rx) = oneshot::channel::<()>();
+    let (req_seen_tx, req_seen_rx) = oneshot::channel::<()>();
+    let resp_gate: Gate = Arc::new(Mutex::new(Some(resp_go_rx)));
+    let req_seen = Arc::new(Mutex::new(Some(req_seen_tx)));
+    let app = axum::Router::new()
+        .route(
+            "/download",
+            axum::routing::get(move || {
+                let gate = resp_gate.clone();
+                async move {
+                    let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+                    tokio::spawn(async move {
+                        let _ = tx.send(Ok(bytes::Bytes::from_static(b"first;"))).await;
+                        if let Some(go) = gate.lock().await.take() {
+                            let _ = go.await;
+                        }
+                        let _ = tx.send(Ok(bytes::Bytes::from_static(b"second"))).await;
+                    });
+                    axum::body::Body::from_stream(tokio_stream_from(rx))
+                }
+            }),
+        )
+        .route(
+            "/upload",
+            axum::routing::post(move |req: Request| {
+                let seen = req_seen.clone();
+                async move {
+                    let mut body = req.into_body();
+                    let mut got = Vec::new();
+                    while let Some(frame) = body.frame().await {
+                        if let Ok(data) = frame.unwrap().into_data() {
+                            got.extend_from_slice(&data);
+                            if let Some(s) = seen.lock().await.take() {
+                                let _ = s.send(());
+                            }
+                        }
+                    }
+                    String::from_utf8(got).unwrap()
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nr.db");
+    let (pa, _) = echo_app("a").await;
+    let a = side(config("a", Some(pa), &db)).await;
+    let _s = side(config("streamer", Some(port), &db)).await;
+    let c = client();
+    let limit = Duration::from_secs(10);
+
+    let mut res = c
+        .get(a.url("/v1.0/invoke/streamer/method/download"))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(limit, res.chunk())
+        .await
+        .expect("first chunk arrives before the app finishes");
+    assert_eq!(first.unwrap().unwrap(), "first;");
+    resp_go_tx.send(()).unwrap();
+    let mut rest = Vec::new();
+    while let Some(c) = tokio::time::timeout(limit, res.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        rest.extend_from_slice(&c);
+    }
+    assert_eq!(rest, b"second");
+
+    let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let send = tokio::spawn({
+        let url = a.url("/v1.0/invoke/streamer/method/upload");
+        let c = c.clone();
+        async move {
+            c.post(url)
+                .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
+                .send()
+                .await
+        }
+    });
+    tx.send(Ok(bytes::Bytes::from_static(b"one;")))
+        .await
+        .unwrap();
+    tokio::time::timeout(limit, req_seen_rx)
+        .await
+        .expect("app sees the first chunk before the rest is sent")
+        .unwrap();
+    tx.send(Ok(bytes::Bytes::from_static(b"two")))
+        .await
+        .unwrap();
+    drop(tx);
+    let res = tokio::time::timeout(limit, send)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.text().await.unwrap(), "one;two");
+}
+
+/// A `Stream` over an mpsc receiver (no tokio-stream dependency).
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_max_concurrency_limits_calls_in_flight_to_the_app() {
     use std::sync::atomic::{AtomicUsize, Ordering};
