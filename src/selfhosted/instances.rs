@@ -64,6 +64,34 @@ impl Sidecar {
             None => Target::Tcp(self.http_port),
         }
     }
+
+    /// The same sidecar reached through the sockets in `dir` (the `-u` flag of `invoke`
+    /// and `publish`); an empty `dir` changes nothing.
+    pub fn with_socket_dir(mut self, dir: &str) -> Sidecar {
+        if !dir.is_empty() {
+            self.unix_domain_socket = Some(dir.to_string());
+        }
+        self
+    }
+
+    /// One request to its HTTP API with a `Content-Type` header.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<super::client::Response, super::client::ClientError> {
+        super::client::request(
+            &self.http_target(),
+            method,
+            path,
+            &[("Content-Type", content_type)],
+            body,
+            timeout,
+        )
+    }
 }
 
 /// The official defaults used when a flag is absent from the command line.

@@ -309,6 +309,13 @@ impl Watchdog {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+
+    /// `disarm` the watchdog `spawn` returned, if it could start one.
+    pub async fn disarm_any(watchdog: Option<Watchdog>) {
+        if let Some(w) = watchdog {
+            w.disarm().await;
+        }
+    }
 }
 
 /// How to reach a sidecar's HTTP API.

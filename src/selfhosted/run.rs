@@ -649,6 +649,21 @@ pub fn single_run_logs(log_dir: &Path, app_id: &str, ts: &str) -> (PathBuf, Path
     )
 }
 
+impl RunConfig {
+    /// Whether a Dapr port was given explicitly: only then must the running instances be
+    /// scanned, to refuse a port another sidecar uses.
+    pub fn has_explicit_port(&self) -> bool {
+        [
+            self.http_port,
+            self.grpc_port,
+            self.metrics_port,
+            self.internal_grpc_port,
+        ]
+        .iter()
+        .any(|p| *p > 0)
+    }
+}
+
 fn exit_text(e: Exit) -> String {
     match e {
         Exit::Code(c) => c.to_string(),
@@ -661,9 +676,7 @@ fn exit_text(e: Exit) -> String {
 pub async fn run_single(p: Prepared, console: Arc<dyn Console>, log_dir: Option<PathBuf>) -> i32 {
     let mut watchdog = process::Watchdog::spawn();
     let code = supervise(p, console, log_dir, &mut watchdog).await;
-    if let Some(w) = watchdog {
-        w.disarm().await;
-    }
+    process::Watchdog::disarm_any(watchdog).await;
     code
 }
 

@@ -475,9 +475,7 @@ struct Running {
 pub async fn run_file(arg: &str, console: Arc<dyn Console>, log_as_json: bool) -> i32 {
     let mut watchdog = process::Watchdog::spawn();
     let code = supervise(arg, console, log_as_json, &mut watchdog).await;
-    if let Some(w) = watchdog {
-        w.disarm().await;
-    }
+    process::Watchdog::disarm_any(watchdog).await;
     code
 }
 
@@ -529,15 +527,7 @@ async fn supervise(
         let mut cfg = spec.run.clone();
         cfg.log_as_json = log_as_json;
         // The instance scan only matters for explicit ports (the app id is always set here).
-        let explicit = [
-            cfg.http_port,
-            cfg.grpc_port,
-            cfg.metrics_port,
-            cfg.internal_grpc_port,
-        ]
-        .iter()
-        .any(|p| *p > 0);
-        let others = if explicit {
+        let others = if cfg.has_explicit_port() {
             super::instances::list().unwrap_or_default()
         } else {
             Vec::new()

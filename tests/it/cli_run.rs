@@ -139,6 +139,15 @@ impl Proc {
         support::wait_until(timeout, || self.out.lock().unwrap().contains(needle))
     }
 
+    /// `wait_for`, failing the test with everything printed so far.
+    fn expect(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.wait_for(needle, timeout),
+            "{needle:?} not printed within {timeout:?}:\n{}",
+            self.text()
+        );
+    }
+
     fn wait(&mut self, timeout: Duration) -> Option<i32> {
         if let Some(c) = self.code {
             return Some(c);
@@ -332,7 +341,7 @@ fn app_gets_the_run_environment_and_daprd_the_official_flags() {
         "-c",
         &script,
     ]);
-    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    p.expect(UP, Duration::from_secs(20));
     assert!(support::wait_until(Duration::from_secs(5), || env_file.exists()));
     let env: std::collections::HashMap<String, String> = std::fs::read_to_string(&env_file)
         .unwrap()
@@ -416,12 +425,8 @@ fn sigterm_stops_app_group_grandchildren_and_sidecar() {
         "-c",
         "sleep 1000 & echo CHILD=$!; wait",
     ]);
-    assert!(
-        p.wait_for("CHILD=", Duration::from_secs(20)),
-        "{}",
-        p.text()
-    );
-    assert!(p.wait_for(UP, Duration::from_secs(10)), "{}", p.text());
+    p.expect("CHILD=", Duration::from_secs(20));
+    p.expect(UP, Duration::from_secs(10));
     let grandchild = child_pid(&p.text());
     let dpid = daprd_pid(&app_id).expect("daprd running");
     let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
@@ -461,8 +466,8 @@ fn second_signal_kills_an_app_that_ignores_sigterm() {
     // An ignored signal stays ignored across exec, so the whole group ignores SIGTERM.
     let script = "trap '' TERM; echo READY; while :; do sleep 0.1; done";
     let mut p = h.start(&["run", "--app-id", &app_id, "--", "sh", "-c", script]);
-    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
-    assert!(p.wait_for("READY", Duration::from_secs(10)), "{}", p.text());
+    p.expect(UP, Duration::from_secs(20));
+    p.expect("READY", Duration::from_secs(10));
     let dpid = daprd_pid(&app_id).unwrap();
     let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
         .unwrap()
@@ -502,7 +507,7 @@ fn sigkill_of_the_cli_still_leaves_no_orphans() {
         "-c",
         "sleep 1000 & echo CHILD=$!; wait",
     ]);
-    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    p.expect(UP, Duration::from_secs(20));
     assert!(p.wait_for("CHILD=", Duration::from_secs(10)));
     let grandchild = child_pid(&p.text());
     let dpid = daprd_pid(&app_id).unwrap();
@@ -568,13 +573,9 @@ fn sidecar_only_run_is_stopped_by_dapr_stop() {
     let h = Home::new();
     let app_id = id("sidecaronly");
     let mut p = h.start(&["run", "--app-id", &app_id]);
-    assert!(
-        p.wait_for(
-            "You're up and running! Dapr logs will appear here.",
-            Duration::from_secs(20)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        "You're up and running! Dapr logs will appear here.",
+        Duration::from_secs(20),
     );
     let out = p.text();
     assert!(
@@ -814,15 +815,11 @@ fn node_and_python_sample_then_dapr_stop() {
         "node",
         &node_js,
     ]);
-    assert!(
-        node.wait_for(UP, Duration::from_secs(20)),
-        "{}",
-        node.text()
-    );
+    node.expect(UP, Duration::from_secs(20));
     let mut py_cmd = h.dapr(&["run", "--app-id", &py_id, "--", "python3", &app_py]);
     py_cmd.env("TARGET_APP_ID", &node_id);
     let py = Proc::spawn(py_cmd);
-    assert!(py.wait_for(UP, Duration::from_secs(20)), "{}", py.text());
+    py.expect(UP, Duration::from_secs(20));
 
     let url = format!("http://127.0.0.1:{app_port}/order");
     let client = reqwest::blocking::Client::new();
@@ -911,19 +908,11 @@ fn run_file_two_apps_logs_list_and_stop_by_file() {
     let (dir, [a, b]) = two_app_template(&h, "");
     let tpl = dir.join("dapr.yaml");
     let mut p = h.start(&["run", "-f", &dir.display().to_string()]);
-    assert!(
-        p.wait_for(
-            &format!("Started Dapr with app id \"{b}\""),
-            Duration::from_secs(30)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        &format!("Started Dapr with app id \"{b}\""),
+        Duration::from_secs(30),
     );
-    assert!(
-        p.wait_for(&format!("== APP - {b} == B {b}"), Duration::from_secs(10)),
-        "{}",
-        p.text()
-    );
+    p.expect(&format!("== APP - {b} == B {b}"), Duration::from_secs(10));
     let out = p.text();
     assert!(
         out.contains(&format!("Validating config and starting app \"{a}\"")),
@@ -1068,19 +1057,11 @@ fn run_file_log_destinations_and_sigterm() {
         "    appLogDestination: file\n    daprdLogDestination: console\n",
     );
     let mut p = h.start(&["run", "-f", &dir.join("dapr.yaml").display().to_string()]);
-    assert!(
-        p.wait_for(
-            &format!("Started Dapr with app id \"{b}\""),
-            Duration::from_secs(30)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        &format!("Started Dapr with app id \"{b}\""),
+        Duration::from_secs(30),
     );
-    assert!(
-        p.wait_for(&format!("== APP - {a} =="), Duration::from_secs(10)),
-        "{}",
-        p.text()
-    );
+    p.expect(&format!("== APP - {a} =="), Duration::from_secs(10));
     let out = p.text();
     assert!(
         out.contains(&format!("app_id={b}")),
@@ -1123,13 +1104,9 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
     )
     .unwrap();
     let mut p = h.start(&["run", "-f", &dir.join("dapr.yaml").display().to_string()]);
-    assert!(
-        p.wait_for(
-            &format!("Started Dapr with app id \"{app_id}\""),
-            Duration::from_secs(30)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        &format!("Started Dapr with app id \"{app_id}\""),
+        Duration::from_secs(30),
     );
     assert!(p.text().contains(&format!(
         "No application command found for app \"{app_id}\" present in"
@@ -1279,13 +1256,9 @@ fn run_file_from_stdin_warns_about_ignored_flags() {
         let mut stdin = p.child.stdin.take().unwrap();
         stdin.write_all(yaml.as_bytes()).unwrap();
     }
-    assert!(
-        p.wait_for(
-            &format!("Started Dapr with app id \"{app_id}\""),
-            Duration::from_secs(30)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        &format!("Started Dapr with app id \"{app_id}\""),
+        Duration::from_secs(30),
     );
     assert!(p.text().contains("The following flags are ignored when using --run-file and should be configured in the run file instead: app-port"));
     p.term();
@@ -1342,22 +1315,10 @@ fn logs_follow_prints_new_lines() {
         "-c",
         "echo first; sleep 1; echo second; sleep 1000",
     ]);
-    assert!(
-        run.wait_for("first", Duration::from_secs(20)),
-        "{}",
-        run.text()
-    );
+    run.expect("first", Duration::from_secs(20));
     let follow = h.start(&["logs", "--app-id", &app_id, "--source", "app", "--follow"]);
-    assert!(
-        follow.wait_for("first", Duration::from_secs(10)),
-        "{}",
-        follow.text()
-    );
-    assert!(
-        follow.wait_for("second", Duration::from_secs(10)),
-        "{}",
-        follow.text()
-    );
+    follow.expect("first", Duration::from_secs(10));
+    follow.expect("second", Duration::from_secs(10));
 }
 
 #[test]
@@ -1365,13 +1326,9 @@ fn run_file_apps_stopped_by_app_id() {
     let h = Home::new();
     let (dir, [a, b]) = two_app_template(&h, "");
     let mut p = h.start(&["run", "-f", &dir.join("dapr.yaml").display().to_string()]);
-    assert!(
-        p.wait_for(
-            &format!("Started Dapr with app id \"{b}\""),
-            Duration::from_secs(30)
-        ),
-        "{}",
-        p.text()
+    p.expect(
+        &format!("Started Dapr with app id \"{b}\""),
+        Duration::from_secs(30),
     );
     let pids: Vec<u32> = [&a, &b].iter().map(|app| daprd_pid(app).unwrap()).collect();
     let (code, out) = h.output(&["stop", "--app-id", &a, &b]);
@@ -1401,11 +1358,7 @@ fn logs_of_a_running_single_run_are_found_through_its_cli() {
         "-c",
         "echo marker-line; sleep 1000",
     ]);
-    assert!(
-        run.wait_for("marker-line", Duration::from_secs(20)),
-        "{}",
-        run.text()
-    );
+    run.expect("marker-line", Duration::from_secs(20));
     // Another install dir: its logs directory knows nothing about this run.
     let other = tempfile::tempdir().unwrap();
     let mut cmd = h.dapr(&["logs", "--app-id", &app_id, "--source", "app"]);
@@ -1437,7 +1390,7 @@ fn listed_while_running_with_explicit_ports() {
         "-c",
         "sleep 1000",
     ]);
-    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    p.expect(UP, Duration::from_secs(20));
     let (code, table) = h.output(&["list"]);
     assert_eq!(code, 0, "{table}");
     let row = table
@@ -1495,7 +1448,7 @@ http.server.HTTPServer(('127.0.0.1', int(os.environ['APP_PORT'])), H).serve_fore
         "python3",
         "echo.py",
     ]);
-    assert!(p.wait_for(UP, Duration::from_secs(20)), "{}", p.text());
+    p.expect(UP, Duration::from_secs(20));
     let dpid = daprd_pid(&app_id).unwrap();
     assert_eq!(
         flag(&cmdline(dpid), "--app-channel-address"),

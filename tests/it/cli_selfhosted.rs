@@ -1032,6 +1032,20 @@ fn find_app(env: &Env, id: &str) -> Option<serde_json::Value> {
     list_json(env).into_iter().find(|i| i["appId"] == id)
 }
 
+/// The `dapr run` process ends within `timeout`, then none of `pids` is left (5 s grace).
+fn assert_run_ended(run: &mut KillOnDrop, timeout: Duration, pids: &[u32]) {
+    assert!(
+        support::wait_until(timeout, || run.0.try_wait().unwrap().is_some()),
+        "dapr run did not end"
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(5), || pids
+            .iter()
+            .all(|p| !pid_alive(*p))),
+        "processes left behind: {pids:?}"
+    );
+}
+
 fn pid_alive(pid: u32) -> bool {
     // A zombie (exited, not yet reaped) counts as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -1600,21 +1614,10 @@ fn list_and_stop_an_app_started_by_dapr_run() {
         "{}",
         o.all()
     );
-    assert!(
-        support::wait_until(Duration::from_secs(10), || run
-            .0
-            .try_wait()
-            .unwrap()
-            .is_some()),
-        "dapr run did not end"
-    );
+    assert_run_ended(&mut run, Duration::from_secs(10), &[]);
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(out.contains("Exited Dapr successfully"), "{out}");
-    assert!(
-        support::wait_until(Duration::from_secs(5), || !pid_alive(daprd_pid)
-            && !pid_alive(app_pid)),
-        "processes left behind"
-    );
+    assert_run_ended(&mut run, Duration::from_secs(0), &[daprd_pid, app_pid]);
     assert!(find_app(&env, &id).is_none());
 }
 
@@ -1688,20 +1691,7 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
                 o.all()
             );
         }
-        assert!(
-            support::wait_until(Duration::from_secs(20), || run
-                .0
-                .try_wait()
-                .unwrap()
-                .is_some()),
-            "dapr run -f did not end"
-        );
-        assert!(
-            support::wait_until(Duration::from_secs(5), || pids
-                .iter()
-                .all(|p| !pid_alive(*p))),
-            "processes left behind: {pids:?}"
-        );
+        assert_run_ended(&mut run, Duration::from_secs(20), &pids);
         assert!(
             list_json(&env)
                 .iter()
@@ -1768,19 +1758,6 @@ fn stop_a_run_file_spelled_with_dot_segments_from_another_directory() {
         all.contains("✅  Dapr and app processes stopped successfully"),
         "{all}"
     );
-    assert!(
-        support::wait_until(Duration::from_secs(20), || run
-            .0
-            .try_wait()
-            .unwrap()
-            .is_some()),
-        "dapr run -f did not end"
-    );
-    assert!(
-        support::wait_until(Duration::from_secs(5), || pids
-            .iter()
-            .all(|p| !pid_alive(*p))),
-        "processes left behind: {pids:?}"
-    );
+    assert_run_ended(&mut run, Duration::from_secs(20), &pids);
     assert!(find_app(&env, &id).is_none());
 }

@@ -2,7 +2,7 @@
 //! (`<verb> /v1.0/invoke/<app-id>/method/<method>`) and print the response body.
 
 use crate::cli::Context;
-use crate::selfhosted::{client, instances};
+use crate::selfhosted::instances;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -67,23 +67,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
     };
     let id = &args.app_id;
-    let Some(mut sidecar) = instances::find(id) else {
+    let Some(sidecar) = instances::find(id) else {
         p.failure(&format!("error invoking app {id}: app ID {id} not found"));
         return Ok(1);
     };
-    if !args.unix_domain_socket.is_empty() {
-        sidecar.unix_domain_socket = Some(args.unix_domain_socket.clone());
-    }
+    let sidecar = sidecar.with_socket_dir(&args.unix_domain_socket);
     let path = format!(
         "/v1.0/invoke/{id}/method/{}",
         args.method.trim_start_matches('/')
     );
     let verb = args.verb.to_uppercase();
-    let resp = match client::request(
-        &sidecar.http_target(),
+    let resp = match sidecar.request(
         &verb,
         &path,
-        &[("Content-Type", "application/json")],
+        "application/json",
         &body,
         std::time::Duration::from_secs(300),
     ) {

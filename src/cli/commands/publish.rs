@@ -100,15 +100,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let Some(mut sidecar) = instances::find(&args.publish_app_id) else {
+    let Some(sidecar) = instances::find(&args.publish_app_id) else {
         p.failure(&format!(
             "Error publishing topic {topic}: couldn't find a running Dapr instance"
         ));
         return Ok(1);
     };
-    if !args.unix_domain_socket.is_empty() {
-        sidecar.unix_domain_socket = Some(args.unix_domain_socket.clone());
-    }
+    let sidecar = sidecar.with_socket_dir(&args.unix_domain_socket);
     let path = format!(
         "/v1.0/publish/{}/{}{query}",
         urlencoding::encode(&args.pubsub),
@@ -119,11 +117,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     } else {
         "application/json"
     };
-    let resp = match client::request(
-        &sidecar.http_target(),
+    let resp = match sidecar.request(
         "POST",
         &path,
-        &[("Content-Type", content_type)],
+        content_type,
         &body,
         std::time::Duration::from_secs(60),
     ) {

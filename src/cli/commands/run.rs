@@ -199,15 +199,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             .warning("Unix domain sockets are currently a preview feature");
     }
     // The instance scan is only needed to keep a generated id or an explicit port unique.
-    let needs_scan = cfg.app_id.trim().is_empty()
-        || [
-            cfg.http_port,
-            cfg.grpc_port,
-            cfg.metrics_port,
-            cfg.internal_grpc_port,
-        ]
-        .iter()
-        .any(|p| *p > 0);
+    let needs_scan = cfg.app_id.trim().is_empty() || cfg.has_explicit_port();
     let running = if needs_scan {
         instances::list().unwrap_or_default()
     } else {
