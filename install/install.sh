@@ -30,6 +30,9 @@
 # their destination under temporary names and renamed into place, so any failure leaves a
 # previous installation untouched.
 
+# A failing command inside a pipeline fails the pipeline (e.g. `sha256sum | cut`).
+set -o pipefail
+
 # Release location, overridable (see the URL rule above).
 : "${GITHUB_ORG:=dapr-cli-rs}"
 : "${GITHUB_REPO:=dapr-cli}"
@@ -269,23 +272,30 @@ installCompleted() {
 # -----------------------------------------------------------------------------
 # main
 # -----------------------------------------------------------------------------
-trap "fail_trap" EXIT
+# Everything runs from one function called on the last line: with `curl | bash`, a
+# download cut short ends inside a definition (a syntax error) or before the call, so a
+# partial script never runs.
+main() {
+    trap "fail_trap" EXIT
 
-DAPR_VERSION="${1:-}"
-DAPR_VERSION="${DAPR_VERSION#v}"
-if [ -n "$DAPR_VERSION" ] && ! [[ "$DAPR_VERSION" =~ ^[0-9A-Za-z.+-]+$ ]]; then
-    fail "invalid version '${1}': expected a release version such as 1.2.3 or v1.2.3"
-fi
+    DAPR_VERSION="${1:-}"
+    DAPR_VERSION="${DAPR_VERSION#v}"
+    if [ -n "$DAPR_VERSION" ] && ! [[ "$DAPR_VERSION" =~ ^[0-9A-Za-z.+-]+$ ]]; then
+        fail "invalid version '${1}': expected a release version such as 1.2.3 or v1.2.3"
+    fi
 
-getSystemInfo
-verifySupported
-checkHttpRequestCLI
-chooseInstallDir
-checkExistingDapr
+    getSystemInfo
+    verifySupported
+    checkHttpRequestCLI
+    chooseInstallDir
+    checkExistingDapr
 
-downloadFile "$DAPR_VERSION"
-verifyFile
-installFile
-cleanup
+    downloadFile "$DAPR_VERSION"
+    verifyFile
+    installFile
+    cleanup
 
-installCompleted
+    installCompleted
+}
+
+main "$@"

@@ -479,6 +479,48 @@ fn version_argument_downloads_the_versioned_path_and_replaces_old_install() {
 }
 
 #[test]
+fn install_dir_with_spaces_and_dashed_version_argument() {
+    let server = Server::start().with_release("v1.2.3");
+    let mut sandbox = Sandbox::new();
+    sandbox.install_dir = sandbox._root.path().join("my tools/dapr bin");
+    let out = run(sandbox.curl_pipe(&server, "-- v1.2.3"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(names_in(&sandbox.install_dir), vec!["dapr", "daprd"]);
+    for name in ["dapr", "daprd"] {
+        assert!(same_as_packaged(&sandbox.install_dir.join(name), name));
+    }
+    assert!(
+        server
+            .requested()
+            .contains(&format!("/v1.2.3/{}", artifact())),
+        "{:?}",
+        server.requested()
+    );
+}
+
+#[test]
+fn a_truncated_download_of_the_script_runs_nothing() {
+    // `curl | bash` executes what arrived so far: a script cut short by a dropped
+    // connection must neither download nor install anything.
+    let server = Server::start().with_release("");
+    let script = std::fs::read_to_string(server.file("install.sh")).unwrap();
+    let at = script
+        .find("downloadFile \"$DAPR_VERSION\"")
+        .expect("install.sh calls downloadFile");
+    let end = at + script[at..].find('\n').unwrap() + 1;
+    std::fs::write(server.file("install.sh"), &script[..end]).unwrap();
+    let sandbox = Sandbox::new();
+    let _ = run(sandbox.curl_pipe(&server, ""));
+    assert_eq!(server.requested(), vec!["/install.sh".to_string()]);
+    assert!(names_in(&sandbox.install_dir).is_empty());
+    assert!(
+        sandbox.tmp_leftovers().is_empty(),
+        "{:?}",
+        sandbox.tmp_leftovers()
+    );
+}
+
+#[test]
 fn bare_uppercase_hex_checksum_is_accepted() {
     let server = Server::start().with_release("");
     let sum_file = server.file(&format!("{}.sha256", artifact()));
