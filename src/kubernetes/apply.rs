@@ -122,7 +122,36 @@ async fn get_value(client: &Client, obj: &Object) -> Result<Option<Value>, K8sEr
     Ok(got.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
 }
 
-/// Wait until every CRD among `objects` is Established.
+/// Whether discovery already lists the CRD's resource in every served version (what
+/// matters for creating its objects; a server that sets no status conditions, as simple
+/// fakes do, is still usable).
+async fn crd_served(client: &Client, crd: &Value) -> bool {
+    let spec = &crd["spec"];
+    let (Some(group), Some(plural)) = (spec["group"].as_str(), spec["names"]["plural"].as_str())
+    else {
+        return false;
+    };
+    let versions: Vec<&str> = spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"] == true)
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    for v in &versions {
+        match client
+            .list_api_group_resources(&format!("{group}/{v}"))
+            .await
+        {
+            Ok(list) if list.resources.iter().any(|r| r.name == plural) => {}
+            _ => return false,
+        }
+    }
+    !versions.is_empty()
+}
+
+/// Wait until every CRD among `objects` is Established (or, on a server that reports no
+/// conditions, served by discovery).
 pub async fn wait_crds(
     client: &Client,
     objects: &[Object],
@@ -134,10 +163,16 @@ pub async fn wait_crds(
         .filter(|o| o.kind() == "CustomResourceDefinition")
     {
         loop {
-            if get_value(client, crd)
-                .await?
-                .is_some_and(|v| crd_established(&v))
-            {
+            let state = get_value(client, crd).await?;
+            if state.as_ref().is_some_and(crd_established) {
+                break;
+            }
+            let no_conditions = state.as_ref().is_some_and(|v| {
+                v["status"]["conditions"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+            });
+            if no_conditions && crd_served(client, &crd.value).await {
                 break;
             }
             if Instant::now() >= deadline {
@@ -244,13 +279,15 @@ pub async fn apply_all(
     Ok(written)
 }
 
-/// Read the server's version (used to fail early with a clear message when unreachable).
-pub async fn server_version(client: &Client) -> Result<String, K8sError> {
-    client
-        .apiserver_version()
-        .await
-        .map(|v| v.git_version)
-        .map_err(|e| K8sError::Connect(server_message(&e)))
+/// Read the server's version, to fail early with a clear message when it is unreachable.
+/// A server that answers but does not serve `/version` (an error status) is reachable:
+/// `None`, not an error.
+pub async fn server_version(client: &Client) -> Result<Option<String>, K8sError> {
+    match client.apiserver_version().await {
+        Ok(v) => Ok(Some(v.git_version)),
+        Err(kube::Error::Api(_)) => Ok(None),
+        Err(e) => Err(K8sError::Connect(server_message(&e))),
+    }
 }
 
 /// `kubectl rollout restart`: stamp the pod template so the workload rolls its pods.

@@ -286,18 +286,40 @@ pub fn uninstall(o: &UninstallOptions, printer: &Printer) -> anyhow::Result<i32>
     Ok(0)
 }
 
+/// Wait (at most `timeout`) until the control-plane pods in `ns` are gone. The official
+/// CLI does not wait at all; this only spares `status -k` right after from stale rows, so
+/// it stops as soon as nothing is removing them (no pod terminating and none gone for
+/// 3 s, e.g. a server without a garbage collector). Pods are matched on their `app`
+/// label here rather than with a set-based selector.
 async fn wait_pods_gone(c: &Client, ns: &str, timeout: Duration) {
+    use std::time::Instant;
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(c.clone(), ns);
-    let selector = format!("app in ({})", status::CONTROL_PLANE_APPS.join(","));
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        match pods
-            .list(&kube::api::ListParams::default().labels(&selector))
-            .await
-        {
-            Ok(l) if !l.items.is_empty() => tokio::time::sleep(Duration::from_millis(250)).await,
-            _ => return,
+    let deadline = Instant::now() + timeout;
+    let (mut last, mut last_change) = (usize::MAX, Instant::now());
+    while Instant::now() < deadline {
+        let Ok(list) = pods.list(&kube::api::ListParams::default()).await else {
+            return;
+        };
+        let left: Vec<_> = list
+            .items
+            .iter()
+            .filter(|p| {
+                status::CONTROL_PLANE_APPS
+                    .iter()
+                    .any(|app| status::has_app_label(&p.metadata, app))
+            })
+            .collect();
+        if left.is_empty() {
+            return;
         }
+        if left.len() != last {
+            (last, last_change) = (left.len(), Instant::now());
+        }
+        let terminating = left.iter().any(|p| p.metadata.deletion_timestamp.is_some());
+        if !terminating && last_change.elapsed() > Duration::from_secs(3) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -130,6 +130,14 @@ pub fn status_row(app: &str, pods: &[Pod]) -> Option<StatusRow> {
     })
 }
 
+/// Whether an object carries the label `app=<app>`.
+pub fn has_app_label(meta: &kube::api::ObjectMeta, app: &str) -> bool {
+    meta.labels
+        .as_ref()
+        .and_then(|l| l.get("app"))
+        .is_some_and(|v| v == app)
+}
+
 /// The status table rows; empty when Dapr is not installed anywhere.
 pub async fn control_plane_status(client: &Client) -> Result<Vec<StatusRow>, K8sError> {
     let pods: Api<Pod> = Api::all(client.clone());
@@ -144,7 +152,13 @@ pub async fn control_plane_status(client: &Client) -> Result<Vec<StatusRow>, K8s
                     server_message(&e)
                 ))
             })?;
-        let mut items = list.items;
+        // The server filtered already; filtering again keeps a server that ignores
+        // selectors from putting every pod in every row.
+        let mut items: Vec<Pod> = list
+            .items
+            .into_iter()
+            .filter(|p| has_app_label(&p.metadata, app))
+            .collect();
         items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         if let Some(row) = status_row(app, &items) {
             rows.push(row);

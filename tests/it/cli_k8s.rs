@@ -1816,3 +1816,67 @@ fn the_fake_refuses_what_a_real_server_refuses() {
         .unwrap();
     assert!(role["metadata"]["namespace"].is_null(), "{role}");
 }
+
+#[test]
+fn a_plainer_api_server_is_enough() {
+    // No /version, CRDs without status conditions, no garbage collector, label selectors
+    // ignored: all allowed of a standard server or a simple fake. `dapr` still installs,
+    // reports and uninstalls, and never waits out its 300 s default timeout.
+    let c = Cluster::new();
+    c.api.plainer();
+    c.install(&[]);
+    assert!(
+        c.api
+            .get("dapr.io", "configurations", "dapr-system", "daprsystem")
+            .is_some()
+    );
+    c.api
+        .create(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}));
+
+    let out = c.dapr(&["status", "-k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = rows(&out);
+    let names: Vec<&str> = table.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dapr-operator",
+            "dapr-sentry",
+            "dapr-placement-server",
+            "dapr-sidecar-injector",
+            "dapr-scheduler-server"
+        ],
+        "{}",
+        text(&out)
+    );
+    let scheduler = &table[4];
+    assert_eq!(scheduler[4], "3", "{scheduler:?}");
+    assert_eq!(table[0][4], "1", "{:?}", table[0]);
+
+    let mut child = crate::support::KillOnDrop(
+        Command::new(crate::support::bin("dapr"))
+            .args(["uninstall", "-k", "--kubeconfig"])
+            .arg(&c.kubeconfig)
+            .env_remove("KUBECONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut status = None;
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(60), || {
+            status = child.0.try_wait().unwrap();
+            status.is_some()
+        }),
+        "uninstall -k waited for pods nothing deletes"
+    );
+    assert!(status.unwrap().success());
+    assert!(
+        c.api
+            .get("apps", "deployments", "dapr-system", "dapr-operator")
+            .is_none()
+    );
+}

@@ -75,6 +75,8 @@ struct Store {
     rv: u64,
     events: Vec<Event>,
     failing: HashSet<String>,
+    /// A plainer server (see [`FakeApi::plainer`]).
+    plain: bool,
     /// Writes refused with 403: (plural, name) → message.
     forbidden: BTreeMap<(String, String), String>,
     logs: BTreeMap<(String, String, String), String>,
@@ -282,9 +284,10 @@ impl Store {
             .objects
             .iter()
             .filter(|(k, v)| {
-                v["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|o| o.iter().any(|r| r["uid"] == uid))
+                (!self.plain
+                    && v["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|o| o.iter().any(|r| r["uid"] == uid)))
                     || (key.1 == "namespaces" && k.2 == key.3)
                     || (key.1 == "customresourcedefinitions"
                         && obj["spec"]["group"] == k.0.as_str()
@@ -338,6 +341,9 @@ impl Store {
                     namespaced,
                 });
             }
+        }
+        if self.plain {
+            return;
         }
         let t = now();
         crd["status"] = json!({
@@ -691,6 +697,13 @@ impl FakeApi {
         );
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// Behave like a plainer (still standard) server: no `/version`, CRDs get no status
+    /// conditions (served as soon as created), no garbage collection of owned objects,
+    /// and label selectors ignored on lists.
+    pub fn plainer(&self) {
+        self.store.lock().unwrap().plain = true;
     }
 
     /// Make every rollout of the Deployment/StatefulSet `name` fail (pods never ready).
@@ -1119,6 +1132,13 @@ async fn handle(
     ));
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (method.as_str(), segs.as_slice()) {
+        ("GET", ["version"]) if st.lock().unwrap().plain => {
+            return status_error(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
+        }
         ("GET", ["version"]) => {
             return json_response(
                 StatusCode::OK,
@@ -1220,7 +1240,7 @@ async fn handle(
                         && k.1 == d.plural
                         && (t.namespace.is_empty() || k.2 == t.namespace)
                 })
-                .filter(|(_, v)| selected(&q, v))
+                .filter(|(_, v)| s.plain || selected(&q, v))
                 .map(|(_, v)| with_type_meta(&d, v.clone()))
                 .collect();
             if accept.contains("as=Table") {
