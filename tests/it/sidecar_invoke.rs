@@ -591,6 +591,16 @@ async fn bind_errors_name_the_flag() {
         .expect("consul refused")
         .to_string();
     assert!(e.contains("nameResolution") && e.contains("consul"), "{e}");
+    // A registry file named in the Configuration must open.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let bad = blocker.join("sub").join("nr.db");
+    let e = Invoker::bind(config("a", None, &bad))
+        .await
+        .err()
+        .expect("unopenable registry")
+        .to_string();
+    assert!(e.contains(&*bad.to_string_lossy()), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -944,4 +954,38 @@ fn daprd_two_sidecars_invoke_and_callee_killed() {
         "{v}"
     );
     drop(b);
+}
+
+#[test]
+fn daprd_starts_without_a_usable_registry_and_says_why_lookups_fail() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // HOME is a file: $HOME/.dapr cannot be created.
+    let home = dir.path().join("home-is-a-file");
+    std::fs::write(&home, "").unwrap();
+    let pa = rt.block_on(async { echo_app("solo").await.0 });
+    let d = spawn_daprd(&home, "solo", pa, &[]);
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", d.http);
+    let res = c
+        .get(format!("{base}/v1.0/invoke/solo/method/me"))
+        .send()
+        .unwrap();
+    assert_eq!(res.json::<Value>().unwrap()["app"], "solo");
+    let res = c
+        .get(format!("{base}/v1.0/invoke/other/method/x"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 500);
+    let v: Value = res.json().unwrap();
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("name resolution is unavailable"),
+        "{v}"
+    );
 }

@@ -99,6 +99,8 @@ pub struct Invoker {
     strip_api_token: bool,
     channel: AppChannel,
     registry: Arc<Registry>,
+    /// Why the shared registry file could not be used (then only self-invocation works).
+    registry_unavailable: Option<String>,
     cache: Arc<Cache>,
     listener: Mutex<Option<tokio::net::TcpListener>>,
     internal_port: u16,
@@ -151,13 +153,8 @@ impl Invoker {
             .filter(|h| !h.is_empty())
             .map(std::path::PathBuf::from)
             .or_else(dirs::home_dir);
-        let settings = RegistrySettings::from_config(cfg.name_resolution.as_ref(), home)?;
-        let registry = tokio::task::spawn_blocking(move || Registry::open(settings))
-            .await
-            .map_err(|e| InvokeError::Flag {
-                flag: "spec.nameResolution",
-                message: e.to_string(),
-            })??;
+        let (registry, registry_unavailable) =
+            open_registry(cfg.name_resolution.as_ref(), home).await?;
 
         let ip = cfg
             .internal_listen_address
@@ -189,6 +186,7 @@ impl Invoker {
             strip_api_token: cfg.api_token.as_deref().is_some_and(|t| !t.is_empty()),
             channel,
             registry: Arc::new(registry),
+            registry_unavailable,
             cache: Arc::new(Cache::default()),
             listener: Mutex::new(Some(listener)),
             internal_port,
@@ -478,7 +476,14 @@ impl Invoker {
             let addr = if attempt == 0 {
                 match self.resolve(app_id, namespace).await {
                     Ok(Some(a)) => a,
-                    Ok(None) => return fail(&format_args!("couldn't find service: {app_id}")),
+                    Ok(None) => {
+                        return match &self.registry_unavailable {
+                            None => fail(&format_args!("couldn't find service: {app_id}")),
+                            Some(why) => fail(&format_args!(
+                                "couldn't find service: {app_id} (name resolution is unavailable: {why})"
+                            )),
+                        };
+                    }
                     Err(e) => return fail(&e),
                 }
             } else {
@@ -591,6 +596,44 @@ impl Invoker {
             .await
             .map_err(|e| ResolverError::Config(e.to_string()))?
     }
+}
+
+/// Opens the shared registry. When the default file (under HOME) cannot be used, the
+/// sidecar still starts, with a private in-memory registry and a warning: state, pub/sub and
+/// self-invocation keep working. A file named in the Configuration must open.
+async fn open_registry(
+    value: Option<&serde_json::Value>,
+    home: Option<std::path::PathBuf>,
+) -> Result<(Registry, Option<String>), InvokeError> {
+    let explicit = value
+        .and_then(|v| v.get("configuration"))
+        .and_then(|c| c.get("connectionString"))
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| !s.trim().is_empty());
+    let open = |settings: RegistrySettings| async move {
+        tokio::task::spawn_blocking(move || Registry::open(settings))
+            .await
+            .map_err(|e| InvokeError::Flag {
+                flag: "spec.nameResolution",
+                message: e.to_string(),
+            })?
+            .map_err(InvokeError::from)
+    };
+    let failure = match RegistrySettings::from_config(value, home) {
+        Ok(settings) => match open(settings).await {
+            Ok(r) => return Ok((r, None)),
+            Err(InvokeError::Resolver(e)) if !explicit => e,
+            Err(e) => return Err(e),
+        },
+        Err(e @ ResolverError::NoHome) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let why = failure.to_string();
+    log::warn(
+        "dapr.contrib",
+        &format!("name resolution: {why}; other sidecars cannot find this one, nor it them"),
+    );
+    Ok((open(RegistrySettings::in_memory()).await?, Some(why)))
 }
 
 impl Forwarded {

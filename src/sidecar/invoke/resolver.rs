@@ -27,6 +27,8 @@ use rusqlite::{Connection, OpenFlags, params};
 pub enum ResolverError {
     #[error("spec.nameResolution: {0}")]
     Config(String),
+    #[error("HOME is not set; set it or give spec.nameResolution configuration.connectionString")]
+    NoHome,
     #[error("name resolution database {path}: {source}")]
     Db {
         path: String,
@@ -48,6 +50,16 @@ pub struct RegistrySettings {
 }
 
 impl RegistrySettings {
+    /// A private in-memory registry: only this sidecar, used when the shared file cannot be
+    /// opened.
+    pub fn in_memory() -> Self {
+        RegistrySettings {
+            path: ":memory:".into(),
+            table: "hosts".into(),
+            update_interval: Duration::from_secs(5),
+        }
+    }
+
     /// Reads `spec.nameResolution` (`None` ⇒ defaults). `component` may be `sqlite` or
     /// `mdns` (the official default; served here by the local registry, with its own
     /// configuration ignored); anything else is refused with what would be valid.
@@ -56,11 +68,7 @@ impl RegistrySettings {
         home: Option<PathBuf>,
     ) -> Result<Self, ResolverError> {
         let default_path = || -> Result<String, ResolverError> {
-            let home = home.clone().ok_or_else(|| {
-                ResolverError::Config(
-                    "HOME is not set; set it or give configuration.connectionString".into(),
-                )
-            })?;
+            let home = home.clone().ok_or(ResolverError::NoHome)?;
             Ok(home
                 .join(".dapr")
                 .join("nameresolution.db")
