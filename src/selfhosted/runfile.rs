@@ -500,6 +500,13 @@ async fn supervise(
             return 1;
         }
     };
+    // A path that names no template is reported as the official CLI does, before loading.
+    if arg != "-"
+        && let Err(e) = resolve_path(arg)
+    {
+        console.note(Note::Failure, &format!("Failed to get run file path: {e}"));
+        return 1;
+    }
     let template = match load(arg) {
         Ok(t) => t,
         Err(e) => {
