@@ -838,8 +838,17 @@ async fn supervise(
             }
             Err(msg) => {
                 console.note(Note::Failure, &msg);
-                console.plain("Start App failed, try to stop Dapr successfully");
-                stop_daprd(&mut daprd, dpid, &dsink, &*console).await;
+                if end_daprd(&mut daprd, dpid, &dsink).await {
+                    console.note(
+                        Note::Success,
+                        "Start App failed, try to stop Dapr successfully",
+                    );
+                } else {
+                    console.note(
+                        Note::Failure,
+                        "Start App failed, try to stop Dapr Error: daprd is still running",
+                    );
+                }
                 cleanup_sockets(&p);
                 return 1;
             }
@@ -1001,13 +1010,19 @@ pub fn force_kill(pgids: impl IntoIterator<Item = u32>) {
 
 /// SIGTERM daprd's group, SIGKILL after the grace period; reports `Exited Dapr successfully`.
 pub async fn stop_daprd(daprd: &mut Child, pgid: u32, out: &Sink, console: &dyn Console) {
+    if end_daprd(daprd, pgid, out).await {
+        console.note(Note::Success, "Exited Dapr successfully");
+    } else {
+        console.note(Note::Failure, "Error exiting Dapr: daprd is still running");
+    }
+}
+
+/// SIGTERM daprd's group, SIGKILL after the grace period, let its last lines through;
+/// whether it is gone.
+async fn end_daprd(daprd: &mut Child, pgid: u32, out: &Sink) -> bool {
     let _ = process::stop_group(daprd, pgid, GRACE).await;
     out.drain(Duration::from_secs(1)).await;
-    if process::group_alive(pgid) {
-        console.note(Note::Failure, "Error exiting Dapr: daprd is still running");
-    } else {
-        console.note(Note::Success, "Exited Dapr successfully");
-    }
+    !process::group_alive(pgid)
 }
 
 fn cleanup_sockets(p: &Prepared) {

@@ -682,6 +682,11 @@ fn missing_command_is_an_error_and_stops_the_sidecar() {
         out.contains("Failed to find command no-such-command-h4b"),
         "{out}"
     );
+    // The official closing line, a success status line.
+    assert!(
+        out.contains("✅  Start App failed, try to stop Dapr successfully"),
+        "{out}"
+    );
     assert!(daprd_pid(&app_id).is_none());
 }
 

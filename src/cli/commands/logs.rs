@@ -20,7 +20,7 @@ pub enum LogSource {
 #[derive(Debug, clap::Args)]
 #[command(
     about = "Get Dapr sidecar logs for an application. Supported platforms: Kubernetes, Self-hosted",
-    after_help = "Examples:\n\n# Get logs of sample app from target pod in custom namespace\n  dapr logs -k --app-id sample --pod-name target --namespace custom\n\n# Get the sidecar log of an app started with dapr run (self-hosted)\n  dapr logs --app-id sample\n\n# Follow the app's own output (self-hosted)\n  dapr logs --app-id sample --source app --follow"
+    after_help = "Examples:\n  # Get logs of sample app from target pod in custom namespace\n  dapr logs -k --app-id sample --pod-name target --namespace custom\n\n  # Get the sidecar log of an app started with dapr run (self-hosted)\n  dapr logs --app-id sample\n\n  # Follow the app's own output (self-hosted)\n  dapr logs --app-id sample --source app --follow"
 )]
 pub struct Args {
     /// Get logs from a Kubernetes cluster
