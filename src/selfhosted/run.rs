@@ -664,10 +664,23 @@ impl RunConfig {
     }
 }
 
-fn exit_text(e: Exit) -> String {
+/// How Go words a failed child (`exec.ExitError`), as the official CLI prints it for daprd:
+/// `exit status 2`, `signal: killed`.
+pub(crate) fn exit_text(e: Exit) -> String {
+    use nix::sys::signal::Signal;
     match e {
-        Exit::Code(c) => c.to_string(),
-        Exit::Signal(s) => process::signal_name(s),
+        Exit::Code(c) => format!("exit status {c}"),
+        Exit::Signal(s) => {
+            let what = match Signal::try_from(s) {
+                Ok(Signal::SIGKILL) => "killed".to_string(),
+                Ok(Signal::SIGTERM) => "terminated".to_string(),
+                Ok(Signal::SIGINT) => "interrupt".to_string(),
+                Ok(Signal::SIGABRT) => "aborted".to_string(),
+                Ok(Signal::SIGSEGV) => "segmentation fault".to_string(),
+                _ => process::signal_name(s),
+            };
+            format!("signal: {what}")
+        }
     }
 }
 

@@ -625,10 +625,7 @@ async fn supervise(
                     Exit::Code(0) => r.dsink.status("Exited Dapr successfully"),
                     e => r.dsink.status(&format!(
                         "The daprd process exited with error code: {}",
-                        match e {
-                            Exit::Code(c) => c.to_string(),
-                            Exit::Signal(s) => process::signal_name(s),
-                        }
+                        run::exit_text(e)
                     )),
                 }
             }

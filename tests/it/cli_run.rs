@@ -1514,8 +1514,8 @@ fn sidecar_failing_at_start_ends_the_run_with_its_error() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("The daprd process exited with error code: "),
-        "{out}"
+        out.contains("The daprd process exited with error code: exit status "),
+        "Go's wording of the exit: {out}"
     );
     assert!(
         out.contains("state.nope"),
