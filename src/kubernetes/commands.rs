@@ -77,6 +77,21 @@ async fn check_expiry(c: &Client, printer: &Printer) {
     }
 }
 
+/// Connect, run one read, then the official post-command check on the root certificate
+/// (status, list, components, configurations and mtls all end with it).
+fn read_cluster<T>(
+    cluster: &ClusterOptions,
+    printer: &Printer,
+    read: impl AsyncFnOnce(&Client) -> Result<T, K8sError>,
+) -> anyhow::Result<T> {
+    Ok(runtime()?.block_on(async {
+        let c = client(cluster).await?;
+        let out = read(&c).await?;
+        check_expiry(&c, printer).await;
+        Ok::<_, K8sError>(out)
+    })?)
+}
+
 /// Progress lines through the printer (`⌛` when a step starts, `✅` when it is done).
 struct PrinterProgress<'a>(&'a Printer);
 impl Progress for PrinterProgress<'_> {
@@ -325,11 +340,8 @@ async fn wait_pods_gone(c: &Client, ns: &str, timeout: Duration) {
 
 /// `dapr status -k`.
 pub fn status(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
-    let rows = runtime()?.block_on(async {
-        let c = client(cluster).await?;
-        let rows = status::control_plane_status(&c).await?;
-        check_expiry(&c, printer).await;
-        Ok::<_, K8sError>(rows)
+    let rows = read_cluster(cluster, printer, async |c| {
+        status::control_plane_status(c).await
     })?;
     if rows.is_empty() {
         printer.failure("No status returned. Is Dapr initialized in your cluster?");
@@ -387,11 +399,8 @@ fn scope(namespace: &Option<String>, all: bool, printer: &Printer) -> Option<Str
 /// `dapr list -k`.
 pub fn list(o: &ListOptions, printer: &Printer) -> anyhow::Result<i32> {
     let ns = scope(&o.namespace, o.all_namespaces, printer);
-    let rows = runtime()?.block_on(async {
-        let c = client(&o.cluster).await?;
-        let rows = status::dapr_apps(&c, ns.as_deref()).await?;
-        check_expiry(&c, printer).await;
-        Ok::<_, K8sError>(rows)
+    let rows = read_cluster(&o.cluster, printer, async |c| {
+        status::dapr_apps(c, ns.as_deref()).await
     })?;
     match o.output {
         OutputFormat::Json => printer.data(&format::json(&rows)),
@@ -498,11 +507,8 @@ fn print_resources(o: &ResourceListOptions, kind: &str, printer: &Printer) -> an
         printer.warning(NAMESPACE_WARNING);
     }
     let ns = o.namespace.clone().filter(|_| !o.all_namespaces);
-    let items = runtime()?.block_on(async {
-        let c = client(&o.cluster).await?;
-        let items = resources::list_dapr(&c, kind, ns.as_deref()).await?;
-        check_expiry(&c, printer).await;
-        Ok::<_, K8sError>(items)
+    let items = read_cluster(&o.cluster, printer, async |c| {
+        resources::list_dapr(c, kind, ns.as_deref()).await
     })?;
     let name = o.name.as_deref().filter(|n| !n.is_empty());
     match o.output {
@@ -532,11 +538,8 @@ pub fn configurations(o: &ResourceListOptions, printer: &Printer) -> anyhow::Res
 
 /// `dapr mtls -k`.
 pub fn mtls(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
-    let config = runtime()?.block_on(async {
-        let c = client(cluster).await?;
-        let config = resources::system_config(&c).await?;
-        check_expiry(&c, printer).await;
-        Ok::<_, K8sError>(config)
+    let config = read_cluster(cluster, printer, async |c| {
+        resources::system_config(c).await
     })?;
     let Some(config) = config else {
         printer.failure("error checking mTLS: system configuration not found");

@@ -51,11 +51,7 @@ fn kubectl_can_apply_and_get_against_the_fake() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("deployment.apps/web created"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "deployment.apps/web created");
     // Applying again goes through kubectl's patch path.
     let out = kubectl(
         &kc,
@@ -68,7 +64,7 @@ fn kubectl_can_apply_and_get_against_the_fake() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("deployment.apps/web"), "{}", text(&out));
+    assert_says(&out, "deployment.apps/web");
     // The fake controller created two pods for the Deployment.
     assert!(support_wait(|| api.list("", "pods").len() == 2));
     let out = kubectl(
@@ -85,7 +81,7 @@ fn kubectl_can_apply_and_get_against_the_fake() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("web"));
     let out = kubectl(&kc, &cache, &["get", "deployment", "nope", "-n", "team-a"]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("not found"), "{}", text(&out));
+    assert_says(&out, "not found");
     // Server-side apply records the field manager.
     let out = kubectl(
         &kc,
@@ -103,6 +99,17 @@ fn kubectl_can_apply_and_get_against_the_fake() {
     assert!(out.status.success(), "{}", text(&out));
     let dep = api.get("apps", "deployments", "team-a", "web").unwrap();
     assert_eq!(dep["metadata"]["managedFields"][0]["manager"], "tester");
+}
+
+/// The command said `needle` (on stdout or stderr).
+fn assert_says(out: &Output, needle: &str) {
+    assert!(text(out).contains(needle), "{needle:?} in {}", text(out));
+}
+
+/// The command exited with `code` and said `needle`.
+fn assert_exit_says(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    assert_says(out, needle);
 }
 
 fn support_wait(cond: impl FnMut() -> bool) -> bool {
@@ -436,28 +443,22 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     );
 
     let out = c.dapr(&["status", "-k"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("No status returned. Is Dapr initialized in your cluster?"),
-        "{}",
-        text(&out)
+    assert_exit_says(
+        &out,
+        1,
+        "No status returned. Is Dapr initialized in your cluster?",
     );
     let out = c.dapr(&["mtls", "-k"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("error checking mTLS: system configuration not found"),
-        "{}",
-        text(&out)
+    assert_exit_says(
+        &out,
+        1,
+        "error checking mTLS: system configuration not found",
     );
 
     // Uninstalling again is fine (the release is gone); --all also removes the CRDs.
     let out = c.dapr(&["uninstall", "-k", "--all"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("WARNING: dapr release does not exist"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "WARNING: dapr release does not exist");
     assert!(
         c.api
             .get(
@@ -511,8 +512,7 @@ fn bad_kubeconfig_and_unreachable_cluster_are_clear_errors() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("cannot connect"), "{err:#}");
     let out = c.dapr(&["status", "-k", "--context", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("nope"), "{}", text(&out));
+    assert_exit_says(&out, 1, "nope");
 }
 
 #[test]
@@ -520,10 +520,9 @@ fn ha_without_mtls_in_a_custom_namespace() {
     let c = Cluster::new();
     let out = c.init(&["-n", "dapr-cli-tests", "--enable-ha", "--enable-mtls=false"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("Success! Dapr has been installed to namespace dapr-cli-tests."),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "Success! Dapr has been installed to namespace dapr-cli-tests.",
     );
     let out = c.dapr(&["status", "-k"]);
     let table = rows(&out);
@@ -719,19 +718,9 @@ fn list_and_logs_find_dapr_apps() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[]");
     let out = c.dapr(&["list", "-k", "-o", "xml"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("An invalid output format was specified."),
-        "{}",
-        text(&out)
-    );
+    assert_exit_says(&out, 1, "An invalid output format was specified.");
     let out = c.dapr(&["list", "-k", "--context", "other"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("cannot connect to the cluster"),
-        "{}",
-        text(&out)
-    );
+    assert_exit_says(&out, 1, "cannot connect to the cluster");
 
     let logs = |app: &str, pod: Option<String>| {
         k8s::logs(
@@ -812,20 +801,11 @@ fn upgrade_and_downgrade_keep_the_trust_bundle() {
 
     let out = c.dapr(&["upgrade", "-k", "--runtime-version", "1.17.9"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("Downgrade detected, skipping CRDs."),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "Downgrade detected, skipping CRDs.");
 
     let empty = Cluster::new();
     let out = empty.dapr(&["upgrade", "-k", "--runtime-version", "1.18.3"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("dapr is not installed in your cluster"),
-        "{}",
-        text(&out)
-    );
+    assert_exit_says(&out, 1, "dapr is not installed in your cluster");
 }
 
 #[test]
@@ -913,12 +893,9 @@ fn mtls_export_and_expiry_read_the_trust_bundle() {
     // Less than 30 days left: the -k commands end with the official warning.
     let out = c.dapr(&["status", "-k"]);
     assert!(out.status.success());
-    assert!(
-        text(&out).contains(
-            "Dapr root certificate of your Kubernetes cluster expires in 9 days. Expiry date: "
-        ),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "Dapr root certificate of your Kubernetes cluster expires in 9 days. Expiry date: ",
     );
 
     let out = c.dapr(&["mtls", "expiry"]);
@@ -1016,12 +993,7 @@ fn annotate_reads_files_dirs_and_stdin() {
     let out = run(&["-k", "-n", "x", "-"], Some(deploy));
     assert!(text(&out).contains("--resource is required when --namespace is provided."));
     let out = run(&["-k", "--max-body-size", "lots", "-"], Some(deploy));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("error parsing value of max-body-size"),
-        "{}",
-        text(&out)
-    );
+    assert_exit_says(&out, 1, "error parsing value of max-body-size");
 }
 
 /// Every rendered object (defaults, and HA + dev) against the official Kubernetes JSON
@@ -1080,11 +1052,7 @@ fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
         &["apply", "--validate=false", "-f", file.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("component.dapr.io/statestore created"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "component.dapr.io/statestore created");
     let out = kubectl(
         &c.kubeconfig,
         &cache,
@@ -1228,10 +1196,9 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
     let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let out = c.init(&["--ca-root-certificate", cert_s, "--issuer-private-key", ""]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("❌  non empty value of --issuer-private-key must be provided"),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "❌  non empty value of --issuer-private-key must be provided",
     );
     c.install(&[
         "--ca-root-certificate",
@@ -1357,10 +1324,9 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
         Some(0),
         "as the official CLI (issue #1667)"
     );
-    assert!(
-        text(&out).contains("❌  Error removing Dapr: cannot connect to the cluster"),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "❌  Error removing Dapr: cannot connect to the cluster",
     );
     assert_eq!(writes(&c.api), Vec::<String>::new());
 
@@ -1433,10 +1399,9 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
     );
     // The new root lasts 20 days, so status now warns.
     let out = c.dapr(&["status", "-k"]);
-    assert!(
-        text(&out).contains("Dapr root certificate of your Kubernetes cluster expires in 19 days."),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "Dapr root certificate of your Kubernetes cluster expires in 19 days.",
     );
     let dir = c.dir.path().join("exported");
     assert!(
@@ -1492,11 +1457,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         "400",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("Using password file to generate root certificate"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "Using password file to generate root certificate");
     assert!(!text(&c.dapr(&["status", "-k"])).contains("Dapr root certificate"));
     // A SEC1 ("EC PRIVATE KEY") root key as `openssl ecparam -genkey` writes it.
     let sec1 = c.dir.path().join("sec1.key");
@@ -1524,13 +1485,10 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         "--ca-root-certificate",
         "x",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains(
-            "certificate rotation failed: all required flags for this certificate rotation path"
-        ),
-        "{}",
-        text(&out)
+    assert_exit_says(
+        &out,
+        1,
+        "certificate rotation failed: all required flags for this certificate rotation path",
     );
     let out = c.dapr(&[
         "mtls",
@@ -1543,13 +1501,10 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         "--issuer-public-certificate",
         "invalid_cert_file.pem",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains(
-            "certificate rotation failed: open invalid_cert_file.pem: no such file or directory"
-        ),
-        "{}",
-        text(&out)
+    assert_exit_says(
+        &out,
+        1,
+        "certificate rotation failed: open invalid_cert_file.pem: no such file or directory",
     );
     let out = c.dapr(&[
         "mtls",
@@ -1558,43 +1513,22 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         "--private-key",
         "invalid_root_key.pem",
     ]);
-    assert!(
-        text(&out).contains(
-            "certificate rotation failed: open invalid_root_key.pem: no such file or directory"
-        ),
-        "{}",
-        text(&out)
+    assert_says(
+        &out,
+        "certificate rotation failed: open invalid_root_key.pem: no such file or directory",
     );
 }
 
-/// Where each kind lives on a real API server: plural → (group/version, namespaced).
-const API_ROUTES: &[(&str, &str, bool)] = &[
-    ("namespaces", "v1", false),
-    ("pods", "v1", true),
-    ("services", "v1", true),
-    ("configmaps", "v1", true),
-    ("secrets", "v1", true),
-    ("serviceaccounts", "v1", true),
-    ("deployments", "apps/v1", true),
-    ("statefulsets", "apps/v1", true),
-    ("clusterroles", "rbac.authorization.k8s.io/v1", false),
-    ("clusterrolebindings", "rbac.authorization.k8s.io/v1", false),
-    ("roles", "rbac.authorization.k8s.io/v1", true),
-    ("rolebindings", "rbac.authorization.k8s.io/v1", true),
-    ("poddisruptionbudgets", "policy/v1", true),
-    (
-        "mutatingwebhookconfigurations",
-        "admissionregistration.k8s.io/v1",
-        false,
-    ),
-    (
-        "customresourcedefinitions",
-        "apiextensions.k8s.io/v1",
-        false,
-    ),
-    ("components", "dapr.io/v1alpha1", true),
-    ("configurations", "dapr.io/v1alpha1", true),
-];
+/// Where a resource lives on a real API server: (group/version, namespaced), from the
+/// fake's table of built-in kinds plus the two Dapr kinds the CLI reads.
+fn api_route(plural: &str) -> Option<(String, bool)> {
+    let dapr = "dapr.io/v1alpha1 components Component namespaced\n\
+                dapr.io/v1alpha1 configurations Configuration namespaced";
+    k8s_fake::BUILTIN.lines().chain(dapr.lines()).find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f[1] == plural).then(|| (f[0].to_string(), f[3] == "namespaced"))
+    })
+}
 
 /// Why a request the `dapr` binary sent would be refused by a real API server, if it would:
 /// the route must exist for the kind (group/version, namespaced or not), named and write
@@ -1622,17 +1556,17 @@ fn unlike_a_real_request(line: &str) -> Option<String> {
         other => (None, other.to_vec()),
     };
     let plural = rest[0];
-    let Some((_, want_gv, namespaced)) = API_ROUTES.iter().find(|(p, _, _)| *p == plural) else {
+    let Some((want_gv, namespaced)) = api_route(plural) else {
         return Some(format!("unexpected resource {plural}"));
     };
-    if *want_gv != gv {
+    if want_gv != gv {
         return Some(format!("{plural} is served at {want_gv}, not {gv}"));
     }
     if ns.is_some() && !namespaced {
         return Some(format!("{plural} is cluster-scoped"));
     }
     let named = rest.len() > 1;
-    if *namespaced && ns.is_none() && (named || method != "GET") {
+    if namespaced && ns.is_none() && (named || method != "GET") {
         return Some(format!(
             "{method} of namespaced {plural} without a namespace"
         ));
@@ -1708,7 +1642,7 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("app_id=nodeapp"), "{}", text(&out));
-    assert!(text(&out).contains("✅  Fetched logs"), "{}", text(&out));
+    assert_says(&out, "✅  Fetched logs");
 
     for args in [
         &["status", "-k"][..],
@@ -1921,11 +1855,7 @@ fn kubectl_applies_the_dry_run_output() {
         &["apply", "--validate=false", "-f", f],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("configuration.dapr.io/daprsystem created"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "configuration.dapr.io/daprsystem created");
     // dapr reads a control plane kubectl installed.
     assert!(support_wait(|| c.api.list("", "pods").len() == 7));
     let out = c.dapr(&["status", "-k"]);

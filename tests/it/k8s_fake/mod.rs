@@ -84,72 +84,32 @@ struct Store {
     requests: Vec<String>,
 }
 
-const BUILTIN: &[(&str, &str, &str, &str, bool)] = &[
-    ("", "v1", "namespaces", "Namespace", false),
-    ("", "v1", "pods", "Pod", true),
-    ("", "v1", "services", "Service", true),
-    ("", "v1", "configmaps", "ConfigMap", true),
-    ("", "v1", "secrets", "Secret", true),
-    ("", "v1", "serviceaccounts", "ServiceAccount", true),
-    ("", "v1", "events", "Event", true),
-    (
-        "",
-        "v1",
-        "persistentvolumeclaims",
-        "PersistentVolumeClaim",
-        true,
-    ),
-    ("", "v1", "nodes", "Node", false),
-    ("apps", "v1", "deployments", "Deployment", true),
-    ("apps", "v1", "statefulsets", "StatefulSet", true),
-    ("apps", "v1", "replicasets", "ReplicaSet", true),
-    ("apps", "v1", "daemonsets", "DaemonSet", true),
-    ("batch", "v1", "jobs", "Job", true),
-    (
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterroles",
-        "ClusterRole",
-        false,
-    ),
-    (
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterrolebindings",
-        "ClusterRoleBinding",
-        false,
-    ),
-    ("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
-    (
-        "rbac.authorization.k8s.io",
-        "v1",
-        "rolebindings",
-        "RoleBinding",
-        true,
-    ),
-    (
-        "policy",
-        "v1",
-        "poddisruptionbudgets",
-        "PodDisruptionBudget",
-        true,
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "v1",
-        "mutatingwebhookconfigurations",
-        "MutatingWebhookConfiguration",
-        false,
-    ),
-    (
-        "apiextensions.k8s.io",
-        "v1",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        false,
-    ),
-    ("coordination.k8s.io", "v1", "leases", "Lease", true),
-];
+/// The built-in kinds served, one a line: `apiVersion plural Kind scope`, as a real server
+/// (1.33) places them.
+pub const BUILTIN: &str = "\
+v1 namespaces Namespace cluster
+v1 pods Pod namespaced
+v1 services Service namespaced
+v1 configmaps ConfigMap namespaced
+v1 secrets Secret namespaced
+v1 serviceaccounts ServiceAccount namespaced
+v1 events Event namespaced
+v1 persistentvolumeclaims PersistentVolumeClaim namespaced
+v1 nodes Node cluster
+apps/v1 deployments Deployment namespaced
+apps/v1 statefulsets StatefulSet namespaced
+apps/v1 replicasets ReplicaSet namespaced
+apps/v1 daemonsets DaemonSet namespaced
+batch/v1 jobs Job namespaced
+rbac.authorization.k8s.io/v1 clusterroles ClusterRole cluster
+rbac.authorization.k8s.io/v1 clusterrolebindings ClusterRoleBinding cluster
+rbac.authorization.k8s.io/v1 roles Role namespaced
+rbac.authorization.k8s.io/v1 rolebindings RoleBinding namespaced
+policy/v1 poddisruptionbudgets PodDisruptionBudget namespaced
+admissionregistration.k8s.io/v1 mutatingwebhookconfigurations MutatingWebhookConfiguration cluster
+apiextensions.k8s.io/v1 customresourcedefinitions CustomResourceDefinition cluster
+coordination.k8s.io/v1 leases Lease namespaced
+";
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -158,13 +118,17 @@ fn now() -> String {
 impl Store {
     fn new() -> Store {
         let mut s = Store::default();
-        for (g, v, p, k, n) in BUILTIN {
+        for line in BUILTIN.lines() {
+            let [api_version, plural, kind, scope] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("bad BUILTIN line {line:?}");
+            };
+            let (group, version) = split_api_version(api_version);
             s.defs.push(ResDef {
-                group: g.to_string(),
-                version: v.to_string(),
-                plural: p.to_string(),
-                kind: k.to_string(),
-                namespaced: *n,
+                group,
+                version,
+                plural: plural.to_string(),
+                kind: kind.to_string(),
+                namespaced: scope == "namespaced",
             });
         }
         for ns in ["default", "kube-system"] {
