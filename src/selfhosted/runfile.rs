@@ -792,6 +792,13 @@ async fn start_app(
         meta.push(("appPID", pid.to_string()));
     }
     for (k, v) in meta {
+        // The official CLI announces these three (to the daprd log) before storing them.
+        match k {
+            "cliPID" => dsink.status(&format!("Updating metadata for cliPID: {v}")),
+            "appPID" => dsink.status(&format!("Updating metadata for appPID: {v}")),
+            "appCommand" => dsink.status(&format!("Updating metadata for app command: {v}")),
+            _ => {}
+        }
         if let Err(e) = process::put_metadata(&prepared.endpoint, k, &v).await {
             dsink.status(&format!("Could not update sidecar metadata for {k}: {e}"));
         }

@@ -1149,10 +1149,15 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
         text.contains("termination signal received: shutting down"),
         "{text}"
     );
+    let daprd_log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(
-        std::fs::read_to_string(&logs[0])
-            .unwrap()
-            .contains("Exited Dapr successfully")
+        daprd_log.contains("Exited Dapr successfully"),
+        "{daprd_log}"
+    );
+    assert!(
+        daprd_log.contains("Updating metadata for cliPID: ")
+            && !daprd_log.contains("Updating metadata for appPID"),
+        "{daprd_log}"
     );
 }
 
