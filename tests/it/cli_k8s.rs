@@ -20,6 +20,14 @@ fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
         .expect("kubectl must be installed")
 }
 
+/// `kubectl apply --validate=false <extra> -f <file>` (the fake serves no OpenAPI).
+fn kubectl_apply(kubeconfig: &Path, cache: &Path, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["apply", "--validate=false"];
+    args.extend_from_slice(extra);
+    args.extend(["-f", file.to_str().unwrap()]);
+    kubectl(kubeconfig, cache, &args)
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -40,29 +48,11 @@ fn kubectl_can_apply_and_get_against_the_fake() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: team-a\n  labels:\n    app: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n",
     )
     .unwrap();
-    let out = kubectl(
-        &kc,
-        &cache,
-        &[
-            "apply",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ],
-    );
+    let out = kubectl_apply(&kc, &cache, &manifest, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_says(&out, "deployment.apps/web created");
     // Applying again goes through kubectl's patch path.
-    let out = kubectl(
-        &kc,
-        &cache,
-        &[
-            "apply",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ],
-    );
+    let out = kubectl_apply(&kc, &cache, &manifest, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_says(&out, "deployment.apps/web");
     // The fake controller created two pods for the Deployment.
@@ -83,18 +73,11 @@ fn kubectl_can_apply_and_get_against_the_fake() {
     assert!(!out.status.success());
     assert_says(&out, "not found");
     // Server-side apply records the field manager.
-    let out = kubectl(
+    let out = kubectl_apply(
         &kc,
         &cache,
-        &[
-            "apply",
-            "--server-side",
-            "--field-manager",
-            "tester",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ],
+        &manifest,
+        &["--server-side", "--field-manager", "tester"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let dep = api.get("apps", "deployments", "team-a", "web").unwrap();
@@ -1046,11 +1029,7 @@ fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
     let cache = c.dir.path().join("cache");
     let file = c.dir.path().join("statestore.yaml");
     std::fs::write(&file, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n  namespace: default\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis:6379\nscopes:\n- app1\n").unwrap();
-    let out = kubectl(
-        &c.kubeconfig,
-        &cache,
-        &["apply", "--validate=false", "-f", file.to_str().unwrap()],
-    );
+    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_says(&out, "component.dapr.io/statestore created");
     let out = kubectl(
@@ -1610,11 +1589,7 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis-master:6379\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nodeapp\n  labels:\n    app: node\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: node\n  template:\n    metadata:\n      labels:\n        app: node\n      annotations:\n        dapr.io/enabled: \"true\"\n        dapr.io/app-id: nodeapp\n        dapr.io/app-port: \"3000\"\n    spec:\n      containers:\n      - name: node\n        image: ghcr.io/dapr/samples/hello-k8s-node:latest\n        ports:\n        - containerPort: 3000\n",
     )
     .unwrap();
-    let out = kubectl(
-        &c.kubeconfig,
-        &cache,
-        &["apply", "--validate=false", "-f", file.to_str().unwrap()],
-    );
+    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(support_wait(|| {
         c.api
@@ -1823,7 +1798,6 @@ fn kubectl_applies_the_dry_run_output() {
     let file = c.dir.path().join("dapr.yaml");
     std::fs::write(&file, &out.stdout).unwrap();
     let cache = c.dir.path().join("cache");
-    let f = file.to_str().unwrap();
     // kubectl maps every kind before it applies anything, so in one pass it cannot map the
     // daprsystem Configuration whose CRD is in the same file ("ensure CRDs are installed
     // first", as with any CRD and its objects); every other object goes through.
@@ -1836,24 +1810,12 @@ fn kubectl_applies_the_dry_run_output() {
         );
         assert_eq!(t.matches("error:").count(), 1, "{t}");
     };
-    let out = kubectl(
-        &c.kubeconfig,
-        &cache,
-        &["apply", "--dry-run=client", "--validate=false", "-f", f],
-    );
+    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &["--dry-run=client"]);
     only_the_config_is_unmapped(&out, " (dry run)");
     assert_eq!(writes(&c.api), Vec::<String>::new());
-    let out = kubectl(
-        &c.kubeconfig,
-        &cache,
-        &["apply", "--validate=false", "-f", f],
-    );
+    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
     only_the_config_is_unmapped(&out, "");
-    let out = kubectl(
-        &c.kubeconfig,
-        &cache,
-        &["apply", "--validate=false", "-f", f],
-    );
+    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_says(&out, "configuration.dapr.io/daprsystem created");
     // dapr reads a control plane kubectl installed.

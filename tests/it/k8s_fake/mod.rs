@@ -812,6 +812,14 @@ fn query_map(uri: &Uri) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Whether `value` is in a selector's set, `(x, y)`.
+fn in_set(set: &str, value: &str) -> bool {
+    set.trim()
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .any(|v| v.trim() == value)
+}
+
 /// Label selector: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x,y)`.
 fn labels_match(selector: &str, labels: &Value) -> bool {
     let mut terms = Vec::new();
@@ -843,21 +851,9 @@ fn labels_match(selector: &str, labels: &Value) -> bool {
             } else if let Some(k) = t.strip_prefix('!') {
                 get(k).is_none()
             } else if let Some((k, set)) = t.split_once(" notin ") {
-                let vals: Vec<&str> = set
-                    .trim()
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                !get(k).is_some_and(|v| vals.contains(&v.as_str()))
+                !get(k).is_some_and(|v| in_set(set, &v))
             } else if let Some((k, set)) = t.split_once(" in ") {
-                let vals: Vec<&str> = set
-                    .trim()
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                get(k).is_some_and(|v| vals.contains(&v.as_str()))
+                get(k).is_some_and(|v| in_set(set, &v))
             } else {
                 get(t).is_some()
             }
