@@ -517,6 +517,24 @@ fn init_with_redis_writes_the_official_components() {
 }
 
 #[test]
+fn init_with_a_network_writes_the_network_host_names_without_probing() {
+    // `--network N`: the official files name the containers (`dapr_redis`, `dapr_zipkin`);
+    // nothing is probed, so nothing may claim a Redis was found.
+    let env = Env::new();
+    let o = env.ok(&["init", "--network", "mynet"]);
+    let all = o.all();
+    assert!(!all.contains("Redis found"), "{all}");
+    assert!(all.contains("dapr_redis:6379"), "{all}");
+    let d = env.dapr_dir();
+    let state = std::fs::read_to_string(d.join("components/statestore.yaml")).unwrap();
+    assert!(state.contains("    value: dapr_redis:6379\n"), "{state}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("config.yaml")).unwrap(),
+        OFFICIAL_CONFIG.replace("localhost:9411", "dapr_zipkin:9411")
+    );
+}
+
+#[test]
 fn reinit_is_safe_and_keeps_user_files() {
     let env = Env::new();
     env.ok(&["init"]);

@@ -324,6 +324,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     let statestore = home.components_dir().join("statestore.yaml");
     match &components {
+        Components::Redis(host) if written.contains(&statestore) && !args.network.is_empty() => {
+            p.info(&format!(
+                "The default statestore and pubsub components use the Redis of network {} at {host}.",
+                args.network
+            ))
+        }
         Components::Redis(host) if written.contains(&statestore) => p.info(&format!(
             "Redis found at {host}: the default statestore and pubsub components use it."
         )),
