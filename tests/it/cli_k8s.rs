@@ -95,6 +95,41 @@ fn assert_exit_says(out: &Output, code: i32, needle: &str) {
     assert_says(out, needle);
 }
 
+/// A self-signed P-256 root for `cluster.local`, valid for `days`, as sentry makes one:
+/// (certificate path, key path) in `dir`.
+fn self_signed_root(
+    dir: &Path,
+    cert: &str,
+    key: &str,
+    days: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join(cert), dir.join(key));
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            &days.to_string(),
+            "-subj",
+            "/CN=cluster.local",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(st.status.success(), "{}", text(&st));
+    (cert, key)
+}
+
 fn support_wait(cond: impl FnMut() -> bool) -> bool {
     crate::support::wait_until(std::time::Duration::from_secs(5), cond)
 }
@@ -809,29 +844,7 @@ fn mtls_export_and_expiry_read_the_trust_bundle() {
     );
 
     // Make a real self-signed root valid for 10 days, as sentry would store it.
-    let cert = c.dir.path().join("ca.pem");
-    let key = c.dir.path().join("ca.key");
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "10",
-            "-subj",
-            "/CN=cluster.local",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(st.status.success(), "{}", text(&st));
+    let (cert, key) = self_signed_root(c.dir.path(), "ca.pem", "ca.key", 10);
     use base64::Engine;
     let b64 =
         |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
@@ -1148,29 +1161,7 @@ fn an_apply_refused_by_the_server_names_the_object_and_the_servers_message() {
 #[test]
 fn a_user_trust_chain_goes_into_the_trust_bundle() {
     let c = Cluster::new();
-    let cert = c.dir.path().join("root.pem");
-    let key = c.dir.path().join("root.key");
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "400",
-            "-subj",
-            "/CN=cluster.local",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(st.status.success(), "{}", text(&st));
+    let (cert, key) = self_signed_root(c.dir.path(), "root.pem", "root.key", 400);
     // All three files are required.
     let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let out = c.init(&["--ca-root-certificate", cert_s, "--issuer-private-key", ""]);
