@@ -244,7 +244,7 @@ fn init_dry_run_prints_the_manifests_and_touches_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err, "⌛  Making the jump to hyperspace...\n");
     assert_eq!(writes(&c.api), Vec::<String>::new());
-    assert!(c.api.get("", "namespaces", "", "dapr-system").is_none());
+    assert!(!c.api.exists("", "namespaces", "", "dapr-system"));
 
     // The install flags reach the rendering; no cluster is needed at all.
     let out = Command::new(crate::support::bin("dapr"))
@@ -434,29 +434,23 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
         "ℹ️  Removing Dapr from your cluster...\n✅  Dapr has been removed successfully\n"
     );
     assert!(c.api.list("", "pods").is_empty());
+    assert!(!c.api.exists(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "",
+        "dapr-operator-admin"
+    ));
     assert!(
-        c.api
-            .get(
-                "rbac.authorization.k8s.io",
-                "clusterroles",
-                "",
-                "dapr-operator-admin"
-            )
-            .is_none()
-    );
-    assert!(
-        c.api
-            .get(
-                "apiextensions.k8s.io",
-                "customresourcedefinitions",
-                "",
-                "components.dapr.io"
-            )
-            .is_some(),
+        c.api.exists(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            "components.dapr.io"
+        ),
         "CRDs stay without --all"
     );
     assert!(
-        c.api.get("", "namespaces", "", "dapr-system").is_some(),
+        c.api.exists("", "namespaces", "", "dapr-system"),
         "the namespace stays"
     );
 
@@ -477,16 +471,12 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     let out = c.dapr(&["uninstall", "-k", "--all"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_says(&out, "WARNING: dapr release does not exist");
-    assert!(
-        c.api
-            .get(
-                "apiextensions.k8s.io",
-                "customresourcedefinitions",
-                "",
-                "components.dapr.io"
-            )
-            .is_none()
-    );
+    assert!(!c.api.exists(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        "",
+        "components.dapr.io"
+    ));
 }
 
 #[test]
@@ -1148,13 +1138,11 @@ fn an_apply_refused_by_the_server_names_the_object_and_the_servers_message() {
     // Objects before it in the apply order were applied; later ones were not.
     assert!(
         c.api
-            .get("", "serviceaccounts", "dapr-system", "dapr-operator")
-            .is_some()
+            .exists("", "serviceaccounts", "dapr-system", "dapr-operator")
     );
     assert!(
-        c.api
-            .get("apps", "deployments", "dapr-system", "dapr-operator")
-            .is_none()
+        !c.api
+            .exists("apps", "deployments", "dapr-system", "dapr-operator")
     );
 }
 
@@ -1220,20 +1208,17 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
     );
     assert!(
         c.api
-            .get("apps", "statefulsets", "default", "dapr-dev-redis-master")
-            .is_some()
+            .exists("apps", "statefulsets", "default", "dapr-dev-redis-master")
     );
     let out = c.dapr(&["uninstall", "-k", "--dev"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        c.api
-            .get("dapr.io", "components", "default", "statestore")
-            .is_none()
+        !c.api
+            .exists("dapr.io", "components", "default", "statestore")
     );
     assert!(
-        c.api
-            .get("apps", "deployments", "default", "dapr-dev-zipkin")
-            .is_none()
+        !c.api
+            .exists("apps", "deployments", "default", "dapr-dev-zipkin")
     );
     assert!(c.api.list("", "pods").is_empty());
 }
@@ -1727,8 +1712,7 @@ fn a_plainer_api_server_is_enough() {
     c.install(&[]);
     assert!(
         c.api
-            .get("dapr.io", "configurations", "dapr-system", "daprsystem")
-            .is_some()
+            .exists("dapr.io", "configurations", "dapr-system", "daprsystem")
     );
     c.api
         .create(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
@@ -1775,9 +1759,8 @@ fn a_plainer_api_server_is_enough() {
     );
     assert!(status.unwrap().success());
     assert!(
-        c.api
-            .get("apps", "deployments", "dapr-system", "dapr-operator")
-            .is_none()
+        !c.api
+            .exists("apps", "deployments", "dapr-system", "dapr-operator")
     );
 }
 

@@ -695,6 +695,11 @@ impl FakeApi {
         self.store.lock().unwrap().objects.get(&key).cloned()
     }
 
+    /// Whether the object exists (arguments as for [`FakeApi::get`]).
+    pub fn exists(&self, group: &str, plural: &str, namespace: &str, name: &str) -> bool {
+        self.get(group, plural, namespace, name).is_some()
+    }
+
     /// All stored objects of one kind (every namespace).
     pub fn list(&self, group: &str, plural: &str) -> Vec<Value> {
         let s = self.store.lock().unwrap();
