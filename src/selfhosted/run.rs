@@ -535,7 +535,16 @@ impl StopSignals {
     }
 }
 
-/// Start daprd in its own process group with its output copied to `out`.
+/// The directory holding the `.dapr` install `daprd` was found in (`<P>/.dapr/bin/daprd`).
+fn runtime_path_of(daprd: &Path) -> Option<&Path> {
+    let dot_dapr = daprd.parent()?.parent()?;
+    (dot_dapr.file_name()? == ".dapr").then_some(dot_dapr.parent()?)
+}
+
+/// Start daprd in its own process group with its output copied to `out`. It is given
+/// `DAPR_RUNTIME_PATH` of the install it comes from, so that what it keeps on disk follows
+/// `--runtime-path` rather than `$HOME` (the official CLI does not set it; an official daprd
+/// ignores it).
 pub fn spawn_daprd(
     p: &Prepared,
     out: &Sink,
@@ -543,6 +552,9 @@ pub fn spawn_daprd(
     env: &[(String, String)],
 ) -> Result<Child, String> {
     let mut cmd = Command::new(&p.daprd);
+    if let Some(rt) = runtime_path_of(&p.daprd) {
+        cmd.env(crate::home::RUNTIME_PATH_ENV, rt);
+    }
     cmd.args(&p.daprd_args)
         .envs(env.iter().cloned())
         .process_group(0)

@@ -599,6 +599,41 @@ fn sidecar_only_run_is_stopped_by_dapr_stop() {
 }
 
 #[test]
+fn daprd_is_told_the_install_dir_of_runtime_path() {
+    // `--runtime-path P` beats DAPR_RUNTIME_PATH; daprd gets `DAPR_RUNTIME_PATH=P` so that
+    // what it keeps on disk (the name-resolution registry) stays under `P/.dapr` too.
+    let h = Home::new();
+    let custom = h.path().join("custom");
+    let d = custom.join(".dapr");
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    std::fs::create_dir_all(d.join("components")).unwrap();
+    std::fs::copy(support::bin("daprd"), d.join("bin/daprd")).unwrap();
+    std::fs::write(d.join("config.yaml"), CONFIG).unwrap();
+    let app_id = id("rtpath");
+    let custom_s = custom.display().to_string();
+    let p = h.start(&["run", "--runtime-path", &custom_s, "--app-id", &app_id]);
+    p.expect(
+        "You're up and running! Dapr logs will appear here.",
+        Duration::from_secs(20),
+    );
+    let dpid = daprd_pid(&app_id).unwrap();
+    assert!(
+        cmdline(dpid)[0].starts_with(&custom_s),
+        "{:?}",
+        cmdline(dpid)
+    );
+    let environ = std::fs::read(format!("/proc/{dpid}/environ")).unwrap();
+    let vars: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert!(
+        vars.contains(&format!("DAPR_RUNTIME_PATH={custom_s}")),
+        "{vars:?}"
+    );
+}
+
+#[test]
 fn missing_components_dir_is_an_error() {
     let h = Home::bare();
     let (code, out) = h.output(&["run"]);
