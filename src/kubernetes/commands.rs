@@ -338,6 +338,23 @@ async fn wait_pods_gone(c: &Client, ns: &str, timeout: Duration) {
     }
 }
 
+/// Table cells of rows: each row's serialized fields in declaration order (the column
+/// order of [`status::StatusRow`] and [`status::AppRow`]), values as text.
+fn cells<T: serde::Serialize>(rows: &[T]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .map(|(_, v)| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 /// `dapr status -k`.
 pub fn status(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
     let rows = read_cluster(cluster, printer, async |c| {
@@ -347,21 +364,7 @@ pub fn status(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32
         printer.failure("No status returned. Is Dapr initialized in your cluster?");
         return Ok(1);
     }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.namespace.clone(),
-                r.healthy.clone(),
-                r.status.clone(),
-                r.replicas.to_string(),
-                r.version.clone(),
-                r.age.clone(),
-                r.created.clone(),
-            ]
-        })
-        .collect();
+    let cells = cells(&rows);
     printer.data(&table::render(
         &[
             "NAME",
@@ -406,21 +409,9 @@ pub fn list(o: &ListOptions, printer: &Printer) -> anyhow::Result<i32> {
         OutputFormat::Json => printer.data(&format::json(&rows)),
         OutputFormat::Yaml => printer.data(&format::yaml(&rows)),
         OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.namespace.clone(),
-                        r.app_id.clone(),
-                        r.app_port.clone(),
-                        r.age.clone(),
-                        r.created.clone(),
-                    ]
-                })
-                .collect();
             printer.data(&table::render(
                 &["NAMESPACE", "APP ID", "APP PORT", "AGE", "CREATED"],
-                &cells,
+                &cells(&rows),
             ));
         }
     }

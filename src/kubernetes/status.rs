@@ -22,7 +22,7 @@ pub const CONTROL_PLANE_APPS: [&str; 6] = [
     "dapr-scheduler-server",
 ];
 
-/// One row of `dapr status -k`.
+/// One row of `dapr status -k`; the field order is the table's column order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusRow {
     pub name: String,
@@ -167,7 +167,8 @@ pub async fn control_plane_status(client: &Client) -> Result<Vec<StatusRow>, K8s
     Ok(rows)
 }
 
-/// One Dapr-enabled pod (`list -k`); JSON keys as the official CLI's.
+/// One Dapr-enabled pod (`list -k`); JSON keys as the official CLI's, the field order
+/// is the table's column order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRow {
