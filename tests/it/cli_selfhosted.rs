@@ -26,6 +26,34 @@ impl Out {
     fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// Stdout or stderr contains `needle`; on failure the whole output is shown.
+    #[track_caller]
+    fn expect(&self, needle: &str) {
+        assert!(
+            self.all().contains(needle),
+            "{needle:?} missing:\n{}",
+            self.all()
+        );
+    }
+
+    #[track_caller]
+    fn expect_stdout(&self, needle: &str) {
+        assert!(
+            self.stdout.contains(needle),
+            "{needle:?} not on stdout:\n{}",
+            self.all()
+        );
+    }
+
+    #[track_caller]
+    fn expect_stderr(&self, needle: &str) {
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} not on stderr:\n{}",
+            self.all()
+        );
+    }
 }
 
 /// A hermetic environment: its own HOME and DAPR_RUNTIME_PATH.
@@ -183,12 +211,8 @@ fn mode(p: &Path) -> u32 {
 #[test]
 fn no_arguments_prints_help() {
     let o = Env::new().ok(&[]);
-    assert!(
-        o.stdout.contains("Distributed Application Runtime"),
-        "{}",
-        o.stdout
-    );
-    assert!(o.stdout.contains("Usage:"), "{}", o.stdout);
+    o.expect_stdout("Distributed Application Runtime");
+    o.expect_stdout("Usage:");
 }
 
 #[test]
@@ -236,32 +260,18 @@ fn unknown_flags_are_usage_errors_like_cobra() {
     let env = Env::new();
     let o = env.run(&["stop", "--flag"]);
     assert_eq!(o.code, 255, "{}", o.all());
-    assert!(
-        o.stderr.contains("Error: unknown flag: --flag\nUsage:"),
-        "{}",
-        o.stderr
-    );
+    o.expect_stderr("Error: unknown flag: --flag\nUsage:");
 
     // Scenario 27.
     let o = env.run(&["stop", "--app-id", "X", "-p", "test"]);
     assert_eq!(o.code, 255, "{}", o.all());
-    assert!(
-        o.stderr
-            .contains("Error: unknown shorthand flag: 'p' in -p\nUsage:"),
-        "{}",
-        o.stderr
-    );
-    assert!(o.stderr.contains("-a, --app-id string"), "{}", o.stderr);
-    assert!(o.stderr.contains("-f, --run-file string"), "{}", o.stderr);
+    o.expect_stderr("Error: unknown shorthand flag: 'p' in -p\nUsage:");
+    o.expect_stderr("-a, --app-id string");
+    o.expect_stderr("-f, --run-file string");
 
     let o = env.run(&["invoke", "--app-id", "x"]);
     assert_eq!(o.code, 255, "{}", o.all());
-    assert!(
-        o.stderr
-            .contains("Error: required flag(s) \"method\" not set"),
-        "{}",
-        o.stderr
-    );
+    o.expect_stderr("Error: required flag(s) \"method\" not set");
 }
 
 #[test]
@@ -290,12 +300,8 @@ fn help_pages_are_laid_out_like_cobra() {
     );
 
     let o = env.ok(&["help", "stop"]);
-    assert!(
-        o.stdout.contains("Usage:\n  dapr stop [flags]\n")
-            && o.stdout.contains("  -f, --run-file string "),
-        "{}",
-        o.stdout
-    );
+    o.expect_stdout("Usage:\n  dapr stop [flags]\n");
+    o.expect_stdout("  -f, --run-file string ");
 
     let o = env.ok(&[]);
     for needle in [
@@ -367,20 +373,10 @@ fn kubernetes_mode_answers_clearly() {
     // As the official CLI: the error is printed and uninstall still exits 0.
     let o = run(&["uninstall", "-k"]);
     assert_eq!(o.code, 0, "{}", o.all());
-    assert!(
-        o.stderr
-            .contains("Error removing Dapr: cannot load kubeconfig"),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("Error removing Dapr: cannot load kubeconfig");
     let o = env.run(&["init", "-k", "--runtime-path", "/tmp/x"]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr
-            .contains("--runtime-path is only valid for self-hosted mode"),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("--runtime-path is only valid for self-hosted mode");
 }
 
 #[test]
@@ -393,11 +389,8 @@ fn completion_prints_scripts() {
     }
     assert!(env.ok(&["completion", "bash"]).stdout.contains("complete"));
     let o = env.ok(&["completion"]);
-    assert!(
-        o.stdout.contains("bash") && o.stdout.contains("powershell"),
-        "{}",
-        o.stdout
-    );
+    o.expect_stdout("bash");
+    o.expect_stdout("powershell");
 }
 
 // ---------------------------------------------------------------- version
@@ -424,12 +417,7 @@ fn version_without_install_says_na() {
     }
     let o = env.run(&["version", "-o", "yaml"]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr
-            .contains("❌  An invalid output format was specified."),
-        "{}",
-        o.stderr
-    );
+    o.expect_stderr("❌  An invalid output format was specified.");
 }
 
 // ---------------------------------------------------------------- init / uninstall
@@ -493,12 +481,7 @@ fn init_with_redis_writes_the_official_components() {
     let redis = support::Redis::start();
     let env = Env::new().with("DAPR_INIT_REDIS_ADDRESS", &redis.addr());
     let o = env.ok(&["init"]);
-    assert!(
-        o.stderr
-            .contains(&format!("Redis found at {}", redis.addr())),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!("Redis found at {}", redis.addr()));
     let d = env.dapr_dir().join("components");
     assert_eq!(
         std::fs::read_to_string(d.join("statestore.yaml")).unwrap(),
@@ -544,7 +527,7 @@ fn reinit_is_safe_and_keeps_user_files() {
     std::fs::write(d.join("config.yaml"), "# my config\n").unwrap();
     std::fs::write(d.join("bin/daprd"), "stale").unwrap();
     let o = env.ok(&["init"]);
-    assert!(o.stderr.contains("already exists"), "{}", o.all());
+    o.expect_stderr("already exists");
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "# mine\n");
     assert_eq!(
         std::fs::read_to_string(d.join("config.yaml")).unwrap(),
@@ -648,21 +631,13 @@ fn init_downloads_a_release_and_verifies_it() {
 
     let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
     let o = env.ok(&["init", "--runtime-version", "9.8.7"]);
-    assert!(
-        o.stderr.contains("Installing runtime version 9.8.7"),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("Installing runtime version 9.8.7");
     let daprd = env.dapr_dir().join("bin/daprd");
     assert_eq!(std::fs::read(&daprd).unwrap(), b"#!/bin/sh\necho 9.8.7\n");
     assert_eq!(mode(&daprd), 0o755);
     assert!(seen.lock().unwrap().contains(&format!("/v9.8.7/{name}")));
     let o = env.ok(&["version", "-o", "json"]);
-    assert!(
-        o.stdout.contains("\"Runtime version\":\"9.8.7\""),
-        "{}",
-        o.stdout
-    );
+    o.expect_stdout("\"Runtime version\":\"9.8.7\"");
 
     for (v, needle) in [
         ("9.8.8", "checksum mismatch"),
@@ -708,22 +683,14 @@ fn slim_init_of_a_release_installs_placement_and_scheduler() {
         );
         assert_eq!(mode(&bin.join(n)), 0o755);
     }
-    assert!(
-        o.stderr.contains(&format!(
-            "placement binary has been installed to {}.",
-            bin.display()
-        )),
-        "{}",
-        o.all()
-    );
-    assert!(
-        o.stderr.contains(&format!(
-            "scheduler binary has been installed to {}.",
-            bin.display()
-        )),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!(
+        "placement binary has been installed to {}.",
+        bin.display()
+    ));
+    o.expect_stderr(&format!(
+        "scheduler binary has been installed to {}.",
+        bin.display()
+    ));
     assert_eq!(
         std::fs::read_to_string(env.dapr_dir().join("config.yaml")).unwrap(),
         SLIM_CONFIG
@@ -759,13 +726,8 @@ fn init_from_an_air_gapped_bundle() {
 
     let env = Env::new();
     let o = env.ok(&["init", "--from-dir", bundle.path().to_str().unwrap()]);
-    assert!(
-        o.stderr
-            .contains("Extracted binaries and completed components set up."),
-        "{}",
-        o.all()
-    );
-    assert!(o.stderr.contains("preview feature"), "{}", o.all());
+    o.expect_stderr("Extracted binaries and completed components set up.");
+    o.expect_stderr("preview feature");
     let d = env.dapr_dir();
     assert_eq!(std::fs::read(d.join("bin/daprd")).unwrap(), b"bundled");
     assert_eq!(
@@ -783,11 +745,7 @@ fn init_from_an_air_gapped_bundle() {
     std::fs::write(bundle.path().join("details.json"), r#"{"daprd":"1.7.0"}"#).unwrap();
     let o = Env::new().run(&["init", "--from-dir", bundle.path().to_str().unwrap()]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr.contains("required fields are missing in"),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("required fields are missing in");
 }
 
 #[test]
@@ -802,19 +760,13 @@ fn init_rejects_bad_flag_combinations() {
         "./local-dir",
     ]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.all().contains(
-            "both --image-registry and --from-dir flags cannot be given at the same time"
-        ),
-        "{}",
-        o.all()
-    );
+    o.expect("both --image-registry and --from-dir flags cannot be given at the same time");
     let o = env.run(&["init", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
-    assert!(o.all().contains("Invalid container runtime"), "{}", o.all());
+    o.expect("Invalid container runtime");
     let o = env.run(&["uninstall", "--all", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
-    assert!(o.all().contains("Invalid container runtime"), "{}", o.all());
+    o.expect("Invalid container runtime");
     assert!(!env.dapr_dir().exists());
 }
 
@@ -851,11 +803,8 @@ fn runtime_path_flag_beats_the_environment() {
         "-c",
         "echo 'test'",
     ]);
-    assert!(
-        o.all().contains("Exited App successfully") && o.all().contains("Exited Dapr successfully"),
-        "{}",
-        o.all()
-    );
+    o.expect("Exited App successfully");
+    o.expect("Exited Dapr successfully");
     // daprd's shared name-resolution registry lives in ~/.dapr whatever the install path
     // (sidecar design); nothing of the install may land there.
     assert!(!env.dapr_dir().exists());
@@ -877,43 +826,22 @@ fn uninstall_keeps_components_and_uninstall_all_removes_everything() {
     env.ok(&["init"]);
     let d = env.dapr_dir();
     let o = env.ok(&["uninstall"]);
-    assert!(
-        o.stderr.contains("ℹ️  Removing Dapr from your machine..."),
-        "{}",
-        o.all()
-    );
-    assert!(
-        o.stderr.contains(&format!(
-            "ℹ️  Removing directory: {}",
-            d.join("bin").display()
-        )),
-        "{}",
-        o.all()
-    );
-    assert!(
-        o.stderr.contains("✅  Dapr has been removed successfully"),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("ℹ️  Removing Dapr from your machine...");
+    o.expect_stderr(&format!(
+        "ℹ️  Removing directory: {}",
+        d.join("bin").display()
+    ));
+    o.expect_stderr("✅  Dapr has been removed successfully");
     assert!(!d.join("bin").exists());
     assert!(d.join("config.yaml").is_file() && d.join("components/statestore.yaml").is_file());
     assert!(env.ok(&["version"]).stdout.contains("Runtime version: n/a"));
 
     let o = env.ok(&["uninstall", "--all"]);
-    assert!(
-        o.stderr.contains(&format!(
-            "WARNING: {} does not exist",
-            d.join("bin").display()
-        )),
-        "{}",
-        o.all()
-    );
-    assert!(
-        o.stderr
-            .contains(&format!("ℹ️  Removing directory: {}", d.display())),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!(
+        "WARNING: {} does not exist",
+        d.join("bin").display()
+    ));
+    o.expect_stderr(&format!("ℹ️  Removing directory: {}", d.display()));
     assert!(!d.exists());
 }
 
@@ -1011,12 +939,7 @@ fn list_with_no_instances() {
 
     let o = env.run(&["list", "-o", "invalid"]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr
-            .contains("❌  An invalid output format was specified."),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr("❌  An invalid output format was specified.");
 }
 
 #[test]
@@ -1024,20 +947,10 @@ fn stop_unknown_app_and_bad_run_file() {
     let env = Env::new();
     let o = env.run(&["stop", "--app-id", "test-h4a-unknown"]);
     assert_eq!(o.code, 0, "scenario 14 expects exit 0: {}", o.all());
-    assert!(
-        o.all().contains(
-            "failed to stop app id test-h4a-unknown: couldn't find app id test-h4a-unknown"
-        ),
-        "{}",
-        o.all()
-    );
+    o.expect("failed to stop app id test-h4a-unknown: couldn't find app id test-h4a-unknown");
     let o = env.run(&["stop", "-f", "../testdata/invalid-dir"]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.all().contains("Failed to get run file path"),
-        "{}",
-        o.all()
-    );
+    o.expect("Failed to get run file path");
 }
 
 fn list_json(env: &Env) -> Vec<serde_json::Value> {
@@ -1204,12 +1117,7 @@ fn list_reads_flags_and_metadata_and_stop_signals_the_owning_cli() {
     assert!(yaml.contains(&format!("appId: {id}")), "{yaml}");
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    assert!(
-        o.stderr
-            .contains(&format!("✅  app stopped successfully: {id}")),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!("✅  app stopped successfully: {id}"));
     let mut cli = cli;
     assert!(
         support::wait_until(Duration::from_secs(5), || cli
@@ -1238,11 +1146,7 @@ fn stop_signals_the_sidecar_when_its_cli_owns_several_apps() {
     let _fb = fake_daprd(dir.path(), &b, support::free_port(), &ext);
     let mut cli = cli;
     let o = env.ok(&["stop", "--app-id", &a]);
-    assert!(
-        o.stderr.contains(&format!("app stopped successfully: {a}")),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!("app stopped successfully: {a}"));
     assert!(
         support::wait_until(Duration::from_secs(5), || fa
             .0
@@ -1318,12 +1222,7 @@ fn a_daprd_started_by_hand_is_listed_and_stopped() {
     assert!(line.split_whitespace().count() >= 9, "{line}");
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    assert!(
-        o.stderr
-            .contains(&format!("app stopped successfully: {id}")),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!("app stopped successfully: {id}"));
     assert!(support::wait_until(Duration::from_secs(10), || daprd
         .0
         .try_wait()
@@ -1406,12 +1305,7 @@ fn invoke_and_publish_validate_their_input() {
         "f",
     ]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.all()
-            .contains("Only one of --data and --data-file allowed in the same invoke command"),
-        "{}",
-        o.all()
-    );
+    o.expect("Only one of --data and --data-file allowed in the same invoke command");
     let o = env.run(&[
         "invoke",
         "--app-id",
@@ -1422,20 +1316,10 @@ fn invoke_and_publish_validate_their_input() {
         "a/file/that/does/not/exist",
     ]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.all()
-            .contains("Error reading payload from 'a/file/that/does/not/exist'. Error: "),
-        "{}",
-        o.all()
-    );
+    o.expect("Error reading payload from 'a/file/that/does/not/exist'. Error: ");
     let o = env.run(&["invoke", "--app-id", "invoke-h4a-nope", "--method", "test"]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.all()
-            .contains("error invoking app invoke-h4a-nope: app ID invoke-h4a-nope not found"),
-        "{}",
-        o.all()
-    );
+    o.expect("error invoking app invoke-h4a-nope: app ID invoke-h4a-nope not found");
 
     let base = [
         "publish",
@@ -1448,27 +1332,13 @@ fn invoke_and_publish_validate_their_input() {
     ];
     let o = env.run(&[&base[..], &["--data", "a", "--data-file", "f"]].concat());
     assert_eq!(o.code, 1);
-    assert!(
-        o.all()
-            .contains("Only one of --data and --data-file allowed in the same publish command"),
-        "{}",
-        o.all()
-    );
+    o.expect("Only one of --data and --data-file allowed in the same publish command");
     let o = env.run(&[&base[..], &["--metadata", "not a valid JSON"]].concat());
     assert_eq!(o.code, 1);
-    assert!(
-        o.all().contains("Error parsing metadata as JSON"),
-        "{}",
-        o.all()
-    );
+    o.expect("Error parsing metadata as JSON");
     let o = env.run(&[&base[..], &["--data", "{}"]].concat());
     assert_eq!(o.code, 1);
-    assert!(
-        o.all()
-            .contains("Error publishing topic sample: couldn't find a running Dapr instance"),
-        "{}",
-        o.all()
-    );
+    o.expect("Error publishing topic sample: couldn't find a running Dapr instance");
 }
 
 #[test]
@@ -1497,12 +1367,8 @@ fn invoke_goes_through_a_real_daprd() {
         "--data-file",
         file.to_str().unwrap(),
     ]);
-    assert!(o.stdout.contains(r#"{"dapr": "is_great"}"#), "{}", o.all());
-    assert!(
-        o.stderr.contains("✅  App invoked successfully"),
-        "{}",
-        o.all()
-    );
+    o.expect_stdout(r#"{"dapr": "is_great"}"#);
+    o.expect_stderr("✅  App invoked successfully");
     let o = env.ok(&[
         "invoke",
         "--app-id",
@@ -1512,15 +1378,10 @@ fn invoke_goes_through_a_real_daprd() {
         "--data",
         r#"{"cli": "is_working"}"#,
     ]);
-    assert!(o.stdout.contains(r#"{"cli": "is_working"}"#), "{}", o.all());
+    o.expect_stdout(r#"{"cli": "is_working"}"#);
     let o = env.run(&["invoke", "--app-id", &id, "--method", "missing"]);
     assert_eq!(o.code, 1, "{}", o.all());
-    assert!(
-        o.all()
-            .contains(&format!("error invoking app {id}: 404 Not Found")),
-        "{}",
-        o.all()
-    );
+    o.expect(&format!("error invoking app {id}: 404 Not Found"));
 
     // Publishing through a sidecar without that pub/sub surfaces the sidecar's error.
     let o = env.run(&[
@@ -1535,12 +1396,7 @@ fn invoke_goes_through_a_real_daprd() {
         "{}",
     ]);
     assert_eq!(o.code, 1, "{}", o.all());
-    assert!(
-        o.all()
-            .contains("Error publishing topic sample: unexpected status code"),
-        "{}",
-        o.all()
-    );
+    o.expect("Error publishing topic sample: unexpected status code");
 }
 
 // ---------------------------------------------------------------- with `dapr run`
@@ -1626,12 +1482,7 @@ fn list_and_stop_an_app_started_by_dapr_run() {
     let app_pid = row["appPid"].as_u64().unwrap() as u32;
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    assert!(
-        o.stderr
-            .contains(&format!("app stopped successfully: {id}")),
-        "{}",
-        o.all()
-    );
+    o.expect_stderr(&format!("app stopped successfully: {id}"));
     assert_run_ended(&mut run, Duration::from_secs(10), &[]);
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(out.contains("Exited Dapr successfully"), "{out}");
@@ -1690,24 +1541,11 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         }
         if by_ids {
             let o = env.ok(&["stop", "--app-id", &a, &b]);
-            assert!(
-                o.stderr.contains(&format!("app stopped successfully: {a}")),
-                "{}",
-                o.all()
-            );
-            assert!(
-                o.stderr.contains(&format!("app stopped successfully: {b}")),
-                "{}",
-                o.all()
-            );
+            o.expect_stderr(&format!("app stopped successfully: {a}"));
+            o.expect_stderr(&format!("app stopped successfully: {b}"));
         } else {
             let o = env.ok(&["stop", "-f", dir.to_str().unwrap()]);
-            assert!(
-                o.stderr
-                    .contains("✅  Dapr and app processes stopped successfully"),
-                "{}",
-                o.all()
-            );
+            o.expect_stderr("✅  Dapr and app processes stopped successfully");
         }
         assert_run_ended(&mut run, Duration::from_secs(20), &pids);
         assert!(
@@ -1717,12 +1555,7 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         );
     }
     let o = env.ok(&["stop", "-f", file_s]);
-    assert!(
-        o.all()
-            .contains(&format!("couldn't find apps with run file \"{file_s}\"")),
-        "{}",
-        o.all()
-    );
+    o.expect(&format!("couldn't find apps with run file \"{file_s}\""));
 }
 
 #[test]
