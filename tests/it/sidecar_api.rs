@@ -814,6 +814,59 @@ fn http_1_0_app_answers_reach_the_caller_as_http_1_1() {
     assert_eq!(&body[..], b"teapot");
 }
 
+/// Building blocks this daprd has no components for (pub/sub, output bindings, secrets)
+/// answer on their own routes with the official "not found / not configured" errors,
+/// instead of falling back to service invocation.
+#[test]
+fn publish_bindings_and_secrets_answer_with_their_own_errors() {
+    let (d, _home) = with_memory_store("blocksapp", &[]);
+    let c = client();
+    let (st, code, msg) = error_of(
+        c.post(d.url("/v1.0/publish/pubsub/orders/new"))
+            .header("content-type", "application/json")
+            .body(r#"{"a":1}"#)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (st, code.as_str(), msg.as_str()),
+        (404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found")
+    );
+    let (st, code, _) = error_of(
+        c.post(d.url("/v1.0-alpha1/publish/bulk/pubsub/orders"))
+            .body("[]")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((st, code.as_str()), (404, "ERR_PUBSUB_NOT_FOUND"));
+    let (st, code, msg) = error_of(
+        c.post(d.url("/v1.0/bindings/mybinding"))
+            .body(r#"{"operation":"create","data":{}}"#)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (st, code.as_str(), msg.as_str()),
+        (
+            500,
+            "ERR_INVOKE_OUTPUT_BINDING",
+            "error invoking output binding mybinding: couldn't find output binding mybinding"
+        )
+    );
+    for path in ["/v1.0/secrets/vault/db", "/v1.0/secrets/vault/bulk"] {
+        let (st, code, msg) = error_of(c.get(d.url(path)).send().unwrap());
+        assert_eq!(
+            (st, code.as_str(), msg.as_str()),
+            (
+                500,
+                "ERR_SECRET_STORES_NOT_CONFIGURED",
+                "secret store is not configured"
+            ),
+            "{path}"
+        );
+    }
+}
+
 #[test]
 fn json_logs_are_one_object_per_line() {
     let (d, _home) = with_memory_store("jsonlog", &["--log-as-json"]);

@@ -83,6 +83,17 @@ pub enum ShutdownRequest {
     Force,
 }
 
+impl ShutdownRequest {
+    /// From the `dapr-force-shutdown` header (HTTP) or metadata (gRPC): `true` forces.
+    pub fn from_force_header(value: Option<&str>) -> Self {
+        if value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            ShutdownRequest::Force
+        } else {
+            ShutdownRequest::Graceful
+        }
+    }
+}
+
 /// Shared state of one sidecar's API.
 pub struct Core {
     info: CoreInfo,

@@ -204,6 +204,41 @@ impl ApiError {
         )
     }
 
+    /// Publishing: this daprd loads no pub/sub component, so every name is unknown (as
+    /// upstream answers for an unknown name, even with zero pub/sub components).
+    pub fn pubsub_not_found(name: &str) -> Self {
+        if name.is_empty() {
+            return Self::new(
+                StatusCode::NOT_FOUND,
+                "ERR_PUBSUB_EMPTY",
+                "pubsub name is empty",
+            );
+        }
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ERR_PUBSUB_NOT_FOUND",
+            format!("pubsub {name} is not found"),
+        )
+    }
+
+    /// Output bindings: none are loaded by this daprd.
+    pub fn output_binding_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_INVOKE_OUTPUT_BINDING",
+            format!("error invoking output binding {name}: couldn't find output binding {name}"),
+        )
+    }
+
+    /// Secrets: no secret store is loaded by this daprd.
+    pub fn secret_stores_not_configured() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_SECRET_STORES_NOT_CONFIGURED",
+            "secret store is not configured",
+        )
+    }
+
     pub fn direct_invoke_no_app_id() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -887,16 +887,7 @@ dapr_service! {
             &self,
             request: Request<pb::PublishEventRequest>,
         ) -> Result<Response<()>, Status> {
-            let r = request.into_inner();
-            let e = if r.pubsub_name.is_empty() {
-                ApiError::new(StatusCode::NOT_FOUND, "ERR_PUBSUB_EMPTY", "pubsub name is empty")
-            } else {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "ERR_PUBSUB_NOT_FOUND",
-                    format!("pubsub {} is not found", r.pubsub_name),
-                )
-            };
+            let e = ApiError::pubsub_not_found(&request.into_inner().pubsub_name);
             Err(api_status(e, self.core.app_id()))
         }
 
@@ -920,16 +911,10 @@ dapr_service! {
             &self,
             request: Request<pb::ShutdownRequest>,
         ) -> Result<Response<()>, Status> {
-            let force = request
-                .metadata()
-                .get("dapr-force-shutdown")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-            self.core.request_shutdown(if force {
-                ShutdownRequest::Force
-            } else {
-                ShutdownRequest::Graceful
-            });
+            let force = request.metadata().get("dapr-force-shutdown");
+            self.core.request_shutdown(ShutdownRequest::from_force_header(
+                force.and_then(|v| v.to_str().ok()),
+            ));
             Ok(Response::new(()))
         }
     }

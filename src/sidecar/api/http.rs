@@ -69,6 +69,17 @@ pub fn router(state: Arc<HttpState>) -> Router {
             "/v1.0-alpha1/state/{store}/query",
             post(state_query).put(state_query),
         )
+        // Building blocks without components here: their own errors, not invocation.
+        .route(
+            "/v1.0/publish/{pubsub}/{*topic}",
+            post(publish).put(publish),
+        )
+        .route(
+            "/v1.0-alpha1/publish/bulk/{pubsub}/{*topic}",
+            post(publish).put(publish),
+        )
+        .route("/v1.0/bindings/{name}", post(binding).put(binding))
+        .route("/v1.0/secrets/{store}/{key}", get(secrets))
         .route("/v1.0/invoke/{*rest}", any(invoke))
         .fallback(invoke)
         .method_not_allowed_fallback(invoke)
@@ -461,15 +472,10 @@ async fn metadata_put(State(s): St, Path(key): Path<String>, body: Body) -> Resp
 
 async fn shutdown(State(s): St, headers: HeaderMap, body: Body) -> Response {
     drain(body).await;
-    let force = headers
-        .get("dapr-force-shutdown")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    s.core.request_shutdown(if force {
-        ShutdownRequest::Force
-    } else {
-        ShutdownRequest::Graceful
-    });
+    let force = headers.get("dapr-force-shutdown");
+    s.core.request_shutdown(ShutdownRequest::from_force_header(
+        force.and_then(|v| v.to_str().ok()),
+    ));
     no_content()
 }
 
@@ -738,6 +744,22 @@ async fn state_query(State(s): St, Path(store): Path<String>, body: Body) -> Res
         Ok(_) => ApiError::state_query_unsupported().into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+// ---- building blocks without components in this daprd ----
+
+async fn publish(Path((pubsub, _topic)): Path<(String, String)>, body: Body) -> Response {
+    drain(body).await;
+    ApiError::pubsub_not_found(&pubsub).into_response()
+}
+
+async fn binding(Path(name): Path<String>, body: Body) -> Response {
+    drain(body).await;
+    ApiError::output_binding_not_found(&name).into_response()
+}
+
+async fn secrets() -> Response {
+    ApiError::secret_stores_not_configured().into_response()
 }
 
 // ---- invocation ----
