@@ -64,22 +64,55 @@ impl DaprHome {
     }
 
     /// The installed runtime version, or `None` when `bin/daprd` is absent. A `daprd` put
-    /// there by hand (no version file) reports `unknown`.
+    /// there by hand (no version file) is asked with `daprd --version` (bounded to 5 s);
+    /// `unknown` when that fails too.
     pub fn runtime_version(&self) -> Option<String> {
         if !self.daprd().is_file() {
             return None;
         }
         let v = std::fs::read_to_string(self.runtime_version_file()).unwrap_or_default();
         let v = v.trim();
-        Some(if v.is_empty() {
-            "unknown".to_string()
-        } else {
-            v.to_string()
-        })
+        if !v.is_empty() {
+            return Some(v.to_string());
+        }
+        Some(ask_version(&self.daprd()).unwrap_or_else(|| "unknown".to_string()))
     }
 
     /// The SQLite file behind the default server-less `statestore` component.
     pub fn state_db(&self) -> PathBuf {
         self.root.join("state.db")
     }
+}
+
+/// `<daprd> --version` with newlines removed (as the official CLI reads it); `None` if it
+/// fails, prints nothing or takes longer than 5 s.
+fn ask_version(daprd: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(daprd)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let v = out.replace(['\n', '\r'], "");
+    let v = v.trim();
+    (status.success() && !v.is_empty()).then(|| v.to_string())
 }

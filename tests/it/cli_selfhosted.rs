@@ -396,6 +396,26 @@ fn completion_prints_scripts() {
 // ---------------------------------------------------------------- version
 
 #[test]
+fn version_asks_a_daprd_installed_by_hand() {
+    // No version file from `dapr init` (a daprd copied in by hand): ask the binary itself,
+    // as the official CLI always does.
+    let env = Env::new();
+    let bin = env.dapr_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let daprd = bin.join("daprd");
+    std::fs::write(&daprd, "#!/bin/sh\necho 1.2.3-handmade\n").unwrap();
+    std::fs::set_permissions(&daprd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = env.ok(&["version"]);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "CLI version: {} \nRuntime version: 1.2.3-handmade\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
 fn version_without_install_says_na() {
     let env = Env::new();
     let v = env!("CARGO_PKG_VERSION");
