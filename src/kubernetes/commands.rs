@@ -199,9 +199,36 @@ pub fn render_init(o: &InitOptions) -> anyhow::Result<Vec<Object>> {
     })?)
 }
 
+/// The complete trust chain already in Secret `dapr-trust-bundle` of `ns`, if any.
+async fn existing_chain(c: &Client, ns: &str) -> Option<TrustChain> {
+    let files = resources::trust_bundle(c, ns).await.ok()?;
+    let text = |key: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == key)
+            .and_then(|(_, d)| String::from_utf8(d.clone()).ok())
+    };
+    Some(TrustChain {
+        ca_cert: text("ca.crt")?,
+        issuer_cert: text("issuer.crt")?,
+        issuer_key: text("issuer.key")?,
+    })
+}
+
+/// Re-applying the control plane must keep the cluster's trust chain: once this CLI has
+/// applied the bundle's data (a user chain at init, a renewed one), leaving it out of a
+/// later server-side apply would delete it, and sentry would mint a new root. So the
+/// chain in the cluster is applied again, as the official upgrade passes it to Helm.
+async fn keep_trust_chain(c: &Client, ns: &str, objects: &mut [Object]) {
+    if let Some(chain) = existing_chain(c, ns).await {
+        manifests::set_trust_chain(objects, &chain);
+    }
+}
+
 /// `dapr init -k`.
 pub fn init(o: &InitOptions, printer: &Printer) -> anyhow::Result<i32> {
-    let objects = render_init(o)?;
+    let mut objects = render_init(o)?;
+    let user_chain = trust_chain(o)?.is_some();
     if o.dry_run {
         printer.data(&manifests::to_yaml_stream(&objects));
         return Ok(0);
@@ -219,6 +246,9 @@ pub fn init(o: &InitOptions, printer: &Printer) -> anyhow::Result<i32> {
     let timeout = Duration::from_secs(o.timeout_secs);
     runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
+        if !user_chain {
+            keep_trust_chain(&c, &o.namespace, &mut objects).await;
+        }
         apply::apply_all(&c, &objects, timeout, &progress).await?;
         if o.wait {
             apply::wait_workloads(&c, &objects, timeout, &progress).await?;
@@ -694,6 +724,7 @@ pub fn upgrade(o: &UpgradeOptions, printer: &Printer) -> anyhow::Result<i32> {
     let timeout = Duration::from_secs(o.timeout_secs);
     let progress = PrinterProgress(printer);
     let res = rt.block_on(async {
+        keep_trust_chain(&c, &ns, &mut objects).await;
         apply::apply_all(&c, &objects, timeout, &progress).await?;
         apply::wait_workloads(&c, &objects, timeout, &progress).await
     });

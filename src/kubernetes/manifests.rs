@@ -556,6 +556,16 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<Object>, ManifestError> {
     Ok(objects)
 }
 
+/// Put `chain` into the trust-bundle Secret and ConfigMap among `objects`.
+pub fn set_trust_chain(objects: &mut [Object], chain: &TrustChain) {
+    for o in objects
+        .iter_mut()
+        .filter(|o| o.name() == "dapr-trust-bundle")
+    {
+        fill_trust_bundle(&mut o.value, chain);
+    }
+}
+
 fn fill_trust_bundle(obj: &mut Value, chain: &TrustChain) {
     use base64::Engine;
     let b64 = |s: &str| json!(base64::engine::general_purpose::STANDARD.encode(s));

@@ -1187,6 +1187,32 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
         "no warning for a 400-day root: {}",
         text(&out)
     );
+    // The chain survives what re-applies the control plane without naming it: the
+    // fields dapr-cli applied with it are not dropped (server-side apply would).
+    let bundle = || {
+        let s = c.api.get("", "secrets", "dapr-system", "dapr-trust-bundle");
+        let m = c
+            .api
+            .get("", "configmaps", "dapr-system", "dapr-trust-bundle");
+        (s.unwrap()["data"].clone(), m.unwrap()["data"].clone())
+    };
+    let before = bundle();
+    assert!(before.0["issuer.key"].is_string(), "{before:?}");
+    for args in [
+        &[
+            "upgrade",
+            "-k",
+            "--runtime-version",
+            "1.18.3",
+            "--timeout",
+            "20",
+        ][..],
+        &["init", "-k", "--wait", "--timeout", "20"],
+    ] {
+        let out = c.dapr(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert_eq!(bundle(), before, "after {args:?}");
+    }
 }
 
 #[test]
@@ -1802,4 +1828,36 @@ fn kubectl_applies_the_dry_run_output() {
         String::from_utf8_lossy(&out.stdout),
         "Mutual TLS is enabled in your Kubernetes cluster \n"
     );
+}
+
+#[test]
+fn the_fakes_server_side_apply_drops_what_the_manager_no_longer_applies() {
+    let api = FakeApi::start();
+    let http = reqwest::blocking::Client::new();
+    let apply = |manager: &str, data: serde_json::Value| {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "default"}, "data": data});
+        let r = http
+            .patch(format!(
+                "{}/api/v1/namespaces/default/configmaps/c",
+                api.url()
+            ))
+            .query(&[("fieldManager", manager), ("force", "true")])
+            .header("content-type", "application/apply-patch+yaml")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
+    };
+    apply("a", serde_json::json!({"x": "1", "y": "2"}));
+    api.merge(
+        "",
+        "configmaps",
+        "default",
+        "c",
+        serde_json::json!({"data": {"z": "3"}}),
+    );
+    apply("a", serde_json::json!({"x": "1"}));
+    let cm = api.get("", "configmaps", "default", "c").unwrap();
+    assert_eq!(cm["data"], serde_json::json!({"x": "1", "z": "3"}));
 }

@@ -15,6 +15,9 @@
 //! injector adds, once the injector's webhook configuration exists. A rollout can be made
 //! to fail (`fail_rollout`): its pods stay `Waiting (ImagePullBackOff)`.
 //!
+//! Server-side apply removes the fields a manager applied before and leaves out now
+//! (field ownership per leaf; lists are atomic), as a real server does.
+//!
 //! Like a real server it refuses (400) create and apply bodies whose apiVersion, kind or
 //! namespace differ from the URL, answers 404 to named or write requests of a namespaced
 //! kind without a namespace, and 422 to `force` on a non-apply patch.
@@ -82,6 +85,8 @@ struct Store {
     logs: BTreeMap<(String, String, String), String>,
     /// Every request as `METHOD path?query` with the content type, for assertions.
     requests: Vec<String>,
+    /// Server-side apply ownership: object → leaf field path (JSON pointer) → manager.
+    owners: BTreeMap<Key, BTreeMap<String, String>>,
 }
 
 /// The built-in kinds served, one a line: `apiVersion plural Kind scope`, as a real server
@@ -238,7 +243,47 @@ impl Store {
         self.record("MODIFIED", key, &obj);
     }
 
+    /// Record that `manager` set the fields of `change` (a merge patch or an applied
+    /// object): its leaves become that manager's, its nulls are nobody's.
+    fn take_fields(&mut self, key: &Key, manager: &str, change: &Value) {
+        let owned = self.owners.entry(key.clone()).or_default();
+        let mut leaves = Vec::new();
+        leaf_paths(change, String::new(), &mut leaves);
+        for (path, value) in leaves {
+            owned.retain(|p, _| !(p.starts_with(&format!("{path}/")) || *p == path));
+            if !value.is_null() {
+                owned.insert(path, manager.to_string());
+            }
+        }
+    }
+
+    /// Server-side apply of `applied` by `manager` onto `obj`: fields the manager applied
+    /// before and leaves out now are removed (unless another manager took them since),
+    /// then the applied fields are merged in and owned by it.
+    fn apply_fields(&mut self, key: &Key, manager: &str, obj: &mut Value, applied: &Value) {
+        let mut leaves = Vec::new();
+        leaf_paths(applied, String::new(), &mut leaves);
+        let now: HashSet<String> = leaves.into_iter().map(|(p, _)| p).collect();
+        let owned = self.owners.entry(key.clone()).or_default();
+        let stale: Vec<String> = owned
+            .iter()
+            .filter(|(p, m)| *m == manager && !now.contains(*p))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in stale {
+            owned.remove(&p);
+            if let Some((parent, last)) = p.rsplit_once('/')
+                && let Some(Value::Object(m)) = obj.pointer_mut(parent)
+            {
+                m.remove(&last.replace("~1", "/").replace("~0", "~"));
+            }
+        }
+        merge_patch(obj, applied);
+        self.take_fields(key, manager, applied);
+    }
+
     fn remove(&mut self, key: &Key) -> Option<Value> {
+        self.owners.remove(key);
         let obj = self.objects.remove(key)?;
         self.next_rv();
         self.record("DELETED", key, &obj);
@@ -754,6 +799,7 @@ impl FakeApi {
         let mut s = self.store.lock().unwrap();
         let mut obj = s.objects.get(&key).cloned().expect("object to patch");
         merge_patch(&mut obj, &patch);
+        s.take_fields(&key, "test-client", &patch);
         s.update(&key, obj);
     }
 
@@ -892,6 +938,31 @@ fn selected(q: &BTreeMap<String, String>, obj: &Value) -> bool {
     q.get("labelSelector")
         .is_none_or(|s| labels_match(s, &obj["metadata"]["labels"]))
         && q.get("fieldSelector").is_none_or(|s| fields_match(s, obj))
+}
+
+/// The leaves of an object as (JSON pointer, value); lists count as one leaf (atomic),
+/// and the identifying fields (type meta, name, namespace) and status are left out.
+fn leaf_paths(v: &Value, prefix: String, out: &mut Vec<(String, Value)>) {
+    const SKIP: [&str; 5] = [
+        "/apiVersion",
+        "/kind",
+        "/metadata/name",
+        "/metadata/namespace",
+        "/status",
+    ];
+    if SKIP.contains(&prefix.as_str()) {
+        return;
+    }
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                leaf_paths(x, format!("{prefix}/{k}"), out);
+            }
+        }
+        _ if prefix.is_empty() => {}
+        other => out.push((prefix, other.clone())),
+    }
 }
 
 /// RFC 7386 merge patch.
@@ -1391,15 +1462,16 @@ fn patch(
                 if let Some(resp) = check_namespace(&s, d, ns) {
                     return resp;
                 }
-                let mut obj = applied;
+                let mut obj = applied.clone();
                 obj["metadata"]["managedFields"] = Value::Null;
+                s.take_fields(&key, manager, &applied);
                 let mut created = s.insert_new(key.clone(), with_type_meta(d, obj));
                 created["metadata"]["managedFields"] = entry;
                 s.objects.insert(key, created.clone());
                 return json_response(StatusCode::CREATED, &created);
             }
             Some(mut obj) => {
-                merge_patch(&mut obj, &applied);
+                s.apply_fields(&key, manager, &mut obj, &applied);
                 obj["metadata"]["managedFields"] = entry;
                 s.update(&key, with_type_meta(d, obj))
             }
@@ -1426,6 +1498,11 @@ fn patch(
         }
     } else {
         merge_patch(&mut obj, &patch);
+        let manager = q
+            .get("fieldManager")
+            .cloned()
+            .unwrap_or_else(|| "unknown".into());
+        s.take_fields(&key, &manager, &patch);
     }
     let updated = s.update(&key, with_type_meta(d, obj));
     json_response(StatusCode::OK, &updated)
