@@ -14,16 +14,19 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    TransactionOp, request_ttl, rfc3339,
+    StoreKind, TransactionOp, request_ttl, rfc3339,
 };
 
-const FEATURES: &[Feature] = &[
-    Feature::Etag,
-    Feature::Transactional,
-    Feature::Ttl,
-    Feature::DeleteWithPrefix,
-    Feature::KeysLike,
-];
+const KIND: StoreKind = StoreKind {
+    component_type: "state.in-memory",
+    features: &[
+        Feature::Etag,
+        Feature::Transactional,
+        Feature::Ttl,
+        Feature::DeleteWithPrefix,
+        Feature::KeysLike,
+    ],
+};
 
 /// Writes between two sweeps of expired entries.
 const SWEEP_EVERY: u64 = 1024;
@@ -136,12 +139,8 @@ fn check_delete(
 
 #[async_trait]
 impl StateStore for MemoryStore {
-    fn component_type(&self) -> &'static str {
-        "state.in-memory"
-    }
-
-    fn features(&self) -> &'static [Feature] {
-        FEATURES
+    fn kind(&self) -> &'static StoreKind {
+        &KIND
     }
 
     async fn get(

@@ -115,11 +115,24 @@ pub enum StateError {
     Other(String),
 }
 
+/// What a store is, declared once per implementation: its component type (e.g.
+/// `state.redis`) and the capabilities it reports.
+#[derive(Debug)]
+pub struct StoreKind {
+    pub component_type: &'static str,
+    pub features: &'static [Feature],
+}
+
 #[async_trait]
 pub trait StateStore: Send + Sync + 'static {
+    fn kind(&self) -> &'static StoreKind;
     /// The component type, e.g. `state.redis`.
-    fn component_type(&self) -> &'static str;
-    fn features(&self) -> &'static [Feature];
+    fn component_type(&self) -> &'static str {
+        self.kind().component_type
+    }
+    fn features(&self) -> &'static [Feature] {
+        self.kind().features
+    }
     /// `Ok(None)` when the key does not exist (or has expired).
     async fn get(&self, key: &str, metadata: &Metadata) -> Result<Option<GetResponse>, StateError>;
     async fn set(&self, req: SetRequest) -> Result<(), StateError>;

@@ -24,16 +24,19 @@ use chrono::Utc;
 
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    TransactionOp, meta_bool, meta_duration, meta_int, request_ttl, rfc3339,
+    StoreKind, TransactionOp, meta_bool, meta_duration, meta_int, request_ttl, rfc3339,
 };
 use crate::sidecar::components::{Component, ComponentError};
 
-const FEATURES: &[Feature] = &[
-    Feature::Etag,
-    Feature::Transactional,
-    Feature::Ttl,
-    Feature::KeysLike,
-];
+const KIND: StoreKind = StoreKind {
+    component_type: "state.redis",
+    features: &[
+        Feature::Etag,
+        Feature::Transactional,
+        Feature::Ttl,
+        Feature::KeysLike,
+    ],
+};
 
 /// Checks then applies a batch of writes. Per key `KEYS[i]`, five arguments:
 /// kind (`set`|`del`), ETag (`0` = none given), data, first-write flag (`0` = first-write),
@@ -433,12 +436,8 @@ fn etag_arg(etag: Option<&str>) -> Result<String, StateError> {
 
 #[async_trait]
 impl StateStore for RedisStore {
-    fn component_type(&self) -> &'static str {
-        "state.redis"
-    }
-
-    fn features(&self) -> &'static [Feature] {
-        FEATURES
+    fn kind(&self) -> &'static StoreKind {
+        &KIND
     }
 
     async fn get(

@@ -25,16 +25,19 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    TransactionOp, meta_bool, meta_duration, request_ttl, rfc3339,
+    StoreKind, TransactionOp, meta_bool, meta_duration, request_ttl, rfc3339,
 };
 use crate::sidecar::components::{Component, ComponentError};
 
-const FEATURES: &[Feature] = &[
-    Feature::Etag,
-    Feature::Transactional,
-    Feature::Ttl,
-    Feature::KeysLike,
-];
+const KIND: StoreKind = StoreKind {
+    component_type: "state.sqlite",
+    features: &[
+        Feature::Etag,
+        Feature::Transactional,
+        Feature::Ttl,
+        Feature::KeysLike,
+    ],
+};
 
 /// Timestamps as text that sorts in time order; the official component writes
 /// `CURRENT_TIMESTAMP` (no fraction), which compares correctly against these.
@@ -400,12 +403,8 @@ fn apply_delete(conn: &Connection, table: &str, req: &DeleteRequest) -> Result<(
 
 #[async_trait]
 impl StateStore for SqliteStore {
-    fn component_type(&self) -> &'static str {
-        "state.sqlite"
-    }
-
-    fn features(&self) -> &'static [Feature] {
-        FEATURES
+    fn kind(&self) -> &'static StoreKind {
+        &KIND
     }
 
     async fn get(
