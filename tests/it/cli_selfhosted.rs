@@ -100,6 +100,7 @@ impl Env {
             "DAPR_NETWORK",
             "DAPR_CONTAINER_RUNTIME",
             "DAPR_IMAGE_REGISTRY",
+            "DAPR_DEFAULT_IMAGE_REGISTRY",
         ] {
             c.env_remove(k);
         }
@@ -787,7 +788,34 @@ fn init_rejects_bad_flag_combinations() {
     let o = env.run(&["uninstall", "--all", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
     o.expect("Invalid container runtime");
+    for registry in ["docker.io", "ghcr.io"] {
+        let o = env.run(&["init", "--image-registry", registry]);
+        assert_eq!(o.code, 1, "{}", o.all());
+        o.expect(
+            "flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
+        );
+    }
+    let o = env
+        .cmd(&["init"])
+        .env("DAPR_DEFAULT_IMAGE_REGISTRY", "quay")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "environment variable \"DAPR_DEFAULT_IMAGE_REGISTRY\" can only be set to GHCR"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!env.dapr_dir().exists());
+    // Slim installs never look at registries.
+    let o = env
+        .cmd(&["init", "--slim"])
+        .env("DAPR_DEFAULT_IMAGE_REGISTRY", "GHCR")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
 }
 
 #[test]

@@ -227,6 +227,27 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         p.warning("Flag --image-registry is a preview feature and is subject to change.");
     }
     let from_dir = !args.from_dir.is_empty();
+    // The official registry checks, kept so scripts fail the same way even though no image
+    // is pulled here.
+    if !args.slim {
+        if matches!(args.image_registry.trim(), "ghcr.io" | "docker.io") {
+            return fail(
+                ctx,
+                "flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
+            );
+        }
+        let default_registry = std::env::var("DAPR_DEFAULT_IMAGE_REGISTRY").unwrap_or_default();
+        if args.image_registry.is_empty()
+            && !from_dir
+            && !default_registry.trim().is_empty()
+            && !default_registry.trim().eq_ignore_ascii_case("ghcr")
+        {
+            return fail(
+                ctx,
+                "environment variable \"DAPR_DEFAULT_IMAGE_REGISTRY\" can only be set to GHCR",
+            );
+        }
+    }
     if from_dir {
         p.warning(
             "Local bundle installation using --from-dir flag is currently a preview feature and is subject to change. It is only available from CLI version 1.7 onwards.",
