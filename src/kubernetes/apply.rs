@@ -72,9 +72,49 @@ pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> 
         return Ok(true);
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(obj.name(), &params, &Patch::Apply(&obj.value))
+    match api
+        .patch(obj.name(), &params, &Patch::Apply(&obj.value))
         .await
-        .map_err(|e| K8sError::object(obj.describe(), e))?;
+    {
+        Ok(_) => Ok(true),
+        Err(e) if apply_unsupported(&e) => create_or_merge(&api, obj).await,
+        Err(e) => Err(K8sError::object(obj.describe(), e)),
+    }
+}
+
+/// A server without server-side apply: the patch type refused (415), the verb refused
+/// (405), or the patch taken as an ordinary one of a missing object (404). A real server
+/// with apply answers none of these for a well-formed apply (a missing namespace, also
+/// 404, fails again in the fallback with the server's message).
+fn apply_unsupported(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if [404, 405, 415].contains(&s.code))
+}
+
+/// What `kubectl apply` does without server-side apply: create the object, or JSON
+/// merge-patch it with the manifest.
+async fn create_or_merge(api: &Api<DynamicObject>, obj: &Object) -> Result<bool, K8sError> {
+    let fail = |e| K8sError::object(obj.describe(), e);
+    let manager = Some(FIELD_MANAGER.to_string());
+    if api.get_opt(obj.name()).await.map_err(fail)?.is_none() {
+        let data: DynamicObject =
+            serde_json::from_value(obj.value.clone()).map_err(|e| K8sError::Object {
+                object: obj.describe(),
+                message: e.to_string(),
+            })?;
+        let params = PostParams {
+            field_manager: manager,
+            ..Default::default()
+        };
+        api.create(&params, &data).await.map_err(fail)?;
+    } else {
+        let params = PatchParams {
+            field_manager: manager,
+            ..Default::default()
+        };
+        api.patch(obj.name(), &params, &Patch::Merge(&obj.value))
+            .await
+            .map_err(fail)?;
+    }
     Ok(true)
 }
 

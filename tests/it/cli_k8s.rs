@@ -1736,6 +1736,21 @@ fn a_plainer_api_server_is_enough() {
     let c = Cluster::new();
     c.api.plainer();
     c.install(&[]);
+    // Without server-side apply, objects are created (and re-applied) as kubectl would.
+    c.install(&[]);
+    let requests = c.api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("POST /apis/apps/v1/namespaces/dapr-system/deployments")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests.iter().any(|r| r
+            .starts_with("PATCH /apis/apps/v1/namespaces/dapr-system/deployments/dapr-operator?")
+            && r.contains("application/merge-patch+json")),
+        "{requests:#?}"
+    );
     assert!(
         c.api
             .exists("dapr.io", "configurations", "dapr-system", "daprsystem")

@@ -708,9 +708,9 @@ impl FakeApi {
         path
     }
 
-    /// Behave like a plainer (still standard) server: no `/version`, CRDs get no status
-    /// conditions (served as soon as created), no garbage collection of owned objects,
-    /// and label selectors ignored on lists.
+    /// Behave like a plainer (still standard) server: no `/version`, no server-side apply
+    /// (415), CRDs get no status conditions (served as soon as created), no garbage
+    /// collection of owned objects, and label selectors ignored on lists.
     pub fn plainer(&self) {
         self.store.lock().unwrap().plain = true;
     }
@@ -1437,6 +1437,16 @@ fn patch(
     let mut s = st.lock().unwrap();
     let existing = s.objects.get(&key).cloned();
     let text = String::from_utf8_lossy(body).into_owned();
+    if ctype.starts_with("application/apply-patch+yaml") && s.plain {
+        return status_error(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, \
+             application/strategic-merge-patch+json"
+                .into(),
+        );
+    }
     if ctype.starts_with("application/apply-patch+yaml") {
         let Some(manager) = q.get("fieldManager").filter(|m| !m.is_empty()) else {
             return status_error(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into());
