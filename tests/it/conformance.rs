@@ -364,6 +364,24 @@ mod redis_layout {
         assert_eq!(redis.cli(&["TTL", "myapp||order"]).trim(), "-1");
     }
 
+    /// A refused transaction names the operation whose ETag did not match, not the first.
+    #[tokio::test]
+    async fn transaction_mismatch_names_the_refused_key() {
+        let redis = support::Redis::start();
+        let s = store(&redis, &[]).await;
+        s.set(set("myapp||held", b"1")).await.unwrap();
+        let ops = vec![
+            TransactionOp::Upsert(set("myapp||fresh", b"1")),
+            TransactionOp::Upsert(set_etag("myapp||held", b"2", "999")),
+        ];
+        let err = s.transact(ops, &no_md()).await.unwrap_err();
+        match &err {
+            StateError::EtagMismatch(m) => assert!(m.contains("myapp||held"), "{m}"),
+            other => panic!("expected an ETag mismatch, got {other:?}"),
+        }
+        assert_eq!(redis.cli(&["EXISTS", "myapp||fresh"]).trim(), "0");
+    }
+
     #[tokio::test]
     async fn reads_values_written_in_the_official_format() {
         let redis = support::Redis::start();

@@ -359,8 +359,10 @@ impl RedisStore {
             Ok(Err(e)) => {
                 let text = e.to_string();
                 if let Some(pos) = text.find("ETAG_MISMATCH") {
+                    // The client renders the reply as `ETAG_MISMATCH: <n>` (code, detail).
                     let index: usize = text[pos + "ETAG_MISMATCH".len()..]
-                        .split_whitespace()
+                        .trim_start_matches(|c: char| !c.is_ascii_digit())
+                        .split(|c: char| !c.is_ascii_digit())
                         .next()
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
