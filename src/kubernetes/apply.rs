@@ -1,6 +1,7 @@
 //! Applying rendered objects and waiting for them: server-side apply with field manager
 //! `dapr-cli` (forced, so re-running `init` or `upgrade` takes back fields another
-//! manager changed), CRDs waited on until `Established`, workloads until ready.
+//! manager changed), CRDs waited on until `Established`, workloads until ready. On a
+//! server without server-side apply it creates or JSON-merge-patches, as `kubectl apply`.
 //!
 //! Limits: readiness is polled (every 250 ms), not watched; a rollout that never becomes
 //! ready is reported at the timeout with what its pods are waiting for.

@@ -1277,7 +1277,15 @@ async fn handle(
                         && (t.namespace.is_empty() || k.2 == t.namespace)
                 })
                 .filter(|(_, v)| s.plain || selected(&q, v))
-                .map(|(_, v)| with_type_meta(&d, v.clone()))
+                .map(|(_, v)| {
+                    // As a real server: list items carry no type meta, the list does.
+                    let mut v = v.clone();
+                    if let Some(m) = v.as_object_mut() {
+                        m.remove("apiVersion");
+                        m.remove("kind");
+                    }
+                    v
+                })
                 .collect();
             if accept.contains("as=Table") {
                 return json_response(StatusCode::OK, &as_table(&d, &items, s.rv));
