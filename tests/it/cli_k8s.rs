@@ -1876,3 +1876,19 @@ fn the_fakes_server_side_apply_drops_what_the_manager_no_longer_applies() {
     let cm = api.get("", "configmaps", "default", "c").unwrap();
     assert_eq!(cm["data"], serde_json::json!({"x": "1", "z": "3"}));
 }
+
+#[test]
+fn mtls_without_k_is_a_usage_error_but_its_subcommands_need_no_k() {
+    let c = Cluster::new();
+    let out = c.dapr(&["mtls"]);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("Error: required flag(s) \"kubernetes\" not set\nUsage:\n  dapr mtls"),
+        "{}",
+        text(&out)
+    );
+    // `mtls expiry` reports the missing control plane and exits 0, as the official one.
+    let out = c.dapr(&["mtls", "expiry"]);
+    assert_exit_says(&out, 0, "error getting root cert expiry");
+}

@@ -12,11 +12,12 @@ use crate::kubernetes::commands as k8s;
 #[command(
     about = "Check if mTLS is enabled. Supported platforms: Kubernetes",
     after_help = "Examples:\n\n  # Check if mTLS is enabled on the Kubernetes cluster\n  dapr mtls -k",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Args {
     /// Check if mTLS is enabled in a Kubernetes cluster
-    #[arg(short = 'k', long)]
+    #[arg(short = 'k', long, required = true)]
     pub kubernetes: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -96,11 +97,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             };
             k8s::renew_certificate(&opts, &ctx.printer)
         }
-        None if args.kubernetes => k8s::mtls(&args.cluster.options(), &ctx.printer),
-        None => {
-            ctx.printer
-                .failure("required flag(s) \"kubernetes\" not set");
-            Ok(1)
-        }
+        // clap has already required -k here.
+        None => k8s::mtls(&args.cluster.options(), &ctx.printer),
     }
 }
