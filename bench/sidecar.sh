@@ -80,6 +80,8 @@ STARTUP=$("$LOADGEN" startup --daprd "$DAPRD" --runs "$RUNS")
 field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 D50S="" D99S="" V50S="" V99S="" ROUND_LINES=""
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CALLEE_T0=$(cpu_ticks "$CALLEE_PID"); CALLER_T0=$(cpu_ticks "$CALLER_PID")
 for r in $(seq 1 "$ROUNDS"); do
   DIRECT=$("$LOADGEN" load --url "http://127.0.0.1:$APP_PORT/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
   VIA=$("$LOADGEN" load --url "http://127.0.0.1:$CALLER_HTTP/v1.0/invoke/callee/method/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")
@@ -88,6 +90,8 @@ for r in $(seq 1 "$ROUNDS"); do
   ROUND_LINES+="round $r direct: $(grep -v '^RESULT' <<<"$DIRECT")"$'\n'
   ROUND_LINES+="round $r via 2 sidecars: $(grep -v '^RESULT' <<<"$VIA")"$'\n'
 done
+CALLEE_CPU=$(awk -v a="$(cpu_ticks "$CALLEE_PID")" -v b="$CALLEE_T0" -v hz="$(getconf CLK_TCK)" -v s="$((ROUNDS * DURATION))" 'BEGIN{printf "%.3f", (a-b)/hz/s}')
+CALLER_CPU=$(awk -v a="$(cpu_ticks "$CALLER_PID")" -v b="$CALLER_T0" -v hz="$(getconf CLK_TCK)" -v s="$((ROUNDS * DURATION))" 'BEGIN{printf "%.3f", (a-b)/hz/s}')
 RSS_LOADED_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$CALLEE_PID/status")
 CALLER_HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$CALLER_PID/status")
 D50=$(median $D50S); D99=$(median $D99S); V50=$(median $V50S); V99=$(median $V99S)
@@ -102,6 +106,7 @@ load: $RATE req/s, $CONNS connections, ${DURATION}s per run, ${BODY} B POST, $RO
 ${ROUND_LINES%$'\n'}
 median of rounds, ms: direct p50 $D50 p99 $D99; via two sidecars p50 $V50 p99 $V99
 added by two sidecars (median rounds): p50 $ADD50 ms, p99 $ADD99 ms
+sidecar CPU while under load (user+sys over the loaded time, in vCPU at $RATE req/s): callee $CALLEE_CPU, caller $CALLER_CPU
 load average (1/5/15 min) before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
 EOF
 )
