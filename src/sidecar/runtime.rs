@@ -331,6 +331,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         core: core.clone(),
         invoker: Some(invoker.clone()),
         max_body_size: cfg.max_body_size,
+        max_header_bytes: cfg.read_buffer_size + 4096,
         api_token: cfg.api_token.clone(),
         api_logging: cfg.api_logging,
         api_logging_omit_health_checks: cfg.configuration.api_logging_omit_health_checks,

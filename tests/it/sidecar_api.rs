@@ -867,6 +867,29 @@ fn publish_bindings_and_secrets_answer_with_their_own_errors() {
     }
 }
 
+/// `--read-buffer-size` bounds the request headers as upstream's HTTP server does (the
+/// limit plus Go's 4 KiB of slack): larger headers get 431.
+#[test]
+fn headers_over_the_read_buffer_size_are_431() {
+    let (d, _home) = with_memory_store("hdrapp", &["--read-buffer-size", "4Ki"]);
+    let c = client();
+    let ok = c
+        .get(d.url("/v1.0/metadata"))
+        .header("x-big", "a".repeat(6000))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let big = c
+        .get(d.url("/v1.0/metadata"))
+        .header("x-big", "a".repeat(9000))
+        .send()
+        .unwrap();
+    assert_eq!(big.status(), 431);
+    // Health stays reachable with ordinary headers.
+    let r = c.get(d.url("/v1.0/healthz/outbound")).send().unwrap();
+    assert_eq!(r.status(), 204);
+}
+
 #[test]
 fn json_logs_are_one_object_per_line() {
     let (d, _home) = with_memory_store("jsonlog", &["--log-as-json"]);

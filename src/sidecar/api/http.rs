@@ -38,6 +38,9 @@ pub struct HttpState {
     /// `None` only in tests without sockets: invocation then answers `ERR_DIRECT_INVOKE`.
     pub invoker: Option<Arc<Invoker>>,
     pub max_body_size: usize,
+    /// Request line plus headers larger than this get 431: `--read-buffer-size` plus the
+    /// 4 KiB of slack Go's `MaxHeaderBytes` allows.
+    pub max_header_bytes: usize,
     pub api_token: Option<String>,
     pub api_logging: bool,
     pub api_logging_omit_health_checks: bool,
@@ -196,8 +199,30 @@ async fn edge(state: St, req: Request, next: Next) -> Response {
     res
 }
 
-/// API token, body limit and API logging.
+/// Bytes of the request head as sent on the wire (HTTP/1.1 framing).
+fn head_size(req: &Request) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    line + headers + 2
+}
+
+/// Header limit, API token, body limit and API logging.
 async fn guard(State(s): St, mut req: Request, next: Next) -> Response {
+    if head_size(&req) > s.max_header_bytes {
+        drain(req.into_body()).await;
+        let mut res = (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "431 Request Header Fields Too Large",
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
+    }
     if let Some(token) = &s.api_token {
         let ok = req
             .headers()
@@ -810,6 +835,7 @@ mod tests {
             core: core.clone(),
             invoker: None,
             max_body_size: 64,
+            max_header_bytes: 8192,
             api_token: token.map(str::to_string),
             api_logging: false,
             api_logging_omit_health_checks: false,
