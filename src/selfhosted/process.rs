@@ -37,6 +37,10 @@ pub trait Console: Send + Sync {
     fn out_line(&self, line: &str);
     /// One line of a child's stderr, written to our stderr.
     fn err_line(&self, line: &str);
+    /// Whether status lines are JSON (`--log-as-json`), also those written to log files.
+    fn log_as_json(&self) -> bool {
+        false
+    }
 }
 
 /// A free TCP port, chosen by the OS. The listener is returned so that several ports can be
@@ -193,6 +197,8 @@ pub struct Sink {
     pub file: Option<LogFile>,
     pub console: Option<Arc<dyn Console>>,
     pub prefix: String,
+    /// `--log-as-json`: status lines are JSON objects, wherever they go.
+    json: bool,
     /// The copy tasks writing into this sink, so that a stop can wait for the last lines.
     pumps: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
@@ -203,8 +209,15 @@ impl Sink {
             file,
             console,
             prefix,
+            json: false,
             pumps: Arc::default(),
         }
+    }
+
+    /// Status lines as JSON (`--log-as-json`).
+    pub fn json(mut self, on: bool) -> Sink {
+        self.json = on;
+        self
     }
 
     /// Wait (at most `timeout`) until every copy task into this sink reached EOF, so that a
@@ -232,14 +245,31 @@ impl Sink {
         }
     }
 
-    /// A CLI status line about this app: plain text (no icon), as the official CLI writes to
-    /// anything that is not exactly the terminal.
-    pub fn status(&self, msg: &str) {
-        if let Some(f) = &self.file {
-            f.write_line(msg);
-        }
-        if let Some(c) = &self.console {
-            c.out_line(msg);
+    /// A CLI status line about this app, written as the official CLI does: a JSON object
+    /// everywhere with `--log-as-json`; with its icon when it goes to the terminal alone;
+    /// plain text into a log file (or a file and the terminal).
+    pub fn status(&self, note: Note, msg: &str) {
+        let line = if self.json {
+            let status = match note {
+                Note::Info => crate::output::Status::Info,
+                Note::Success => crate::output::Status::Success,
+                Note::Failure => crate::output::Status::Failure,
+                Note::Warning => crate::output::Status::Warning,
+            };
+            crate::output::Printer::new(true).status_line(status, msg)
+        } else {
+            msg.to_string()
+        };
+        match (&self.file, &self.console) {
+            (None, Some(c)) if !self.json => c.note(note, msg),
+            (file, console) => {
+                if let Some(f) = file {
+                    f.write_line(&line);
+                }
+                if let Some(c) = console {
+                    c.out_line(&line);
+                }
+            }
         }
     }
 }

@@ -607,14 +607,18 @@ async fn supervise(
                 r.app_exit = Some(e);
                 r.asink.drain(Duration::from_millis(300)).await;
                 match e {
-                    Exit::Code(0) => r.asink.status("Exited App successfully"),
-                    Exit::Code(c) => r.asink.status(&format!(
-                        "The App process exited with error code: exit status {c}"
-                    )),
-                    Exit::Signal(s) => r.asink.status(&format!(
-                        "The App process was terminated by signal: {}",
-                        process::signal_name(s)
-                    )),
+                    Exit::Code(0) => r.asink.status(Note::Success, "Exited App successfully"),
+                    Exit::Code(c) => r.asink.status(
+                        Note::Failure,
+                        &format!("The App process exited with error code: exit status {c}"),
+                    ),
+                    Exit::Signal(s) => r.asink.status(
+                        Note::Failure,
+                        &format!(
+                            "The App process was terminated by signal: {}",
+                            process::signal_name(s)
+                        ),
+                    ),
                 }
             }
             if !r.daprd_done
@@ -622,11 +626,14 @@ async fn supervise(
             {
                 r.daprd_done = true;
                 match Exit::from_status(st) {
-                    Exit::Code(0) => r.dsink.status("Exited Dapr successfully"),
-                    e => r.dsink.status(&format!(
-                        "The daprd process exited with error code: {}",
-                        run::exit_text(e)
-                    )),
+                    Exit::Code(0) => r.dsink.status(Note::Success, "Exited Dapr successfully"),
+                    e => r.dsink.status(
+                        Note::Failure,
+                        &format!(
+                            "The daprd process exited with error code: {}",
+                            run::exit_text(e)
+                        ),
+                    ),
                 }
             }
         }
@@ -673,18 +680,24 @@ async fn start_app(
     } else {
         None
     };
+    let json = console.log_as_json();
     let dsink = Sink::new(
         dfile.clone(),
         spec.daprd_log.console().then(|| console.clone()),
         String::new(),
-    );
+    )
+    .json(json);
     let asink = Sink::new(
         afile.clone(),
         spec.app_log.console().then(|| console.clone()),
         format!("== APP - {id} == "),
-    );
+    )
+    .json(json);
     let fail = |msg: String| {
-        dsink.status(&format!("Error starting Dapr and app (\"{id}\"): {msg}"));
+        dsink.status(
+            Note::Failure,
+            &format!("Error starting Dapr and app (\"{id}\"): {msg}"),
+        );
         msg
     };
 
@@ -709,23 +722,25 @@ async fn start_app(
     {
         Readiness::Ready => {}
         Readiness::TimedOut => {
-            dsink.status(&format!(
-                "Dapr sidecar is not listening on HTTP port: {}",
-                prepared.http_port
-            ));
-            dsink.status("Dapr sidecar might not be responding.");
+            dsink.status(
+                Note::Warning,
+                &format!(
+                    "Dapr sidecar is not listening on HTTP port: {}",
+                    prepared.http_port
+                ),
+            );
+            dsink.status(Note::Warning, "Dapr sidecar might not be responding.");
         }
         Readiness::Exited(e) => {
-            let how = match e {
-                Exit::Code(c) => format!("exit status {c}"),
-                Exit::Signal(s) => format!("signal: {}", process::signal_name(s)),
-            };
-            return Err(fail(format!("daprd exited before it was ready: {how}")));
+            return Err(fail(format!(
+                "daprd exited before it was ready: {}",
+                run::exit_text(e)
+            )));
         }
         Readiness::Interrupted => {
-            dsink.status("termination signal received: shutting down");
+            dsink.status(Note::Info, "termination signal received: shutting down");
             let _ = process::stop_group(&mut daprd, daprd_pid, run::GRACE).await;
-            dsink.status("Exited Dapr successfully");
+            dsink.status(Note::Success, "Exited Dapr successfully");
             return Ok(None);
         }
     }
@@ -765,7 +780,7 @@ async fn start_app(
                     app = Some((child, pid));
                 }
                 Err(msg) => {
-                    asink.status(&format!("Error starting app process: {msg}"));
+                    asink.status(Note::Failure, &format!("Error starting app process: {msg}"));
                     let _ = process::stop_group(&mut daprd, daprd_pid, run::GRACE).await;
                     return Err(fail(msg));
                 }
@@ -794,16 +809,25 @@ async fn start_app(
     for (k, v) in meta {
         // The official CLI announces these three (to the daprd log) before storing them.
         match k {
-            "cliPID" => dsink.status(&format!("Updating metadata for cliPID: {v}")),
-            "appPID" => dsink.status(&format!("Updating metadata for appPID: {v}")),
-            "appCommand" => dsink.status(&format!("Updating metadata for app command: {v}")),
+            "cliPID" => dsink.status(Note::Info, &format!("Updating metadata for cliPID: {v}")),
+            "appPID" => dsink.status(Note::Info, &format!("Updating metadata for appPID: {v}")),
+            "appCommand" => dsink.status(
+                Note::Info,
+                &format!("Updating metadata for app command: {v}"),
+            ),
             _ => {}
         }
         if let Err(e) = process::put_metadata(&prepared.endpoint, k, &v).await {
-            dsink.status(&format!("Could not update sidecar metadata for {k}: {e}"));
+            dsink.status(
+                Note::Warning,
+                &format!("Could not update sidecar metadata for {k}: {e}"),
+            );
         }
     }
-    dsink.status("You're up and running! Dapr logs will appear here.");
+    dsink.status(
+        Note::Success,
+        "You're up and running! Dapr logs will appear here.",
+    );
 
     Ok(Some(Running {
         prepared,
@@ -844,21 +868,24 @@ async fn teardown(
         })
         .collect();
     let stops = running.iter_mut().map(|r| async move {
-        r.dsink.status("termination signal received: shutting down");
+        r.dsink
+            .status(Note::Info, "termination signal received: shutting down");
         // The app's own log gets the line too, unless both only go to the console (one
         // writer there), as the official CLI does.
         if r.app.is_some() && (r.asink.file.is_some() || r.dsink.file.is_some()) {
-            r.asink.status("termination signal received: shutting down");
+            r.asink
+                .status(Note::Info, "termination signal received: shutting down");
         }
         if let Some((child, pid)) = r.app.as_mut() {
             let pid = *pid;
             let end = process::stop_group(child, pid, run::GRACE).await;
             r.asink.drain(Duration::from_secs(1)).await;
             match r.app_exit.or(end) {
-                Some(Exit::Code(c)) if c != 0 => r
-                    .asink
-                    .status(&format!("Error exiting App: exit status {c}")),
-                _ => r.dsink.status("Exited App successfully"),
+                Some(Exit::Code(c)) if c != 0 => r.asink.status(
+                    Note::Failure,
+                    &format!("Error exiting App: exit status {c}"),
+                ),
+                _ => r.dsink.status(Note::Success, "Exited App successfully"),
             }
         }
         if !r.daprd_done {
@@ -867,7 +894,7 @@ async fn teardown(
             r.daprd_done = true;
         }
         r.dsink.drain(Duration::from_secs(1)).await;
-        r.dsink.status("Exited Dapr successfully");
+        r.dsink.status(Note::Success, "Exited Dapr successfully");
         for s in &r.prepared.sockets {
             let _ = std::fs::remove_file(s);
         }

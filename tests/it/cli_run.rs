@@ -1122,7 +1122,46 @@ fn run_file_log_destinations_and_sigterm() {
         !out.contains(&format!("== APP - {b} ==")),
         "beta's app output goes to the file only: {out}"
     );
+    // Status lines written to the terminal alone carry their icon, as in the official CLI.
+    assert!(
+        out.contains("✅  You're up and running! Dapr logs will appear here."),
+        "{out}"
+    );
 
+    p.term();
+    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    assert!(daprd_pid(&a).is_none() && daprd_pid(&b).is_none());
+}
+
+#[test]
+fn run_file_log_as_json_turns_every_status_line_into_json() {
+    let h = Home::new();
+    let (dir, [a, b]) = two_app_template(&h, "");
+    let mut p = h.start(&[
+        "run",
+        "--log-as-json",
+        "-f",
+        &dir.join("dapr.yaml").display().to_string(),
+    ]);
+    p.expect(
+        &format!("\"msg\":\"Started Dapr with app id \\\"{b}\\\". HTTP Port: "),
+        Duration::from_secs(30),
+    );
+    let daprd_log = log_files(&dir.join("alpha/.dapr/logs"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("_daprd_"))
+        .unwrap();
+    let text = std::fs::read_to_string(&daprd_log).unwrap();
+    assert!(
+        text.contains(
+            "\"status\":\"success\",\"msg\":\"You're up and running! Dapr logs will appear here.\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\nYou're up and running!"),
+        "no plain status line left: {text}"
+    );
     p.term();
     assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
     assert!(daprd_pid(&a).is_none() && daprd_pid(&b).is_none());

@@ -136,6 +136,9 @@ impl Console for PrinterConsole {
     fn err_line(&self, line: &str) {
         self.0.plain_err(line)
     }
+    fn log_as_json(&self) -> bool {
+        self.0.log_as_json()
+    }
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
