@@ -83,12 +83,21 @@ pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> 
     }
 }
 
-/// A server without server-side apply: the patch type refused (415), the verb refused
-/// (405), or the patch taken as an ordinary one of a missing object (404). A real server
-/// with apply answers none of these for a well-formed apply (a missing namespace, also
-/// 404, fails again in the fallback with the server's message).
+/// A server without server-side apply: the patch type refused (415, or 400 naming the
+/// media/content/patch type), the verb refused (405), or the patch taken as an ordinary
+/// one of a missing object (404). A real server with apply answers none of these for a
+/// well-formed apply (a missing namespace, also 404, fails again in the fallback with
+/// the server's message).
 fn apply_unsupported(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if [404, 405, 415].contains(&s.code))
+    let kube::Error::Api(s) = e else {
+        return false;
+    };
+    let msg = s.message.to_lowercase();
+    [404, 405, 415].contains(&s.code)
+        || (s.code == 400
+            && ["media type", "content type", "content-type", "patch type"]
+                .iter()
+                .any(|t| msg.contains(t)))
 }
 
 /// What `kubectl apply` does without server-side apply: create the object, or JSON
@@ -358,4 +367,38 @@ pub async fn restart(
         value,
         create_only: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            message: message.into(),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn only_a_missing_apply_falls_back() {
+        for (code, msg) in [
+            (415, "the body of the request was in an unknown format"),
+            (405, "method not allowed"),
+            (404, "configmaps \"c\" not found"),
+            (400, "unsupported patch type: application/apply-patch+yaml"),
+            (400, "Unsupported Media Type"),
+        ] {
+            assert!(apply_unsupported(&api_error(code, msg)), "{code} {msg}");
+        }
+        for (code, msg) in [
+            (400, "the API version in the data (v2) does not match"),
+            (422, "Deployment.apps \"x\" is invalid"),
+            (409, "Apply failed with 1 conflict"),
+            (403, "forbidden"),
+        ] {
+            assert!(!apply_unsupported(&api_error(code, msg)), "{code} {msg}");
+        }
+    }
 }
