@@ -829,6 +829,16 @@ fn help_and_usage_errors() {
     let (code, out) = h.output(&["run", "--flag"]);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("--flag"), "{out}");
+
+    // The hidden deprecated flags still work and say what replaces them, as cobra does.
+    let h = Home::new();
+    let comps = h.dapr_dir().join("components").display().to_string();
+    let (code, out) = h.output(&["run", "-a", &id("depr"), "-d", &comps, "--", "true"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Flag --components-path has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"resources-path\" flag instead"),
+        "{out}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -142,6 +142,13 @@ impl Console for PrinterConsole {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    // cobra's notice for a flag marked deprecated (both are hidden from --help).
+    if args.components_path.is_some() {
+        ctx.printer.plain_err("Flag --components-path has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"resources-path\" flag instead");
+    }
+    if args.app_ssl {
+        ctx.printer.plain_err("Flag --app-ssl has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"app-protocol\" flag with https or grpcs values instead");
+    }
     let console: Arc<dyn Console> = Arc::new(PrinterConsole(ctx.printer));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
