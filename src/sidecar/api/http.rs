@@ -4,10 +4,12 @@
 //!
 //! [`router`] builds the routes (testable with `oneshot`, no socket); [`service`] wraps it
 //! with what happens before routing: path cleaning (`path.Clean`, trailing slash stripped).
-//! The edge middleware enforces `DAPR_API_TOKEN` and `--max-body-size` and does API
-//! logging. Unmatched routes go to service invocation, as upstream.
-//! Not served: actors, pub/sub, bindings, secrets, configuration, workflows; the state query
-//! API answers `ERR_STATE_STORE_NOT_SUPPORTED`.
+//! The edge middleware enforces the header limit (`--read-buffer-size`), `DAPR_API_TOKEN`
+//! and `--max-body-size` and does API logging. Unmatched routes go to service invocation,
+//! as upstream.
+//! Not served: actors, configuration, workflows. Publish, output bindings and secrets
+//! answer the official "not found / not configured" errors (no such components load
+//! here); the state query API answers `ERR_STATE_STORE_NOT_SUPPORTED`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
