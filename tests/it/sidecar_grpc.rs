@@ -795,7 +795,7 @@ fn js_sdk_in_default_http_mode_as_dapr_run_starts_it() {
         .arg("--max-body-size=4Mi")
         .arg("--read-buffer-size=4Ki")
         .arg("--log-level=info");
-    let d = start(&opts);
+    let mut d = start(&opts);
     let mut cmd = Command::new("node");
     cmd.arg(sdk_script("js_http.mjs"))
         .current_dir(&dir)
@@ -825,6 +825,9 @@ fn js_sdk_in_default_http_mode_as_dapr_run_starts_it() {
         "the unsupported pubsub.redis component is reported:\n{}",
         d.log()
     );
+    // The script ended with the SDK's `sidecar.shutdown()`.
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", d.log());
 }
 
 #[test]

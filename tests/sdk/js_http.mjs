@@ -109,6 +109,10 @@ check(missing.includes("404"), `invoke of an unknown route passes the 404 throug
 const noApp = await error(() => c.invoker.invoke("no-such-app", "x", HttpMethod.GET));
 check(noApp.includes("500") && noApp.includes("ERR_DIRECT_INVOKE"), `invoke unknown app: ${noApp.slice(0, 200)}`);
 
+check((await c.health.isHealthy()) === true, "health.isHealthy");
+
+// Last: ask the sidecar to shut down (the Rust test checks it exits 0).
+await c.sidecar.shutdown();
 await c.stop();
 await server.stop();
 if (failures.length) {
