@@ -655,6 +655,24 @@ pub fn mtls_expiry(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Resul
     Ok(0)
 }
 
+/// The installed control plane as the official CLI finds it from the status rows: the
+/// namespace of the first row and the version of the operator (else of the first row),
+/// announced with the official info line. `None` when nothing is installed.
+fn detect(rows: &[status::StatusRow], printer: &Printer) -> Option<(String, String)> {
+    let first = rows.first()?;
+    let ns = first.namespace.clone();
+    let version = rows
+        .iter()
+        .find(|r| r.name == "dapr-operator")
+        .unwrap_or(first)
+        .version
+        .clone();
+    printer.info(&format!(
+        "Dapr control plane version {version} detected in namespace {ns}"
+    ));
+    Some((ns, version))
+}
+
 /// `dapr upgrade -k` options.
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -679,20 +697,10 @@ pub fn upgrade(o: &UpgradeOptions, printer: &Printer) -> anyhow::Result<i32> {
     let rt = runtime()?;
     let c = rt.block_on(client(&o.cluster))?;
     let rows = rt.block_on(status::control_plane_status(&c))?;
-    let Some(first) = rows.first() else {
+    let Some((ns, current)) = detect(&rows, printer) else {
         printer.failure("Failed to upgrade Dapr: dapr is not installed in your cluster");
         return Ok(1);
     };
-    let ns = first.namespace.clone();
-    let current = rows
-        .iter()
-        .find(|r| r.name == "dapr-operator")
-        .unwrap_or(first)
-        .version
-        .clone();
-    printer.info(&format!(
-        "Dapr control plane version {current} detected in namespace {ns}"
-    ));
     let target = resolve_version(&o.runtime_version);
     let (Some(cur_v), Some(new_v)) = (parse_semver(&current), parse_semver(&target)) else {
         printer.failure(&format!(
@@ -855,19 +863,9 @@ pub fn renew_certificate(o: &RenewOptions, printer: &Printer) -> anyhow::Result<
     let rt = runtime()?;
     let c = rt.block_on(client(&o.cluster))?;
     let rows = rt.block_on(status::control_plane_status(&c))?;
-    let Some(first) = rows.first() else {
+    let Some((ns, version)) = detect(&rows, printer) else {
         return fail("dapr is not installed in your cluster".into());
     };
-    let ns = first.namespace.clone();
-    let version = rows
-        .iter()
-        .find(|r| r.name == "dapr-operator")
-        .unwrap_or(first)
-        .version
-        .clone();
-    printer.info(&format!(
-        "Dapr control plane version {version} detected in namespace {ns}"
-    ));
     let bundle = manifests::render(&RenderOptions {
         namespace: ns.clone(),
         version: version.clone(),
