@@ -74,23 +74,16 @@ impl Sidecar {
         self
     }
 
-    /// One request to its HTTP API with a `Content-Type` header.
+    /// One request to its HTTP API.
     pub fn request(
         &self,
         method: &str,
         path: &str,
-        content_type: &str,
+        headers: &[(&str, &str)],
         body: &[u8],
         timeout: std::time::Duration,
     ) -> Result<super::client::Response, super::client::ClientError> {
-        super::client::request(
-            &self.http_target(),
-            method,
-            path,
-            &[("Content-Type", content_type)],
-            body,
-            timeout,
-        )
+        super::client::request(&self.http_target(), method, path, headers, body, timeout)
     }
 }
 

@@ -1326,6 +1326,12 @@ fn echo_app() -> u16 {
                 } else {
                     "200 OK"
                 };
+                // `/headers` answers with the request head, to check what was sent.
+                let body = if first.contains("/headers") {
+                    buf[..head_end].to_vec()
+                } else {
+                    body
+                };
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
@@ -1430,6 +1436,31 @@ fn invoke_goes_through_a_real_daprd() {
     let o = env.run(&["invoke", "--app-id", &id, "--method", "missing"]);
     assert_eq!(o.code, 1, "{}", o.all());
     o.expect(&format!("error invoking app {id}: 404 Not Found"));
+
+    // `-H/--header key=value` (repeatable) reaches the app.
+    let o = env.ok(&[
+        "invoke",
+        "-a",
+        &id,
+        "-m",
+        "headers",
+        "-H",
+        "x-one=1",
+        "--header",
+        "X-Two=b=c",
+    ]);
+    let head = o.stdout.to_ascii_lowercase();
+    assert!(head.contains("x-one: 1\r\n"), "{head}");
+    assert!(head.contains("x-two: b=c\r\n"), "{head}");
+    for (bad, msg) in [
+        ("nokey", "Should one \"=\" in HTTP header."),
+        ("=v", "A header name is required."),
+        ("k=", "Value for header name is required."),
+    ] {
+        let o = env.run(&["invoke", "-a", &id, "-m", "headers", "-H", bad]);
+        assert_eq!(o.code, 1, "{}", o.all());
+        o.expect(msg);
+    }
 
     // Publishing through a sidecar without that pub/sub surfaces the sidecar's error.
     let o = env.run(&[

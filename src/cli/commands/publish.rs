@@ -120,7 +120,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let resp = match sidecar.request(
         "POST",
         &path,
-        content_type,
+        &[("Content-Type", content_type)],
         &body,
         std::time::Duration::from_secs(60),
     ) {

@@ -29,7 +29,7 @@ pub struct Args {
     /// The network address the application listens on
     #[arg(long, default_value = "127.0.0.1", value_name = "string")]
     pub app_channel_address: String,
-    /// The protocol used by the application: http, grpc, https, grpcs, h2c
+    /// The protocol (grpc, grpcs, http, https, h2c) Dapr uses to talk to the application
     #[arg(short = 'P', long, default_value = "http", value_name = "string")]
     pub app_protocol: String,
     /// The HTTP port for Dapr to listen on
@@ -53,10 +53,10 @@ pub struct Args {
     /// The log verbosity. Valid values are: debug, info, warn, error, fatal, or panic
     #[arg(long, default_value = "info", value_name = "string")]
     pub log_level: String,
-    /// The concurrency level of the application; default is unlimited
+    /// The concurrency level of the application, otherwise is unlimited
     #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
     pub app_max_concurrency: i32,
-    /// Dapr configuration file. Default is $HOME/.dapr/config.yaml
+    /// Dapr configuration file
     #[arg(short = 'c', long, value_name = "string")]
     pub config: Option<PathBuf>,
     /// The path for resources directory
@@ -65,19 +65,19 @@ pub struct Args {
     /// The path for components directory
     #[arg(short = 'd', long, hide = true, value_name = "string")]
     pub components_path: Option<PathBuf>,
-    /// The address of the placement service. Format is either <hostname> for default port or <hostname>:<port> for custom port
+    /// The address of the placement service. Format is either <hostname> for default port or <hostname>:<port> for custom port. Set to an empty string to disable placement
     #[arg(long, value_name = "string")]
     pub placement_host_address: Option<String>,
-    /// The address of the scheduler service. Format is either <hostname> for default port or <hostname>:<port> for custom port
+    /// The address of the scheduler service. Format is either <hostname> for default port or <hostname>:<port> for custom port. Set to an empty string to disable scheduler
     #[arg(long, value_name = "string")]
     pub scheduler_host_address: Option<String>,
     /// Enable https when Dapr invokes the application
     #[arg(long, hide = true)]
     pub app_ssl: bool,
-    /// Max size of request body in bytes, e.g. 4Mi
+    /// Max size of request body in MB
     #[arg(long, default_value = "4Mi", value_name = "string")]
     pub max_body_size: String,
-    /// Max size of the HTTP read buffer in bytes, e.g. 4Ki
+    /// HTTP header read buffer in KB
     #[arg(long, default_value = "4Ki", value_name = "string")]
     pub read_buffer_size: String,
     /// Path to a unix domain socket dir. If specified, Dapr API servers will use Unix Domain Sockets
@@ -98,7 +98,7 @@ pub struct Args {
     /// Number of consecutive failures for the app to be considered unhealthy
     #[arg(long, default_value_t = 0, value_name = "int")]
     pub app_health_threshold: i32,
-    /// Log API calls at INFO verbosity
+    /// Log API calls at INFO verbosity. Valid values are: true or false
     #[arg(long)]
     pub enable_api_logging: bool,
     /// Comma separated list of IP addresses that sidecar will listen to
@@ -107,7 +107,7 @@ pub struct Args {
     /// Path to the run template file for the list of apps to run
     #[arg(short = 'f', long, value_name = "string")]
     pub run_file: Option<String>,
-    /// Run the multi-app run template against Kubernetes environment
+    /// Run the multi-app run template against Kubernetes environment.
     #[arg(short = 'k', long)]
     pub kubernetes: bool,
     /// The command to run the application, after `--`
