@@ -367,11 +367,22 @@ impl RedisStore {
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
                     let op = &ops[index.saturating_sub(1).min(ops.len() - 1)];
-                    Err(StateError::EtagMismatch(format!(
-                        "failed to {} key {}",
-                        op.verb(),
-                        op.key
-                    )))
+                    if op.etag_given {
+                        Err(StateError::EtagMismatch(format!(
+                            "failed to {} key {}",
+                            op.verb(),
+                            op.key
+                        )))
+                    } else {
+                        // Only a first-write key refuses a write without an ETag; upstream
+                        // reports that as a plain error (HTTP 500), not an ETag mismatch.
+                        Err(StateError::Other(format!(
+                            "failed to {} key {}: the key was written with first-write \
+                             concurrency; pass its ETag to change it",
+                            op.verb(),
+                            op.key
+                        )))
+                    }
                 } else {
                     Err(self.map_error("write", e))
                 }
@@ -388,6 +399,7 @@ impl RedisStore {
         Ok(WriteOp {
             key: req.key.clone(),
             kind: "set",
+            etag_given: req.etag.is_some(),
             etag: etag_arg(req.etag.as_deref())?,
             data: req.value.clone(),
             first_write: if req.options.concurrency == Concurrency::FirstWrite {
@@ -403,6 +415,7 @@ impl RedisStore {
         Ok(WriteOp {
             key: req.key.clone(),
             kind: "del",
+            etag_given: req.etag.is_some(),
             etag: etag_arg(req.etag.as_deref())?,
             data: Bytes::new(),
             first_write: "1",
@@ -414,6 +427,8 @@ impl RedisStore {
 struct WriteOp {
     key: String,
     kind: &'static str,
+    /// Whether the request carried an ETag (`etag` is then its integer form, else `0`).
+    etag_given: bool,
     etag: String,
     data: Bytes,
     first_write: &'static str,
