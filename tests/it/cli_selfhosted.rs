@@ -1393,6 +1393,14 @@ fn invoke_and_publish_validate_their_input() {
     let o = env.run(&[&base[..], &["--data", "{}"]].concat());
     assert_eq!(o.code, 1);
     o.expect("Error publishing topic sample: couldn't find a running Dapr instance");
+
+    // `-u` is announced as a preview feature, as by the official CLI.
+    let o = env.run(&[&base[..], &["--data", "{}", "-u", "/tmp"]].concat());
+    assert_eq!(o.code, 1);
+    o.expect("⚠  Unix domain sockets are currently a preview feature");
+    let o = env.run(&["invoke", "-a", "invoke-h4a-nope", "-m", "t", "-u", "/tmp"]);
+    assert_eq!(o.code, 1);
+    o.expect("⚠  Unix domain sockets are currently a preview feature");
 }
 
 #[test]

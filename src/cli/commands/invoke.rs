@@ -99,6 +99,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
+    if !args.unix_domain_socket.is_empty() {
+        p.warning("Unix domain sockets are currently a preview feature");
+    }
     let id = &args.app_id;
     let Some(sidecar) = instances::find(id) else {
         p.failure(&format!("error invoking app {id}: app ID {id} not found"));

@@ -93,6 +93,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
+    if !args.unix_domain_socket.is_empty() {
+        p.warning("Unix domain sockets are currently a preview feature");
+    }
     let query = match metadata_query(&args.metadata) {
         Ok(q) => q,
         Err(msg) => {
