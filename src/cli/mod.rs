@@ -150,7 +150,7 @@ fn flag_value_error(
     let long = invalid
         .first()?
         .strip_prefix("--")?
-        .split([' ', '=', '<'])
+        .split([' ', '=', '<', '['])
         .next()?
         .to_string();
     let arg = cmd.get_arguments().find(|a| a.get_long() == Some(&long))?;
@@ -237,7 +237,7 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
                 .iter()
                 .map(|a| {
                     let n = a.trim_start_matches('-');
-                    format!("\"{}\"", n.split([' ', '=', '<']).next().unwrap_or(n))
+                    format!("\"{}\"", n.split([' ', '=', '<', '[']).next().unwrap_or(n))
                 })
                 .collect();
             format!("required flag(s) {} not set", names.join(", "))

@@ -338,6 +338,10 @@ fn bad_flag_values_are_usage_errors_like_cobra() {
             "Error: invalid argument \"abc\" for \"-p, --app-port\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax\nUsage:",
         ),
         (
+            &["init", "--enable-mtls=maybe"][..],
+            "Error: invalid argument \"maybe\" for \"--enable-mtls\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax\nUsage:",
+        ),
+        (
             &["init", "--timeout", "abc"][..],
             "Error: invalid argument \"abc\" for \"--timeout\" flag: strconv.ParseUint: parsing \"abc\": invalid syntax\nUsage:",
         ),
