@@ -47,8 +47,9 @@ pub const ERR_DIRECT_INVOKE: &str = "ERR_DIRECT_INVOKE";
 /// retried; larger or unsized bodies are streamed and not retried.
 const REPLAY_MAX: u64 = 64 * 1024;
 /// Built-in retries on connection-level failures to a remote sidecar, and the pause before
-/// each (the official runtime waits 1 s; the registry is re-read before each retry, so a
-/// dead sidecar fails at once instead of after the pauses).
+/// each (the official runtime waits 1 s). The registry is re-read before each retry: a dead
+/// sidecar's row is ignored there, so the call fails at once, and another live instance of
+/// the app is tried without pausing; the pause applies only when every instance has failed.
 const RETRY_BACKOFF: [Duration; 3] = [
     Duration::from_millis(50),
     Duration::from_millis(100),
