@@ -523,9 +523,11 @@ pub struct ResourceListOptions {
 }
 
 fn print_resources(o: &ResourceListOptions, kind: &str, printer: &Printer) -> anyhow::Result<i32> {
-    // Unlike `list -k`, the official commands warn whatever the namespace flags say.
+    // Unlike `list -k`, the official commands warn whatever the namespace flags say, and
+    // on stdout, ahead of the table or the JSON/YAML.
     if !o.no_namespace_warning {
-        printer.warning(NAMESPACE_WARNING);
+        let line = printer.status_line(crate::output::Status::Warning, NAMESPACE_WARNING);
+        printer.data_line(&line);
     }
     let ns = o.namespace.clone().filter(|_| !o.all_namespaces);
     let items = read_cluster(&o.cluster, printer, async |c| {

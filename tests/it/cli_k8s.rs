@@ -198,9 +198,11 @@ impl Cluster {
 }
 
 /// Table rows of stdout split on runs of two or more spaces, header skipped.
+/// (A leading `⚠` warning line, as `components -k` prints, is not a row either.)
 fn rows(out: &Output) -> Vec<Vec<String>> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .skip_while(|l| l.starts_with('⚠'))
         .skip(1)
         .map(|l| {
             l.split("  ")
@@ -583,15 +585,15 @@ fn component(ns: &str, name: &str, scopes: &[&str]) -> serde_json::Value {
 fn components_and_configurations_tables_and_json() {
     let c = Cluster::new();
     // Without the CRDs the list is empty, not an error.
+    // The warning comes first, on stdout, as the official command prints it.
     let out = c.dapr(&["components", "-k"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "NAMESPACE  NAME  TYPE  VERSION  SCOPES  CREATED  AGE  \n"
-    );
-    assert!(
-        text(&out)
-            .contains("In future releases, this command will only query the \"default\" namespace")
+        format!(
+            "⚠  {}\nNAMESPACE  NAME  TYPE  VERSION  SCOPES  CREATED  AGE  \n",
+            dapr_cli::kubernetes::commands::NAMESPACE_WARNING
+        )
     );
 
     c.install(&["--dev"]);
