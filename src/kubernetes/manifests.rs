@@ -334,6 +334,10 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>, ManifestErr
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// The chart's `global.k8sLabels`, except `managed-by`: the chart writes `Helm` (the
+/// release service), but no Helm release exists for these objects, so saying `Helm`
+/// would send tools that trust the label (and people) looking for one. Nothing in the
+/// official CLI, the operator or the injector reads this label; selectors use `app`.
 fn common_labels(component: &str, tag: &str) -> Value {
     json!({
         "app.kubernetes.io/component": component,
