@@ -1,9 +1,9 @@
 //! Kubernetes back end: renders the embedded control-plane manifests, applies them with
 //! server-side apply through `kube` (create / merge patch on a server without it), and
-//! reads the cluster for `status`, `list`, `logs`,
-//! `components`, `configurations` and `mtls`. The back-end modules never print; progress
-//! goes through the [`apply::Progress`] trait and results come back as data. Only
-//! [`commands`] (the entry points the `-k` commands call) talks to the `Printer`.
+//! reads the cluster for `status`, `list`, `logs`, `components`, `configurations` and
+//! `mtls`. The back-end modules never print; progress goes through the
+//! [`apply::Progress`] trait and results come back as data. Only [`commands`] (the entry
+//! points the `-k` commands call) talks to the `Printer`.
 //!
 //! Limits: no Helm. Installs are recognised by the control plane's `app` labels (the
 //! same ones the official CLI reads), not by Helm release secrets, so an install made
