@@ -147,6 +147,23 @@ with DaprClient() as d:
         res = d.invoke_method(app, 'echo', data=b'ping', content_type='text/plain', http_verb='POST')
         check(res.data == b'echo:ping', f'invoke_method {res.data!r}')
 
+        def header(res, name):
+            v = dict(res.headers or {}).get(name)
+            return v[0] if isinstance(v, (list, tuple)) else v
+
+        # Every verb reaches the app as sent, with the query string (`http_verb` is only a
+        # name: the SDK sends it as the HTTP method, or as the gRPC HTTPExtension verb).
+        for verb in ['GET', 'PUT', 'DELETE', 'PATCH']:
+            res = d.invoke_method(
+                app,
+                'echo',
+                data=b'' if verb == 'GET' else b'v',
+                http_verb=verb,
+                http_querystring=(('q', '1'), ('r', 'two')),
+            )
+            got = (header(res, 'x-echo-method'), header(res, 'x-echo-query'))
+            check(got == (verb, 'q=1&r=two'), f'invoke_method {verb}: {got} {res.data!r}')
+
 if failures:
     print(f'{len(failures)} check(s) failed')
     sys.exit(1)
