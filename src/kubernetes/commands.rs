@@ -273,7 +273,7 @@ pub struct UninstallOptions {
     pub namespace: String,
     /// Also delete the CRDs (and with them every Dapr resource).
     pub all: bool,
-    /// Also delete the `--dev` Redis, Zipkin and default resources.
+    /// Also delete the `--dev` Redis and Zipkin (not the default components, as upstream).
     pub dev: bool,
     pub timeout_secs: u64,
 }
@@ -309,7 +309,11 @@ pub fn uninstall(o: &UninstallOptions, printer: &Printer) -> anyhow::Result<i32>
     let result = runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
         let mut existed = 0;
-        for obj in doomed.iter().filter(|x| !x.create_only || o.dev) {
+        // `--dev` removes Redis and Zipkin (the official CLI's two dev Helm releases); the
+        // default components and appconfig, which it applies with kubectl, stay.
+        let dev_release =
+            |x: &Object| x.create_only && o.dev && x.api_version() != "dapr.io/v1alpha1";
+        for obj in doomed.iter().filter(|x| !x.create_only || dev_release(x)) {
             let was = apply::delete_one(&c, obj).await?;
             if was && !obj.create_only && obj.kind() != "CustomResourceDefinition" {
                 existed += 1;

@@ -1240,10 +1240,16 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
     );
     let out = c.dapr(&["uninstall", "-k", "--dev"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        !c.api
-            .exists("dapr.io", "components", "default", "statestore")
-    );
+    // As the official --dev uninstall (the Redis and Zipkin Helm releases only): the
+    // default components and appconfig, applied with kubectl there, stay listed.
+    for (plural, name) in [
+        ("components", "statestore"),
+        ("components", "pubsub"),
+        ("configurations", "appconfig"),
+    ] {
+        assert!(c.api.exists("dapr.io", plural, "default", name), "{name}");
+    }
+    assert!(!c.api.exists("", "secrets", "default", "dapr-dev-redis"));
     assert!(
         !c.api
             .exists("apps", "deployments", "default", "dapr-dev-zipkin")
