@@ -64,8 +64,9 @@ impl DaprHome {
     }
 
     /// The installed runtime version, or `None` when `bin/daprd` is absent. A `daprd` put
-    /// there by hand (no version file) is asked with `daprd --version` (bounded to 5 s);
-    /// `unknown` when that fails too.
+    /// there by hand (no version file) is read, never run: ours carries
+    /// `DAPRD_VERSION_MARKER`, an official one its `-ldflags` build setting
+    /// `pkg/buildinfo.version=`; `unknown` when neither is found.
     pub fn runtime_version(&self) -> Option<String> {
         if !self.daprd().is_file() {
             return None;
@@ -75,7 +76,7 @@ impl DaprHome {
         if !v.is_empty() {
             return Some(v.to_string());
         }
-        Some(ask_version(&self.daprd()).unwrap_or_else(|| "unknown".to_string()))
+        Some(embedded_version(&self.daprd()).unwrap_or_else(|| "unknown".to_string()))
     }
 
     /// The SQLite file behind the default server-less `statestore` component.
@@ -84,35 +85,24 @@ impl DaprHome {
     }
 }
 
-/// `<daprd> --version` with newlines removed (as the official CLI reads it); `None` if it
-/// fails, prints nothing or takes longer than 5 s.
-fn ask_version(daprd: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(daprd)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    };
-    let mut out = String::new();
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
-    let v = out.replace(['\n', '\r'], "");
-    let v = v.trim();
-    (status.success() && !v.is_empty()).then(|| v.to_string())
+/// The version string a `daprd` binary carries, found by reading the file (running it
+/// to ask is what makes the official CLI slow, and what this CLI never does).
+fn embedded_version(daprd: &Path) -> Option<String> {
+    let bytes = std::fs::read(daprd).ok()?;
+    let marker_key = crate::DAPRD_VERSION_MARKER.split_once('=')?.0;
+    [
+        format!("{marker_key}="),
+        "pkg/buildinfo.version=".to_string(),
+    ]
+    .iter()
+    .find_map(|key| {
+        let at = memchr::memmem::find(&bytes, key.as_bytes())? + key.len();
+        let rest = &bytes[at..];
+        let end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_')))
+            .unwrap_or(rest.len());
+        let v = std::str::from_utf8(&rest[..end]).ok()?;
+        (!v.is_empty()).then(|| v.trim_start_matches('v').to_string())
+    })
 }

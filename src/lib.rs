@@ -25,3 +25,8 @@ pub mod sidecar;
 
 /// The version of this toolchain; `dapr` and the `daprd` shipped beside it share it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Embedded in `daprd` (it prints its version from this string) so that the CLI can read
+/// the version of an installed `daprd` from the file without running it.
+pub const DAPRD_VERSION_MARKER: &str =
+    concat!("dapr-cli-daprd-version=", env!("CARGO_PKG_VERSION"), "\n");

@@ -401,14 +401,23 @@ fn completion_prints_scripts() {
 // ---------------------------------------------------------------- version
 
 #[test]
-fn version_asks_a_daprd_installed_by_hand() {
-    // No version file from `dapr init` (a daprd copied in by hand): ask the binary itself,
-    // as the official CLI always does.
+fn version_reads_a_daprd_installed_by_hand_without_running_it() {
+    // No version file from `dapr init` (a daprd copied in by hand): the version is read from
+    // the binary, as an official Go build carries it (`-ldflags -X .../pkg/buildinfo.version=`),
+    // and the binary is never executed (it would leave a trace file if it were).
     let env = Env::new();
     let bin = env.dapr_dir().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let daprd = bin.join("daprd");
-    std::fs::write(&daprd, "#!/bin/sh\necho 1.2.3-handmade\n").unwrap();
+    let trace = env.dapr_dir().join("daprd-was-run");
+    std::fs::write(
+        &daprd,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho 9.9.9\n# build\t-ldflags=\"-X github.com/dapr/dapr/pkg/buildinfo.version=1.2.3-handmade\"\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&daprd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let o = env.ok(&["version"]);
     assert_eq!(
@@ -418,6 +427,18 @@ fn version_asks_a_daprd_installed_by_hand() {
             env!("CARGO_PKG_VERSION")
         )
     );
+    assert!(!trace.exists(), "dapr version executed daprd");
+}
+
+#[test]
+fn version_reads_our_own_daprd_without_running_it() {
+    let env = Env::new();
+    let bin = env.dapr_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(support::bin("daprd"), bin.join("daprd")).unwrap();
+    let o = env.ok(&["version", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["Runtime version"], env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
