@@ -373,6 +373,29 @@ mod redis_layout {
         assert_eq!(redis.cli(&["TTL", "myapp||order"]).trim(), "-1");
     }
 
+    /// As the official component: an ETag is checked unless the request explicitly asks for
+    /// last-write concurrency, which then ignores it (even a non-numeric one).
+    #[tokio::test]
+    async fn explicit_last_write_ignores_the_etag() {
+        let redis = support::Redis::start();
+        let s = store(&redis, &[]).await;
+        s.set(set("myapp||lw", b"1")).await.unwrap();
+        let err = s.set(set_etag("myapp||lw", b"2", "999")).await.unwrap_err();
+        assert!(matches!(err, StateError::EtagMismatch(_)), "{err:?}");
+        for etag in ["999", "not-a-number"] {
+            let req = SetRequest {
+                options: StateOptions {
+                    concurrency: Concurrency::LastWrite,
+                    ..Default::default()
+                },
+                ..set_etag("myapp||lw", b"3", etag)
+            };
+            s.set(req).await.unwrap();
+        }
+        assert_eq!(redis.cli(&["HGET", "myapp||lw", "data"]).trim(), "3");
+        assert_eq!(redis.cli(&["HGET", "myapp||lw", "version"]).trim(), "3");
+    }
+
     /// A refused transaction names the operation whose ETag did not match, not the first.
     #[tokio::test]
     async fn transaction_mismatch_names_the_refused_key() {

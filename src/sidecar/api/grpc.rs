@@ -340,7 +340,8 @@ fn concurrency(v: i32) -> Concurrency {
         Ok(common::state_options::StateConcurrency::ConcurrencyFirstWrite) => {
             Concurrency::FirstWrite
         }
-        _ => Concurrency::LastWrite,
+        Ok(common::state_options::StateConcurrency::ConcurrencyLastWrite) => Concurrency::LastWrite,
+        _ => Concurrency::Unspecified,
     }
 }
 

@@ -376,7 +376,8 @@ fn metadata_map(v: Option<Value>, field: &str) -> Result<Metadata, ApiError> {
 
 fn concurrency(v: Option<&str>) -> Result<Concurrency, ApiError> {
     match v.unwrap_or("") {
-        "" | "last-write" => Ok(Concurrency::LastWrite),
+        "" => Ok(Concurrency::Unspecified),
+        "last-write" => Ok(Concurrency::LastWrite),
         "first-write" => Ok(Concurrency::FirstWrite),
         other => Err(ApiError::bad_field(format!(
             "invalid concurrency {other:?}: valid values are first-write, last-write"

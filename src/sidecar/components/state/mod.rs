@@ -23,11 +23,14 @@ pub mod sqlite;
 /// Request-level metadata (`metadata.*` query parameters or body `metadata`).
 pub type Metadata = HashMap<String, String>;
 
+/// Write concurrency. `Unspecified` (the request named none) behaves as last-write, but
+/// only an explicit `LastWrite` makes the Redis store ignore a given ETag, as upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Concurrency {
     FirstWrite,
-    #[default]
     LastWrite,
+    #[default]
+    Unspecified,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -400,7 +400,12 @@ impl RedisStore {
             key: req.key.clone(),
             kind: "set",
             etag_given: req.etag.is_some(),
-            etag: etag_arg(req.etag.as_deref())?,
+            // Explicit last-write ignores the ETag, unchecked, as upstream's `parseETag`.
+            etag: if req.options.concurrency == Concurrency::LastWrite {
+                "0".to_string()
+            } else {
+                etag_arg(req.etag.as_deref())?
+            },
             data: req.value.clone(),
             first_write: if req.options.concurrency == Concurrency::FirstWrite {
                 "0"
