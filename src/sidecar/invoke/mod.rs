@@ -150,8 +150,13 @@ impl Invoker {
         )
         .map_err(flag("--app-channel-address"))?;
 
-        let home = std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
+        // The registry lives in the install directory `dapr run` started us from
+        // (`DAPR_RUNTIME_PATH`, which the CLI passes on), else in `$HOME/.dapr`, so that an
+        // install under `--runtime-path` leaves `~/.dapr` alone.
+        let home = ["DAPR_RUNTIME_PATH", "HOME"]
+            .iter()
+            .filter_map(std::env::var_os)
+            .find(|h| !h.is_empty())
             .map(std::path::PathBuf::from)
             .or_else(dirs::home_dir);
         let (registry, registry_unavailable) =
