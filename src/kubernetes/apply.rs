@@ -306,27 +306,26 @@ pub async fn wait_workloads(
 }
 
 /// Apply `objects` in order. CRDs are waited on (Established) before anything that may be
-/// a custom resource is applied. Returns the number of objects written.
-pub async fn apply_all(
+/// a custom resource is applied. Returns the create-only objects left as they were.
+pub async fn apply_all<'a>(
     client: &Client,
-    objects: &[Object],
+    objects: &'a [Object],
     crd_timeout: Duration,
     progress: &dyn Progress,
-) -> Result<usize, K8sError> {
-    let mut written = 0;
+) -> Result<Vec<&'a Object>, K8sError> {
+    let mut skipped = Vec::new();
     let mut crds_waited = false;
     for obj in objects {
         if !crds_waited && obj.kind() != "Namespace" && obj.kind() != "CustomResourceDefinition" {
             wait_crds(client, objects, crd_timeout).await?;
             crds_waited = true;
         }
-        if apply_one(client, obj).await? {
-            written += 1;
-        } else {
+        if !apply_one(client, obj).await? {
             progress.warn(&format!("{} already exists, skipping", obj.describe()));
+            skipped.push(obj);
         }
     }
-    Ok(written)
+    Ok(skipped)
 }
 
 /// Read the server's version, to fail early with a clear message when it is unreachable.

@@ -244,20 +244,41 @@ pub fn init(o: &InitOptions, printer: &Printer) -> anyhow::Result<i32> {
     printer.pending(&step);
     let progress = PrinterProgress(printer);
     let timeout = Duration::from_secs(o.timeout_secs);
-    runtime()?.block_on(async {
+    let skipped = runtime()?.block_on(async {
         let c = client(&o.cluster).await?;
         if !user_chain {
             keep_trust_chain(&c, &o.namespace, &mut objects).await;
         }
-        apply::apply_all(&c, &objects, timeout, &progress).await?;
+        let skipped: Vec<String> = apply::apply_all(&c, &objects, timeout, &progress)
+            .await?
+            .iter()
+            .map(|x| x.describe())
+            .collect();
         if o.wait {
             apply::wait_workloads(&c, &objects, timeout, &progress).await?;
         }
-        Ok::<_, K8sError>(())
+        Ok::<_, K8sError>(skipped)
     })?;
     printer.success(&step);
     if o.dev {
-        printer.success("Deployed Redis (dapr-dev-redis), Zipkin (dapr-dev-zipkin) and the statestore, pubsub and appconfig resources to namespace default");
+        // The official lines (its Redis chart is 17.14.5; Zipkin comes at latest).
+        printer.success("Deploying the Dapr Redis with 17.14.5 version to your cluster...");
+        printer.success("Deploying the Dapr Zipkin with latest version to your cluster...");
+        let dev_resources = objects
+            .iter()
+            .filter(|x| x.create_only && x.api_version() == "dapr.io/v1alpha1")
+            .filter(|x| !skipped.contains(&x.describe()));
+        for x in dev_resources {
+            let what = if x.kind() == "Component" {
+                "component"
+            } else {
+                "zipkin configuration"
+            };
+            printer.info(&format!(
+                "Applying \"{}\" {what} to Kubernetes \"default\" namespace.",
+                x.name()
+            ));
+        }
     }
     printer.success(&format!(
         "Success! Dapr has been installed to namespace {}. To verify, run `dapr status -k' in your terminal. To get started, go here: https://docs.dapr.io/getting-started",

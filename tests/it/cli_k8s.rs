@@ -1220,14 +1220,41 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
 #[test]
 fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
     let c = Cluster::new();
-    c.install(&["--dev"]);
+    let out = c.init(&["--dev"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The official --dev lines, in order, before the final success line.
+    let t = text(&out);
+    let lines = [
+        "✅  Deploying the Dapr control plane with latest version to your cluster...\n",
+        "✅  Deploying the Dapr Redis with 17.14.5 version to your cluster...\n",
+        "✅  Deploying the Dapr Zipkin with latest version to your cluster...\n",
+        "ℹ️  Applying \"statestore\" component to Kubernetes \"default\" namespace.\n",
+        "ℹ️  Applying \"pubsub\" component to Kubernetes \"default\" namespace.\n",
+        "ℹ️  Applying \"appconfig\" zipkin configuration to Kubernetes \"default\" namespace.\n",
+        "✅  Success! Dapr has been installed to namespace dapr-system.",
+    ];
+    let at: Vec<usize> = lines
+        .iter()
+        .map(|l| t.find(l).unwrap_or_else(|| panic!("{l:?} in {t}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{t}");
     let pw = c
         .api
         .get("", "secrets", "default", "dapr-dev-redis")
         .unwrap()["data"]
         .clone();
     // Re-running init leaves the create-only dev objects alone (no new Redis password).
-    c.install(&["--dev"]);
+    let out = c.init(&["--dev"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("Applying \"statestore\""),
+        "{}",
+        text(&out)
+    );
+    assert_says(
+        &out,
+        "Component default/statestore already exists, skipping",
+    );
     assert_eq!(
         c.api
             .get("", "secrets", "default", "dapr-dev-redis")
