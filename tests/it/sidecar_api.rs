@@ -909,6 +909,10 @@ fn json_logs_are_one_object_per_line() {
         "{msgs:?}"
     );
     assert!(
+        msgs.contains(&"All outstanding components processed"),
+        "{msgs:?}"
+    );
+    assert!(
         msgs.contains(&format!("HTTP server is running on port {}", d.http_port).as_str()),
         "{msgs:?}"
     );
