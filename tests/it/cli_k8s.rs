@@ -197,6 +197,16 @@ impl Cluster {
     }
 }
 
+/// `dapr upgrade -k` to the embedded chart's version (over an install of it: in place).
+const UPGRADE_IN_PLACE: &[&str] = &[
+    "upgrade",
+    "-k",
+    "--runtime-version",
+    "1.18.3",
+    "--timeout",
+    "20",
+];
+
 /// Table rows of stdout split on runs of two or more spaces, header skipped.
 /// (A leading `⚠` warning line, as `components -k` prints, is not a row either.)
 fn rows(out: &Output) -> Vec<Vec<String>> {
@@ -1201,14 +1211,7 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
     let before = bundle();
     assert!(before.0["issuer.key"].is_string(), "{before:?}");
     for args in [
-        &[
-            "upgrade",
-            "-k",
-            "--runtime-version",
-            "1.18.3",
-            "--timeout",
-            "20",
-        ][..],
+        UPGRADE_IN_PLACE,
         &["init", "-k", "--wait", "--timeout", "20"],
     ] {
         let out = c.dapr(args);
@@ -1660,14 +1663,7 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         &["status", "-k"][..],
         &["configurations", "-k", "-A", "-o", "json"],
         &["mtls", "-k"],
-        &[
-            "upgrade",
-            "-k",
-            "--runtime-version",
-            "1.18.3",
-            "--timeout",
-            "20",
-        ],
+        UPGRADE_IN_PLACE,
         &["uninstall", "-k", "--all", "--timeout", "10"],
     ] {
         let out = c.dapr(args);
