@@ -200,8 +200,8 @@ async fn crd_served(client: &Client, crd: &Value) -> bool {
     !versions.is_empty()
 }
 
-/// Wait until every CRD among `objects` is Established (or, on a server that reports no
-/// conditions, served by discovery).
+/// Wait until every CRD among `objects` is Established (or served by discovery, for a
+/// server that reports no conditions).
 pub async fn wait_crds(
     client: &Client,
     objects: &[Object],
@@ -217,12 +217,9 @@ pub async fn wait_crds(
             if state.as_ref().is_some_and(crd_established) {
                 break;
             }
-            let no_conditions = state.as_ref().is_some_and(|v| {
-                v["status"]["conditions"]
-                    .as_array()
-                    .is_none_or(Vec::is_empty)
-            });
-            if no_conditions && crd_served(client, &crd.value).await {
+            // Discovery lists a CRD's resource only once it is established, so being
+            // served is enough on a server that keeps no (or other) conditions.
+            if state.is_some() && crd_served(client, &crd.value).await {
                 break;
             }
             if Instant::now() >= deadline {
