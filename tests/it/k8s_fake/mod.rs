@@ -20,7 +20,9 @@
 //!
 //! Like a real server it refuses (400) create and apply bodies whose apiVersion, kind or
 //! namespace differ from the URL, answers 404 to named or write requests of a namespaced
-//! kind without a namespace, and 422 to `force` on a non-apply patch.
+//! kind without a namespace, and 422 to `force` on a non-apply patch. List items come
+//! without type meta. `plainer()` turns it into a barer standard server (no `/version`,
+//! no server-side apply, no CRD conditions, no garbage collector, selectors ignored).
 //!
 //! Limits: no schema validation, no admission, no OpenAPI documents (use kubectl
 //! `--validate=false`), no authentication, strategic merge patch treated as JSON merge.
