@@ -632,7 +632,7 @@ mod sqlite_layout {
             ])
             .env("H1_DURABILITY_DB", &db)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("child.err")).unwrap())
             .spawn()
             .unwrap();
         let mut child = support::KillOnDrop(child);
@@ -647,11 +647,13 @@ mod sqlite_layout {
         });
         let mut acked = Vec::new();
         while acked.len() < 40 {
-            match rx.recv_timeout(Duration::from_secs(20)) {
+            // Generous: on a loaded 2-core machine the child's start can take a while.
+            match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(n) => acked.push(n),
                 Err(e) => panic!(
-                    "child stopped acknowledging writes after {}: {e}",
-                    acked.len()
+                    "child stopped acknowledging writes after {}: {e}; its stderr: {}",
+                    acked.len(),
+                    std::fs::read_to_string(dir.path().join("child.err")).unwrap_or_default()
                 ),
             }
         }
