@@ -25,14 +25,20 @@ use crate::support::{self, KillOnDrop};
 /// An echo app: answers with JSON describing the request. `x-status: N` picks the status;
 /// every answer carries `x-echo: <name>`.
 async fn echo_app(name: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app =
         axum::Router::new().fallback(move |req: Request| async move { echo(name, req).await });
+    let (addr, task) = serve(app).await;
+    (addr.port(), task)
+}
+
+/// Serves `app` on a free loopback port until the test's runtime ends.
+async fn serve(app: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    (port, task)
+    (addr, task)
 }
 
 async fn echo(name: &str, req: Request) -> Response {
@@ -116,16 +122,12 @@ async fn side(cfg: InvokeConfig) -> Side {
     let internal = tokio::spawn(inv.clone().serve_internal(async move {
         let _ = stopped.await;
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = listener.local_addr().unwrap();
     let handler = inv.clone();
     let router = axum::Router::new().fallback(move |req: Request| {
         let inv = handler.clone();
         async move { inv.handle_http(req).await }
     });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (api, _) = serve(router).await;
     inv.wait_for_app().await;
     Side {
         inv,
@@ -137,10 +139,21 @@ async fn side(cfg: InvokeConfig) -> Side {
 
 /// Two sidecars `a` and `b`, each with an echo app, sharing a registry in `dir`.
 async fn pair(dir: &Path, tweak_b: impl FnOnce(&mut InvokeConfig)) -> (Side, Side) {
+    pair_with(dir, |_| {}, tweak_b).await
+}
+
+/// [`pair`], with a say in both sidecars' configs.
+async fn pair_with(
+    dir: &Path,
+    tweak_a: impl FnOnce(&mut InvokeConfig),
+    tweak_b: impl FnOnce(&mut InvokeConfig),
+) -> (Side, Side) {
     let db = dir.join("nr.db");
     let (pa, _) = echo_app("a").await;
     let (pb, _) = echo_app("b").await;
-    let a = side(config("a", Some(pa), &db)).await;
+    let mut ca = config("a", Some(pa), &db);
+    tweak_a(&mut ca);
+    let a = side(ca).await;
     let mut cb = config("b", Some(pb), &db);
     tweak_b(&mut cb);
     let b = side(cb).await;
@@ -152,6 +165,18 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
+}
+
+/// GETs `path` through sidecar `side` and reads the JSON answer.
+async fn get_json(c: &reqwest::Client, side: &Side, path: &str) -> (StatusCode, HeaderMap, Value) {
+    json_of(c.get(side.url(path)).send().await.unwrap()).await
+}
+
+/// The `message` of an error answer.
+fn message(v: &Value) -> &str {
+    v["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message: {v}"))
 }
 
 async fn json_of(res: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
@@ -270,8 +295,7 @@ async fn header_and_basic_auth_routing_and_missing_app_id() {
         (Some("b"), Some("/orders"))
     );
 
-    let res = c.get(a.url("/no/such/route")).send().await.unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/no/such/route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
     assert_eq!(
@@ -285,19 +309,11 @@ async fn unknown_app_self_invocation_and_namespace_form() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _b) = pair(dir.path(), |_| {}).await;
     let c = client();
-    let res = c
-        .get(a.url("/v1.0/invoke/nope/method/x"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/nope/method/x").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
     assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("failed to invoke, id: nope, err: "),
+        message(&v).starts_with("failed to invoke, id: nope, err: "),
         "{v}"
     );
 
@@ -329,12 +345,7 @@ async fn unknown_app_self_invocation_and_namespace_form() {
     );
 
     // Self-invocation goes straight to the local app: no forwarding headers.
-    let res = c
-        .get(a.url("/v1.0/invoke/a/method/me"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/a/method/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["app"], "a");
     assert_eq!(v["headers"]["dapr-callee-app-id"], "a");
@@ -347,14 +358,9 @@ async fn unknown_app_self_invocation_and_namespace_form() {
         .await
         .unwrap();
     assert_eq!(json_of(res).await.2["app"], "b");
-    let res = c
-        .get(a.url("/v1.0/invoke/b.prod/method/ns"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/b.prod/method/ns").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(v["message"].as_str().unwrap().contains("id: b,"), "{v}");
+    assert!(message(&v).contains("id: b,"), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,37 +378,18 @@ async fn app_api_token_unhealthy_app_and_app_without_channel() {
     assert_eq!(v["headers"]["dapr-api-token"], "app-secret");
 
     b.inv.set_app_healthy(false);
-    let res = c
-        .get(a.url("/v1.0/invoke/b/method/t"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/b/method/t").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("app is not in a healthy state"),
-        "{v}"
-    );
+    assert!(message(&v).contains("app is not in a healthy state"), "{v}");
     b.inv.set_app_healthy(true);
 
     // A sidecar without an app can be called but has nothing to forward to.
     let _n = side(config("noapp", None, &dir.path().join("nr.db"))).await;
-    let res = c
-        .get(a.url("/v1.0/invoke/noapp/method/t"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/noapp/method/t").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("app channel is not initialized"),
+        message(&v).contains("app channel is not initialized"),
         "{v}"
     );
 }
@@ -410,13 +397,7 @@ async fn app_api_token_unhealthy_app_and_app_without_channel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_token_is_stripped_when_the_caller_enforces_one() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("nr.db");
-    let (pa, _) = echo_app("a").await;
-    let (pb, _) = echo_app("b").await;
-    let mut ca = config("a", Some(pa), &db);
-    ca.api_token = Some("tok".into());
-    let a = side(ca).await;
-    let _b = side(config("b", Some(pb), &db)).await;
+    let (a, _b) = pair_with(dir.path(), |c| c.api_token = Some("tok".into()), |_| {}).await;
     let res = client()
         .get(a.url("/v1.0/invoke/b/method/t"))
         .header("dapr-api-token", "tok")
@@ -431,13 +412,7 @@ async fn caller_token_is_stripped_when_the_caller_enforces_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_limit_is_enforced_for_sized_and_streamed_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("nr.db");
-    let (pa, _) = echo_app("a").await;
-    let (pb, _) = echo_app("b").await;
-    let mut ca = config("a", Some(pa), &db);
-    ca.max_body_size = 1000;
-    let a = side(ca).await;
-    let _b = side(config("b", Some(pb), &db)).await;
+    let (a, _b) = pair_with(dir.path(), |c| c.max_body_size = 1000, |_| {}).await;
     let c = client();
     let res = c
         .post(a.url("/v1.0/invoke/b/method/big"))
@@ -497,12 +472,7 @@ async fn round_robin_over_instances_and_failover_when_one_stops() {
     // via the connection-failure retry.
     c1.stop_internal().await;
     for _ in 0..4 {
-        let res = c
-            .get(a.url("/v1.0/invoke/c/method/rr"))
-            .send()
-            .await
-            .unwrap();
-        let (status, _, v) = json_of(res).await;
+        let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/c/method/rr").await;
         assert_eq!(status, StatusCode::OK, "{v}");
     }
 }
@@ -530,10 +500,7 @@ async fn unreachable_callee_fails_fast_with_err_direct_invoke() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
     assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("failed to invoke, id: b, err: "),
+        message(&v).starts_with("failed to invoke, id: b, err: "),
         "{v}"
     );
     // Bounded: three short retries, not the official 1 s each (a loose bound, not a benchmark).
@@ -543,20 +510,9 @@ async fn unreachable_callee_fails_fast_with_err_direct_invoke() {
         started.elapsed()
     );
     b.inv.deregister().await;
-    let res = c
-        .get(a.url("/v1.0/invoke/b/method/x"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/b/method/x").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("couldn't find service: b"),
-        "{v}"
-    );
+    assert!(message(&v).contains("couldn't find service: b"), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -631,17 +587,9 @@ async fn external_http_url_targets() {
         assert_eq!(v["headers"]["dapr-caller-app-id"], "a");
         assert_eq!(v["headers"]["host"], format!("127.0.0.1:{ext}"));
     }
-    let res = c
-        .get(a.url("/v1.0/invoke/https%3A%2F%2Fexample.com/method/x"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, v) = json_of(res).await;
+    let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/https%3A%2F%2Fexample.com/method/x").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        v["message"].as_str().unwrap().contains("not supported"),
-        "{v}"
-    );
+    assert!(message(&v).contains("not supported"), "{v}");
 }
 
 /// Bodies flow through both sidecars as they are produced: the response's second chunk is
@@ -692,11 +640,7 @@ async fn bodies_are_streamed_both_ways() {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let port = serve(app).await.0.port();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nr.db");
     let (pa, _) = echo_app("a").await;
@@ -780,11 +724,7 @@ async fn app_max_concurrency_limits_calls_in_flight_to_the_app() {
             "done"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let port = serve(app).await.0.port();
     let dir = tempfile::tempdir().unwrap();
     let run = |limit: Option<usize>, id: &'static str| {
         let mut cfg = config(id, Some(port), &dir.path().join("nr.db"));
@@ -862,6 +802,19 @@ fn spawn_daprd(home: &Path, app_id: &str, app_port: u16, extra_env: &[(&str, &st
     Daprd { child, http }
 }
 
+/// GETs `url` and reads its status and JSON body.
+fn blocking_get(c: &reqwest::blocking::Client, url: String) -> (u16, Value) {
+    let res = c.get(url).send().unwrap();
+    (res.status().as_u16(), res.json().unwrap())
+}
+
+fn blocking_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn daprd_two_sidecars_invoke_and_callee_killed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -869,10 +822,7 @@ fn daprd_two_sidecars_invoke_and_callee_killed() {
     let (pa, pb) = rt.block_on(async { (echo_app("a").await.0, echo_app("b").await.0) });
     let a = spawn_daprd(home.path(), "a", pa, &[]);
     let mut b = spawn_daprd(home.path(), "b", pb, &[("APP_API_TOKEN", "app-secret")]);
-    let c = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let c = blocking_client();
     let base = format!("http://127.0.0.1:{}", a.http);
 
     for verb in ["GET", "POST", "PUT", "DELETE"] {
@@ -914,43 +864,26 @@ fn daprd_two_sidecars_invoke_and_callee_killed() {
         (Some("b"), Some("/neworder"))
     );
 
-    let res = c
-        .get(format!("{base}/v1.0/invoke/a/method/self"))
-        .send()
-        .unwrap();
-    assert_eq!(res.json::<Value>().unwrap()["app"], "a");
+    assert_eq!(
+        blocking_get(&c, format!("{base}/v1.0/invoke/a/method/self")).1["app"],
+        "a"
+    );
 
-    let res = c
-        .get(format!("{base}/v1.0/invoke/ghost/method/x"))
-        .send()
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 500);
-    assert_eq!(
-        res.json::<Value>().unwrap()["errorCode"],
-        "ERR_DIRECT_INVOKE"
-    );
-    let res = c.get(format!("{base}/nothing/here")).send().unwrap();
-    assert_eq!(res.status().as_u16(), 404);
-    assert_eq!(
-        res.json::<Value>().unwrap()["errorCode"],
-        "ERR_DIRECT_INVOKE"
-    );
+    let (status, v) = blocking_get(&c, format!("{base}/v1.0/invoke/ghost/method/x"));
+    assert_eq!(status, 500);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
+    let (status, v) = blocking_get(&c, format!("{base}/nothing/here"));
+    assert_eq!(status, 404);
+    assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
 
     // Kill the callee's sidecar: the next call errors promptly instead of hanging.
     let _ = b.child.0.kill();
     let _ = b.child.0.wait();
-    let res = c
-        .get(format!("{base}/v1.0/invoke/b/method/x"))
-        .send()
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 500);
-    let v: Value = res.json().unwrap();
+    let (status, v) = blocking_get(&c, format!("{base}/v1.0/invoke/b/method/x"));
+    assert_eq!(status, 500);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
     assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("failed to invoke, id: b, err: "),
+        message(&v).starts_with("failed to invoke, id: b, err: "),
         "{v}"
     );
     drop(b);
@@ -965,27 +898,16 @@ fn daprd_starts_without_a_usable_registry_and_says_why_lookups_fail() {
     std::fs::write(&home, "").unwrap();
     let pa = rt.block_on(async { echo_app("solo").await.0 });
     let d = spawn_daprd(&home, "solo", pa, &[]);
-    let c = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let c = blocking_client();
     let base = format!("http://127.0.0.1:{}", d.http);
-    let res = c
-        .get(format!("{base}/v1.0/invoke/solo/method/me"))
-        .send()
-        .unwrap();
-    assert_eq!(res.json::<Value>().unwrap()["app"], "solo");
-    let res = c
-        .get(format!("{base}/v1.0/invoke/other/method/x"))
-        .send()
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 500);
-    let v: Value = res.json().unwrap();
+    assert_eq!(
+        blocking_get(&c, format!("{base}/v1.0/invoke/solo/method/me")).1["app"],
+        "solo"
+    );
+    let (status, v) = blocking_get(&c, format!("{base}/v1.0/invoke/other/method/x"));
+    assert_eq!(status, 500);
     assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("name resolution is unavailable"),
+        message(&v).contains("name resolution is unavailable"),
         "{v}"
     );
 }
