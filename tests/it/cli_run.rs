@@ -25,6 +25,15 @@ fn id(name: &str) -> String {
     format!("{name}-{}-{n}", std::process::id())
 }
 
+/// Lays out the install dir `d` by hand (no `dapr init`): daprd, an empty components dir
+/// and the default configuration.
+fn install_daprd(d: &Path) {
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    std::fs::create_dir_all(d.join("components")).unwrap();
+    std::fs::copy(support::bin("daprd"), d.join("bin").join("daprd")).unwrap();
+    std::fs::write(d.join("config.yaml"), CONFIG).unwrap();
+}
+
 /// A temp HOME with an install dir laid out by hand (no `dapr init`).
 struct Home {
     dir: tempfile::TempDir,
@@ -34,11 +43,8 @@ impl Home {
     fn new() -> Home {
         let h = Home::bare();
         let d = h.dapr_dir();
-        std::fs::create_dir_all(d.join("bin")).unwrap();
-        std::fs::create_dir_all(d.join("components")).unwrap();
-        std::fs::copy(support::bin("daprd"), d.join("bin").join("daprd")).unwrap();
+        install_daprd(&d);
         std::fs::write(d.join("components").join("statestore.yaml"), STATESTORE).unwrap();
-        std::fs::write(d.join("config.yaml"), CONFIG).unwrap();
         h
     }
 
@@ -93,6 +99,16 @@ struct Proc {
 }
 
 impl Proc {
+    /// The run ends within 15 s with exit code 0.
+    fn assert_exit_0(&mut self) {
+        assert_eq!(
+            self.wait(Duration::from_secs(15)),
+            Some(0),
+            "{}",
+            self.text()
+        );
+    }
+
     fn spawn(mut cmd: Command) -> Proc {
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -275,6 +291,52 @@ fn all_gone(pids: &[u32]) -> bool {
     support::wait_until(Duration::from_secs(10), || pids.iter().all(|p| !alive(*p)))
 }
 
+/// `dapr run --app-id <app_id> <flags> -- sh -c <script>`.
+fn sh_run<'a>(app_id: &'a str, flags: &[&'a str], script: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", "--app-id", app_id];
+    args.extend_from_slice(flags);
+    args.extend(["--", "sh", "-c", script]);
+    args
+}
+
+/// The app pid a running `daprd` reports in its metadata.
+fn app_pid_of(dpid: u32) -> u32 {
+    let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
+        .unwrap()
+        .parse()
+        .unwrap();
+    metadata(http)["extended"]["appPID"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Both official closing lines of a run.
+fn assert_exited(out: &str) {
+    assert!(out.contains("Exited App successfully"), "{out}");
+    assert!(out.contains("Exited Dapr successfully"), "{out}");
+}
+
+/// `dapr stop` said it stopped each of `app_ids`.
+fn assert_stopped(out: &str, app_ids: &[&str]) {
+    for app_id in app_ids {
+        assert!(
+            out.contains(&format!("app stopped successfully: {app_id}")),
+            "{out}"
+        );
+    }
+}
+
+/// Every one of `pids` ends (bounded), naming the ones left behind.
+fn assert_all_gone(pids: &[u32]) {
+    assert!(
+        all_gone(pids),
+        "left behind: {:?}",
+        pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+    );
+}
+
 const UP: &str = "You're up and running!";
 
 // ---------------------------------------------------------------------------------------
@@ -283,19 +345,10 @@ const UP: &str = "You're up and running!";
 #[test]
 fn app_exit_ends_the_run_with_official_messages() {
     let h = Home::new();
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &id("echo"),
-        "--",
-        "sh",
-        "-c",
-        "echo 'test'",
-    ]);
+    let (code, out) = h.output(&sh_run(&id("echo"), &[], "echo 'test'"));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Starting Dapr with id"), "{out}");
-    assert!(out.contains("Exited App successfully"), "{out}");
-    assert!(out.contains("Exited Dapr successfully"), "{out}");
+    assert_exited(&out);
     assert!(out.contains("test\n"), "{out}");
     assert!(!out.contains("Could not update sidecar metadata"), "{out}");
 }
@@ -303,15 +356,7 @@ fn app_exit_ends_the_run_with_official_messages() {
 #[test]
 fn exit_code_is_the_apps() {
     let h = Home::new();
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &id("fail"),
-        "--",
-        "sh",
-        "-c",
-        "echo 'test'; exit 3",
-    ]);
+    let (code, out) = h.output(&sh_run(&id("fail"), &[], "echo 'test'; exit 3"));
     assert_eq!(code, 3, "{out}");
     assert!(
         out.contains("The App process exited with error code: 3"),
@@ -330,17 +375,7 @@ fn app_gets_the_run_environment_and_daprd_the_official_flags() {
         "env > {}.tmp && mv {0}.tmp {0}; sleep 1000",
         env_file.display()
     );
-    let p = h.start(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--app-port",
-        "0",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let p = h.start(&sh_run(&app_id, &["--app-port", "0"], &script));
     p.expect(UP, Duration::from_secs(20));
     assert!(support::wait_until(Duration::from_secs(5), || env_file.exists()));
     let env: std::collections::HashMap<String, String> = std::fs::read_to_string(&env_file)
@@ -416,28 +451,12 @@ fn app_gets_the_run_environment_and_daprd_the_official_flags() {
 fn sigterm_stops_app_group_grandchildren_and_sidecar() {
     let h = Home::new();
     let app_id = id("grandkids");
-    let mut p = h.start(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--",
-        "sh",
-        "-c",
-        "sleep 1000 & echo CHILD=$!; wait",
-    ]);
+    let mut p = h.start(&sh_run(&app_id, &[], "sleep 1000 & echo CHILD=$!; wait"));
     p.expect("CHILD=", Duration::from_secs(20));
     p.expect(UP, Duration::from_secs(10));
     let grandchild = child_pid(&p.text());
     let dpid = daprd_pid(&app_id).expect("daprd running");
-    let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let app_pid: u32 = metadata(http)["extended"]["appPID"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let app_pid = app_pid_of(dpid);
     let group = group_members(app_pid);
     assert!(
         group.contains(&grandchild) && group.contains(&app_pid),
@@ -450,8 +469,7 @@ fn sigterm_stops_app_group_grandchildren_and_sidecar() {
         .expect("dapr run ends after SIGTERM");
     let out = p.text();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Exited App successfully"), "{out}");
-    assert!(out.contains("Exited Dapr successfully"), "{out}");
+    assert_exited(&out);
     assert!(
         all_gone(&[p.pid(), dpid, app_pid, grandchild]),
         "a process was left behind"
@@ -465,19 +483,11 @@ fn second_signal_kills_an_app_that_ignores_sigterm() {
     let app_id = id("stubborn");
     // An ignored signal stays ignored across exec, so the whole group ignores SIGTERM.
     let script = "trap '' TERM; echo READY; while :; do sleep 0.1; done";
-    let mut p = h.start(&["run", "--app-id", &app_id, "--", "sh", "-c", script]);
+    let mut p = h.start(&sh_run(&app_id, &[], script));
     p.expect(UP, Duration::from_secs(20));
     p.expect("READY", Duration::from_secs(10));
     let dpid = daprd_pid(&app_id).unwrap();
-    let http: u16 = flag(&cmdline(dpid), "--dapr-http-port")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let app_pid: u32 = metadata(http)["extended"]["appPID"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let app_pid = app_pid_of(dpid);
     p.term();
     assert!(p.wait_for("terminated signal received", Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(300));
@@ -498,15 +508,7 @@ fn second_signal_kills_an_app_that_ignores_sigterm() {
 fn sigkill_of_the_cli_still_leaves_no_orphans() {
     let h = Home::new();
     let app_id = id("killed");
-    let mut p = h.start(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--",
-        "sh",
-        "-c",
-        "sleep 1000 & echo CHILD=$!; wait",
-    ]);
+    let mut p = h.start(&sh_run(&app_id, &[], "sleep 1000 & echo CHILD=$!; wait"));
     p.expect(UP, Duration::from_secs(20));
     assert!(p.wait_for("CHILD=", Duration::from_secs(10)));
     let grandchild = child_pid(&p.text());
@@ -526,15 +528,7 @@ fn sigkill_of_the_cli_still_leaves_no_orphans() {
 #[test]
 fn app_exit_also_reaps_its_leftover_children() {
     let h = Home::new();
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &id("leftover"),
-        "--",
-        "sh",
-        "-c",
-        "sleep 1000 & echo CHILD=$!",
-    ]);
+    let (code, out) = h.output(&sh_run(&id("leftover"), &[], "sleep 1000 & echo CHILD=$!"));
     assert_eq!(code, 0, "{out}");
     let child = child_pid(&out);
     assert!(
@@ -548,24 +542,17 @@ fn sidecar_shutdown_api_ends_the_run_with_exit_0() {
     let h = Home::new();
     let port = support::free_port().to_string();
     let script = format!("curl -s -X POST http://127.0.0.1:{port}/v1.0/shutdown; sleep 10; exit 1");
-    let mut p = h.start(&[
-        "run",
-        "--app-id",
+    let mut p = h.start(&sh_run(
         &id("shutdown"),
-        "--dapr-http-port",
-        &port,
-        "--",
-        "sh",
-        "-c",
+        &["--dapr-http-port", &port],
         &script,
-    ]);
+    ));
     let code = p
         .wait(Duration::from_secs(20))
         .expect("run ends when the sidecar shuts down");
     let out = p.text();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Exited App successfully"), "{out}");
-    assert!(out.contains("Exited Dapr successfully"), "{out}");
+    assert_exited(&out);
 }
 
 #[test]
@@ -604,11 +591,7 @@ fn daprd_is_told_the_install_dir_of_runtime_path() {
     // what it keeps on disk (the name-resolution registry) stays under `P/.dapr` too.
     let h = Home::new();
     let custom = h.path().join("custom");
-    let d = custom.join(".dapr");
-    std::fs::create_dir_all(d.join("bin")).unwrap();
-    std::fs::create_dir_all(d.join("components")).unwrap();
-    std::fs::copy(support::bin("daprd"), d.join("bin/daprd")).unwrap();
-    std::fs::write(d.join("config.yaml"), CONFIG).unwrap();
+    install_daprd(&custom.join(".dapr"));
     let app_id = id("rtpath");
     let custom_s = custom.display().to_string();
     let p = h.start(&["run", "--runtime-path", &custom_s, "--app-id", &app_id]);
@@ -657,17 +640,11 @@ fn resources_paths_are_validated_and_loaded() {
     )
     .unwrap();
     let res_s = res.display().to_string();
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
+    let (code, out) = h.output(&sh_run(
         &id("res"),
-        "--resources-path",
-        &res_s,
-        "--",
-        "sh",
-        "-c",
+        &["--resources-path", &res_s],
         "echo 'test'",
-    ]);
+    ));
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Component loaded: test-statestore (state.in-memory/v1)"),
@@ -733,17 +710,7 @@ fn unix_domain_socket_run() {
     let s = sock.path().display().to_string();
     let script =
         format!("curl -s --unix-socket {s}/dapr-{app_id}-http.socket http://unix/v1.0/metadata");
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--unix-domain-socket",
-        &s,
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let (code, out) = h.output(&sh_run(&app_id, &["--unix-domain-socket", &s], &script));
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Unix domain sockets are currently a preview feature"),
@@ -769,16 +736,7 @@ fn unix_domain_socket_run() {
 fn api_logging_shows_the_metadata_updates() {
     let h = Home::new();
     let app_id = id("apilog");
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--enable-api-logging",
-        "--",
-        "sh",
-        "-c",
-        "echo 'test'",
-    ]);
+    let (code, out) = h.output(&sh_run(&app_id, &["--enable-api-logging"], "echo 'test'"));
     assert_eq!(code, 0, "{out}");
     for key in ["cliPID", "appPID", "appCommand"] {
         assert!(
@@ -793,16 +751,7 @@ fn api_logging_shows_the_metadata_updates() {
 fn log_as_json_reaches_daprd() {
     let h = Home::new();
     let app_id = id("logjson");
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--log-as-json",
-        "--",
-        "sh",
-        "-c",
-        "echo 'test'",
-    ]);
+    let (code, out) = h.output(&sh_run(&app_id, &["--log-as-json"], "echo 'test'"));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("\"app_id\":\"{app_id}\"")), "{out}");
     assert!(
@@ -899,33 +848,14 @@ fn node_and_python_sample_then_dapr_stop() {
     let mut pids = vec![node.pid(), py.pid()];
     for app in [&node_id, &py_id] {
         let d = daprd_pid(app).unwrap();
-        let http: u16 = flag(&cmdline(d), "--dapr-http-port")
-            .unwrap()
-            .parse()
-            .unwrap();
-        let app_pid: u32 = metadata(http)["extended"]["appPID"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let app_pid = app_pid_of(d);
         pids.extend([d, app_pid]);
         pids.extend(group_members(app_pid));
     }
     let (code, out) = h.output(&["stop", "--app-id", &node_id, &py_id]);
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains(&format!("app stopped successfully: {node_id}")),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!("app stopped successfully: {py_id}")),
-        "{out}"
-    );
-    assert!(
-        all_gone(&pids),
-        "left behind: {:?}",
-        pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
-    );
+    assert_stopped(&out, &[&node_id, &py_id]);
+    assert_all_gone(&pids);
     assert!(node.text().contains("Exited Dapr successfully"));
 }
 
@@ -1057,15 +987,7 @@ fn run_file_two_apps_logs_list_and_stop_by_file() {
     let mut pids = vec![p.pid()];
     for app in [&a, &b] {
         let d = daprd_pid(app).unwrap();
-        let http: u16 = flag(&cmdline(d), "--dapr-http-port")
-            .unwrap()
-            .parse()
-            .unwrap();
-        let app_pid: u32 = metadata(http)["extended"]["appPID"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let app_pid = app_pid_of(d);
         pids.push(d);
         pids.extend(group_members(app_pid));
     }
@@ -1075,15 +997,11 @@ fn run_file_two_apps_logs_list_and_stop_by_file() {
         stop.contains("Dapr and app processes stopped successfully"),
         "{stop}"
     );
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    p.assert_exit_0();
     assert!(p.text().contains(
         "Received signal to stop Dapr and app processes. Shutting down Dapr and app processes."
     ));
-    assert!(
-        all_gone(&pids),
-        "left behind: {:?}",
-        pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
-    );
+    assert_all_gone(&pids);
     let dlog = std::fs::read_to_string(daprd_log).unwrap();
     for line in [
         "termination signal received: shutting down",
@@ -1139,7 +1057,7 @@ fn run_file_log_destinations_and_sigterm() {
     );
 
     p.term();
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    p.assert_exit_0();
     assert!(daprd_pid(&a).is_none() && daprd_pid(&b).is_none());
 }
 
@@ -1173,7 +1091,7 @@ fn run_file_log_as_json_turns_every_status_line_into_json() {
         "no plain status line left: {text}"
     );
     p.term();
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    p.assert_exit_0();
     assert!(daprd_pid(&a).is_none() && daprd_pid(&b).is_none());
 }
 
@@ -1221,7 +1139,7 @@ fn run_file_app_without_command_runs_only_the_sidecar() {
         "run -f keeps running"
     );
     p.term();
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0));
+    p.assert_exit_0();
     let text = std::fs::read_to_string(&bad_log).unwrap();
     assert!(
         text.contains(&format!("== APP - {bad} == failing")),
@@ -1359,7 +1277,7 @@ fn run_file_from_stdin_warns_about_ignored_flags() {
     );
     assert!(p.text().contains("The following flags are ignored when using --run-file and should be configured in the run file instead: app-port"));
     p.term();
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0));
+    p.assert_exit_0();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1369,15 +1287,11 @@ fn run_file_from_stdin_warns_about_ignored_flags() {
 fn logs_of_a_finished_single_run() {
     let h = Home::new();
     let app_id = id("logged");
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
+    let (code, out) = h.output(&sh_run(
         &app_id,
-        "--",
-        "sh",
-        "-c",
+        &[],
         "echo from-the-app; echo to-stderr >&2",
-    ]);
+    ));
     assert_eq!(code, 0, "{out}");
     let (code, logs) = h.output(&["logs", "--app-id", &app_id]);
     assert_eq!(code, 0, "{logs}");
@@ -1403,15 +1317,11 @@ fn logs_of_a_finished_single_run() {
 fn logs_follow_prints_new_lines() {
     let h = Home::new();
     let app_id = id("follow");
-    let run = h.start(&[
-        "run",
-        "--app-id",
+    let run = h.start(&sh_run(
         &app_id,
-        "--",
-        "sh",
-        "-c",
+        &[],
         "echo first; sleep 1; echo second; sleep 1000",
-    ]);
+    ));
     run.expect("first", Duration::from_secs(20));
     let follow = h.start(&["logs", "--app-id", &app_id, "--source", "app", "--follow"]);
     follow.expect("first", Duration::from_secs(10));
@@ -1430,15 +1340,8 @@ fn run_file_apps_stopped_by_app_id() {
     let pids: Vec<u32> = [&a, &b].iter().map(|app| daprd_pid(app).unwrap()).collect();
     let (code, out) = h.output(&["stop", "--app-id", &a, &b]);
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains(&format!("app stopped successfully: {a}")),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!("app stopped successfully: {b}")),
-        "{out}"
-    );
-    assert_eq!(p.wait(Duration::from_secs(15)), Some(0), "{}", p.text());
+    assert_stopped(&out, &[&a, &b]);
+    p.assert_exit_0();
     assert!(all_gone(&pids));
 }
 
@@ -1446,15 +1349,7 @@ fn run_file_apps_stopped_by_app_id() {
 fn logs_of_a_running_single_run_are_found_through_its_cli() {
     let h = Home::new();
     let app_id = id("elsewhere");
-    let run = h.start(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--",
-        "sh",
-        "-c",
-        "echo marker-line; sleep 1000",
-    ]);
+    let run = h.start(&sh_run(&app_id, &[], "echo marker-line; sleep 1000"));
     run.expect("marker-line", Duration::from_secs(20));
     // Another install dir: its logs directory knows nothing about this run.
     let other = tempfile::tempdir().unwrap();
@@ -1474,19 +1369,7 @@ fn listed_while_running_with_explicit_ports() {
         support::free_port().to_string(),
         support::free_port().to_string(),
     );
-    let p = h.start(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "-H",
-        &hp,
-        "-G",
-        &gp,
-        "--",
-        "sh",
-        "-c",
-        "sleep 1000",
-    ]);
+    let p = h.start(&sh_run(&app_id, &["-H", &hp, "-G", &gp], "sleep 1000"));
     p.expect(UP, Duration::from_secs(20));
     let (code, table) = h.output(&["list"]);
     assert_eq!(code, 0, "{table}");
@@ -1590,17 +1473,8 @@ fn sidecar_failing_at_start_ends_the_run_with_its_error() {
     let app_id = id("badcomp");
     let marker = h.path().join("app-ran");
     let script = format!("touch {}", marker.display());
-    let (code, out) = h.output(&[
-        "run",
-        "--app-id",
-        &app_id,
-        "--resources-path",
-        &res.display().to_string(),
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let res_s = res.display().to_string();
+    let (code, out) = h.output(&sh_run(&app_id, &["--resources-path", &res_s], &script));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("The daprd process exited with error code: exit status "),
