@@ -28,6 +28,41 @@ fn with_memory_store(app_id: &str, extra: &[&str]) -> (sidecar::Daprd, tempfile:
     (start(&opts), home)
 }
 
+/// POSTs `body` to `path` on `d`.
+fn post(
+    c: &reqwest::blocking::Client,
+    d: &sidecar::Daprd,
+    path: &str,
+    body: impl Into<reqwest::blocking::Body>,
+) -> reqwest::blocking::Response {
+    c.post(d.url(path)).body(body).send().unwrap()
+}
+
+/// GETs `path` on `d`.
+fn get(
+    c: &reqwest::blocking::Client,
+    d: &sidecar::Daprd,
+    path: &str,
+) -> reqwest::blocking::Response {
+    c.get(d.url(path)).send().unwrap()
+}
+
+/// Asserts that `resp` is an error answer with `status` and `error_code`.
+fn assert_error(resp: reqwest::blocking::Response, status: u16, error_code: &str) {
+    let (st, code, _) = error_of(resp);
+    assert_eq!((st, code.as_str()), (status, error_code));
+}
+
+/// Whether `/v1.0/healthz` of `d` turns 204 within 5 s.
+fn becomes_healthy(c: &reqwest::blocking::Client, d: &sidecar::Daprd) -> bool {
+    wait_until(Duration::from_secs(5), || {
+        c.get(d.url("/v1.0/healthz"))
+            .send()
+            .map(|r| r.status() == 204)
+            .unwrap_or(false)
+    })
+}
+
 fn error_of(resp: reqwest::blocking::Response) -> (u16, String, String) {
     let status = resp.status().as_u16();
     let body: Value = resp.json().unwrap_or(Value::Null);
@@ -43,7 +78,7 @@ fn state_errors_have_official_codes() {
     let (d, _home) = with_memory_store("errapp", &[]);
     let c = client();
 
-    let (st, code, msg) = error_of(c.post(d.url("/v1.0/state/nope")).body("[]").send().unwrap());
+    let (st, code, msg) = error_of(post(&c, &d, "/v1.0/state/nope", "[]"));
     assert_eq!(
         (st, code.as_str(), msg.as_str()),
         (
@@ -53,108 +88,74 @@ fn state_errors_have_official_codes() {
         )
     );
 
-    let (st, code, _) = error_of(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body("[{\"key\":")
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&c, &d, "/v1.0/state/statestore", "[{\"key\":"),
+        400,
+        "ERR_MALFORMED_REQUEST",
     );
-    assert_eq!((st, code.as_str()), (400, "ERR_MALFORMED_REQUEST"));
 
-    let (st, code, msg) = error_of(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(r#"[{"value":1}]"#)
-            .send()
-            .unwrap(),
-    );
+    let (st, code, msg) = error_of(post(&c, &d, "/v1.0/state/statestore", r#"[{"value":1}]"#));
     assert_eq!(
         (st, code.as_str(), msg.as_str()),
         (400, "ERR_MALFORMED_REQUEST", "\"key\" is a required field")
     );
 
-    let (st, code, msg) = error_of(c.get(d.url("/v1.0/state/statestore/a||b")).send().unwrap());
+    let (st, code, msg) = error_of(get(&c, &d, "/v1.0/state/statestore/a||b"));
     assert_eq!((st, code.as_str()), (400, "ERR_MALFORMED_REQUEST"));
     assert!(msg.contains("can't contain '||'"), "{msg}");
 
     // ETag mismatch on save and delete.
-    let r = c
-        .post(d.url("/v1.0/state/statestore"))
-        .body(r#"[{"key":"k","value":"v1"}]"#)
-        .send()
-        .unwrap();
+    let r = post(
+        &c,
+        &d,
+        "/v1.0/state/statestore",
+        r#"[{"key":"k","value":"v1"}]"#,
+    );
     assert_eq!(r.status(), 204);
-    let r = c.get(d.url("/v1.0/state/statestore/k")).send().unwrap();
+    let r = get(&c, &d, "/v1.0/state/statestore/k");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(r.text().unwrap(), "\"v1\"");
     let stale = r#"[{"key":"k","value":"v2","etag":"not-the-etag"}]"#;
-    let (st, code, msg) = error_of(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(stale)
-            .send()
-            .unwrap(),
-    );
+    let (st, code, msg) = error_of(post(&c, &d, "/v1.0/state/statestore", stale));
     assert_eq!((st, code.as_str()), (409, "ERR_STATE_SAVE"), "{msg}");
     assert!(
         msg.starts_with("failed saving state in state store statestore"),
         "{msg}"
     );
-    let (st, code, _) = error_of(
+    assert_error(
         c.delete(d.url("/v1.0/state/statestore/k"))
             .header("If-Match", "not-the-etag")
             .send()
             .unwrap(),
+        409,
+        "ERR_STATE_DELETE",
     );
-    assert_eq!((st, code.as_str()), (409, "ERR_STATE_DELETE"));
     // The right ETag works, and the value survived the failed attempts.
     let fresh = json!([{"key": "k", "value": {"n": 2}, "etag": etag}]).to_string();
+    assert_eq!(post(&c, &d, "/v1.0/state/statestore", fresh).status(), 204);
     assert_eq!(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(fresh)
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        c.get(d.url("/v1.0/state/statestore/k"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
+        get(&c, &d, "/v1.0/state/statestore/k").text().unwrap(),
         r#"{"n":2}"#
     );
-    let etag = c
-        .get(d.url("/v1.0/state/statestore/k"))
-        .send()
-        .unwrap()
-        .headers()["etag"]
-        .clone();
+    let etag = get(&c, &d, "/v1.0/state/statestore/k").headers()["etag"].clone();
     let r = c
         .delete(d.url("/v1.0/state/statestore/k"))
         .header("If-Match", etag)
         .send()
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        c.get(d.url("/v1.0/state/statestore/k"))
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(get(&c, &d, "/v1.0/state/statestore/k").status(), 204);
 }
 
 #[test]
 fn no_state_store_configured_is_500() {
     let home = tempfile::tempdir().unwrap();
     let d = start(&Opts::new("nostore", home.path()));
-    let (st, code, _) = error_of(
-        client()
-            .get(d.url("/v1.0/state/statestore/k"))
-            .send()
-            .unwrap(),
+    assert_error(
+        get(&client(), &d, "/v1.0/state/statestore/k"),
+        500,
+        "ERR_STATE_STORE_NOT_CONFIGURED",
     );
-    assert_eq!((st, code.as_str()), (500, "ERR_STATE_STORE_NOT_CONFIGURED"));
 }
 
 #[test]
@@ -162,20 +163,14 @@ fn bulk_get_and_transaction() {
     let (d, _home) = with_memory_store("bulkapp", &[]);
     let c = client();
     let save = json!([{"key": "a", "value": {"x": 1}}, {"key": "b", "value": "text"}]).to_string();
-    assert_eq!(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(save)
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(post(&c, &d, "/v1.0/state/statestore", save).status(), 204);
 
-    let r = c
-        .post(d.url("/v1.0/state/statestore/bulk"))
-        .body(r#"{"keys":["a","b","missing"]}"#)
-        .send()
-        .unwrap();
+    let r = post(
+        &c,
+        &d,
+        "/v1.0/state/statestore/bulk",
+        r#"{"keys":["a","b","missing"]}"#,
+    );
     assert_eq!(r.status(), 200);
     let items: Value = r.json().unwrap();
     assert_eq!(items[0]["key"], "a");
@@ -191,36 +186,17 @@ fn bulk_get_and_transaction() {
     ]})
     .to_string();
     assert_eq!(
-        c.post(d.url("/v1.0/state/statestore/transaction"))
-            .body(tx)
-            .send()
-            .unwrap()
-            .status(),
+        post(&c, &d, "/v1.0/state/statestore/transaction", tx).status(),
         204
     );
     assert_eq!(
-        c.get(d.url("/v1.0/state/statestore/c"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
+        get(&c, &d, "/v1.0/state/statestore/c").text().unwrap(),
         "[1,2]"
     );
-    assert_eq!(
-        c.get(d.url("/v1.0/state/statestore/a"))
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(get(&c, &d, "/v1.0/state/statestore/a").status(), 204);
 
     let bad = r#"{"operations":[{"operation":"merge","request":{"key":"c"}}]}"#;
-    let (st, code, msg) = error_of(
-        c.post(d.url("/v1.0/state/statestore/transaction"))
-            .body(bad)
-            .send()
-            .unwrap(),
-    );
+    let (st, code, msg) = error_of(post(&c, &d, "/v1.0/state/statestore/transaction", bad));
     assert_eq!(
         (st, code.as_str(), msg.as_str()),
         (
@@ -231,11 +207,7 @@ fn bulk_get_and_transaction() {
     );
     // A failed transaction leaves the data alone.
     assert_eq!(
-        c.get(d.url("/v1.0/state/statestore/c"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
+        get(&c, &d, "/v1.0/state/statestore/c").text().unwrap(),
         "[1,2]"
     );
 }
@@ -250,7 +222,7 @@ fn metadata_put_and_get() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c.get(d.url("/v1.0/metadata")).send().unwrap();
+    let r = get(&c, &d, "/v1.0/metadata");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     let m: Value = r.json().unwrap();
@@ -281,22 +253,14 @@ fn metadata_put_and_get() {
 fn body_over_the_limit_is_413() {
     let (d, _home) = with_memory_store("bodyapp", &["--max-body-size", "1Ki"]);
     let big = json!([{"key": "k", "value": "x".repeat(2048)}]).to_string();
-    let (st, code, _) = error_of(
-        client()
-            .post(d.url("/v1.0/state/statestore"))
-            .body(big)
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&client(), &d, "/v1.0/state/statestore", big),
+        413,
+        "ERR_BODY_READ",
     );
-    assert_eq!((st, code.as_str()), (413, "ERR_BODY_READ"));
     let small = json!([{"key": "k", "value": "x".repeat(100)}]).to_string();
     assert_eq!(
-        client()
-            .post(d.url("/v1.0/state/statestore"))
-            .body(small)
-            .send()
-            .unwrap()
-            .status(),
+        post(&client(), &d, "/v1.0/state/statestore", small).status(),
         204
     );
 }
@@ -312,7 +276,7 @@ fn api_token_is_enforced_except_for_health() {
             .env("DAPR_API_TOKEN", "s3cret"),
     );
     let c = client();
-    let r = c.get(d.url("/v1.0/metadata")).send().unwrap();
+    let r = get(&c, &d, "/v1.0/metadata");
     assert_eq!(r.status(), 401);
     assert_eq!(r.text().unwrap().trim(), "invalid api token");
     let r = c
@@ -327,14 +291,8 @@ fn api_token_is_enforced_except_for_health() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(c.get(d.url("/v1.0/healthz")).send().unwrap().status(), 204);
-    assert_eq!(
-        c.get(d.url("/v1.0/healthz/outbound"))
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(get(&c, &d, "/v1.0/healthz").status(), 204);
+    assert_eq!(get(&c, &d, "/v1.0/healthz/outbound").status(), 204);
 }
 
 #[test]
@@ -344,24 +302,12 @@ fn healthz_waits_for_the_app_port() {
     let d = start(&Opts::new("waitapp", home.path()).app_port(app_port));
     let c = client();
     // The API answers before the app listens; only /healthz waits.
-    let (st, code, _) = error_of(c.get(d.url("/v1.0/healthz")).send().unwrap());
-    assert_eq!((st, code.as_str()), (500, "ERR_HEALTH_NOT_READY"));
-    assert_eq!(
-        c.get(d.url("/v1.0/healthz/outbound"))
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(c.get(d.url("/v1.0/metadata")).send().unwrap().status(), 200);
+    assert_error(get(&c, &d, "/v1.0/healthz"), 500, "ERR_HEALTH_NOT_READY");
+    assert_eq!(get(&c, &d, "/v1.0/healthz/outbound").status(), 204);
+    assert_eq!(get(&c, &d, "/v1.0/metadata").status(), 200);
 
     let _app = std::net::TcpListener::bind(("127.0.0.1", app_port)).unwrap();
-    let ready = wait_until(Duration::from_secs(5), || {
-        c.get(d.url("/v1.0/healthz"))
-            .send()
-            .map(|r| r.status() == 204)
-            .unwrap_or(false)
-    });
+    let ready = becomes_healthy(&c, &d);
     assert!(ready, "healthz never turned 204:\n{}", d.log());
     assert!(
         d.log().contains("dapr initialized. Status: Running."),
@@ -373,14 +319,16 @@ fn healthz_waits_for_the_app_port() {
 #[test]
 fn invoking_an_unknown_app_id_fails_with_direct_invoke() {
     let (d, _home) = with_memory_store("caller", &[]);
-    let (st, code, _) = error_of(
-        client()
-            .post(d.url("/v1.0/invoke/nobody-runs-this/method/neworder"))
-            .body("{}")
-            .send()
-            .unwrap(),
+    assert_error(
+        post(
+            &client(),
+            &d,
+            "/v1.0/invoke/nobody-runs-this/method/neworder",
+            "{}",
+        ),
+        500,
+        "ERR_DIRECT_INVOKE",
     );
-    assert_eq!((st, code.as_str()), (500, "ERR_DIRECT_INVOKE"));
 }
 
 #[test]
@@ -478,14 +426,7 @@ fn sigterm_exits_zero() {
 #[test]
 fn shutdown_api_exits_zero_and_force_exits_one() {
     let (mut d, _home) = with_memory_store("shutapp", &["--enable-api-logging"]);
-    assert_eq!(
-        client()
-            .get(d.url("/v1.0/metadata"))
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get(&client(), &d, "/v1.0/metadata").status(), 200);
     let r = client().post(d.url("/v1.0/shutdown")).send().unwrap();
     assert_eq!(r.status(), 204);
     let status = d
@@ -549,18 +490,8 @@ fn app_health_probes_follow_the_app() {
             .arg("1"),
     );
     let c = client();
-    assert!(wait_until(Duration::from_secs(5), || {
-        c.get(d.url("/v1.0/healthz"))
-            .send()
-            .map(|r| r.status() == 204)
-            .unwrap_or(false)
-    }));
-    let m: Value = c
-        .get(d.url("/v1.0/metadata"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    assert!(becomes_healthy(&c, &d));
+    let m: Value = get(&c, &d, "/v1.0/metadata").json().unwrap();
     assert_eq!(m["appConnectionProperties"]["port"], app_port);
     assert_eq!(
         m["appConnectionProperties"]["health"]["healthCheckPath"],
@@ -589,22 +520,16 @@ fn app_health_probes_follow_the_app() {
 #[test]
 fn query_api_is_not_supported_by_these_stores() {
     let (d, _home) = with_memory_store("queryapp", &[]);
-    let (st, code, _) = error_of(
-        client()
-            .post(d.url("/v1.0-alpha1/state/statestore/query"))
-            .body("{}")
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&client(), &d, "/v1.0-alpha1/state/statestore/query", "{}"),
+        500,
+        "ERR_STATE_STORE_NOT_SUPPORTED",
     );
-    assert_eq!((st, code.as_str()), (500, "ERR_STATE_STORE_NOT_SUPPORTED"));
-    let (st, code, _) = error_of(
-        client()
-            .post(d.url("/v1.0-alpha1/state/other/query"))
-            .body("{}")
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&client(), &d, "/v1.0-alpha1/state/other/query", "{}"),
+        400,
+        "ERR_STATE_STORE_NOT_FOUND",
     );
-    assert_eq!((st, code.as_str()), (400, "ERR_STATE_STORE_NOT_FOUND"));
 }
 
 /// Sends one request on `conn` (headers and body in separate writes, as Python's
@@ -676,12 +601,7 @@ fn sigterm_drains_in_flight_requests() {
     let home = tempfile::tempdir().unwrap();
     let mut d = start(&Opts::new("drainer", home.path()).app_port(app_port));
     let c = client();
-    assert!(wait_until(Duration::from_secs(5), || {
-        c.get(d.url("/v1.0/healthz"))
-            .send()
-            .map(|r| r.status() == 204)
-            .unwrap_or(false)
-    }));
+    assert!(becomes_healthy(&c, &d));
     let url = d.url("/v1.0/invoke/drainer/method/slow");
     let call = std::thread::spawn(move || {
         let r = client().get(url).send().unwrap();
@@ -706,15 +626,8 @@ fn ttl_metadata_comes_back_as_headers() {
     let (d, _home) = with_memory_store("ttlapp", &[]);
     let c = client();
     let save = json!([{"key": "t", "value": 1, "metadata": {"ttlInSeconds": "100"}}]).to_string();
-    assert_eq!(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(save)
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
-    let r = c.get(d.url("/v1.0/state/statestore/t")).send().unwrap();
+    assert_eq!(post(&c, &d, "/v1.0/state/statestore", save).status(), 204);
+    let r = get(&c, &d, "/v1.0/state/statestore/t");
     assert_eq!(r.status(), 200);
     let expires = r
         .headers()
@@ -722,13 +635,11 @@ fn ttl_metadata_comes_back_as_headers() {
         .expect("metadata.ttlExpireTime header");
     assert!(expires.to_str().unwrap().ends_with('Z'), "{expires:?}");
     let bad = json!([{"key": "t", "value": 1, "metadata": {"ttlInSeconds": "soon"}}]).to_string();
-    let (st, code, _) = error_of(
-        c.post(d.url("/v1.0/state/statestore"))
-            .body(bad)
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&c, &d, "/v1.0/state/statestore", bad),
+        400,
+        "ERR_STATE_SAVE",
     );
-    assert_eq!((st, code.as_str()), (400, "ERR_STATE_SAVE"));
 }
 
 /// `metadata.*` query parameters on a save apply to every item, over the item's own.
@@ -741,17 +652,15 @@ fn save_takes_metadata_from_the_query() {
         {"key": "q2", "value": 2, "metadata": {"ttlInSeconds": "soon"}}
     ])
     .to_string();
-    let r = c
-        .post(d.url("/v1.0/state/statestore?metadata.ttlInSeconds=100"))
-        .body(save)
-        .send()
-        .unwrap();
+    let r = post(
+        &c,
+        &d,
+        "/v1.0/state/statestore?metadata.ttlInSeconds=100",
+        save,
+    );
     assert_eq!(r.status(), 204, "{:?}", r.text());
     for key in ["q1", "q2"] {
-        let r = c
-            .get(d.url(&format!("/v1.0/state/statestore/{key}")))
-            .send()
-            .unwrap();
+        let r = get(&c, &d, &format!("/v1.0/state/statestore/{key}"));
         assert_eq!(r.status(), 200);
         assert!(
             r.headers().get("metadata.ttlExpireTime").is_some(),
@@ -780,11 +689,7 @@ fn http_1_0_app_answers_reach_the_caller_as_http_1_1() {
     });
     let home = tempfile::tempdir().unwrap();
     let d = start(&Opts::new("oldapp", home.path()).app_port(app_port));
-    let r = client()
-        .post(d.url("/v1.0/invoke/oldapp/method/brew"))
-        .body("x")
-        .send()
-        .unwrap();
+    let r = post(&client(), &d, "/v1.0/invoke/oldapp/method/brew", "x");
     assert_eq!(r.version(), reqwest::Version::HTTP_11);
     assert_eq!(r.status(), 418);
     assert_eq!(r.headers()["x-app"], "yes");
@@ -832,19 +737,17 @@ fn publish_bindings_and_secrets_answer_with_their_own_errors() {
         (st, code.as_str(), msg.as_str()),
         (404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found")
     );
-    let (st, code, _) = error_of(
-        c.post(d.url("/v1.0-alpha1/publish/bulk/pubsub/orders"))
-            .body("[]")
-            .send()
-            .unwrap(),
+    assert_error(
+        post(&c, &d, "/v1.0-alpha1/publish/bulk/pubsub/orders", "[]"),
+        404,
+        "ERR_PUBSUB_NOT_FOUND",
     );
-    assert_eq!((st, code.as_str()), (404, "ERR_PUBSUB_NOT_FOUND"));
-    let (st, code, msg) = error_of(
-        c.post(d.url("/v1.0/bindings/mybinding"))
-            .body(r#"{"operation":"create","data":{}}"#)
-            .send()
-            .unwrap(),
-    );
+    let (st, code, msg) = error_of(post(
+        &c,
+        &d,
+        "/v1.0/bindings/mybinding",
+        r#"{"operation":"create","data":{}}"#,
+    ));
     assert_eq!(
         (st, code.as_str(), msg.as_str()),
         (
@@ -854,7 +757,7 @@ fn publish_bindings_and_secrets_answer_with_their_own_errors() {
         )
     );
     for path in ["/v1.0/secrets/vault/db", "/v1.0/secrets/vault/bulk"] {
-        let (st, code, msg) = error_of(c.get(d.url(path)).send().unwrap());
+        let (st, code, msg) = error_of(get(&c, &d, path));
         assert_eq!(
             (st, code.as_str(), msg.as_str()),
             (
@@ -886,7 +789,7 @@ fn headers_over_the_read_buffer_size_are_431() {
         .unwrap();
     assert_eq!(big.status(), 431);
     // Health stays reachable with ordinary headers.
-    let r = c.get(d.url("/v1.0/healthz/outbound")).send().unwrap();
+    let r = get(&c, &d, "/v1.0/healthz/outbound");
     assert_eq!(r.status(), 204);
 }
 
