@@ -187,19 +187,15 @@ mod tests {
 
     #[test]
     fn connect_errors_read_like_go() {
+        let connect_error = |target: &Target| {
+            request(target, "GET", "/", &[], b"", Duration::from_secs(1))
+                .unwrap_err()
+                .to_string()
+        };
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("dapr-x-http.socket");
-        let e = request(
-            &Target::Unix(sock.clone()),
-            "GET",
-            "/",
-            &[],
-            b"",
-            Duration::from_secs(1),
-        )
-        .unwrap_err();
         assert_eq!(
-            e.to_string(),
+            connect_error(&Target::Unix(sock.clone())),
             format!(
                 "dial unix {}: connect: no such file or directory",
                 sock.display()
@@ -210,17 +206,8 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let e = request(
-            &Target::Tcp(port),
-            "GET",
-            "/",
-            &[],
-            b"",
-            Duration::from_secs(1),
-        )
-        .unwrap_err();
         assert_eq!(
-            e.to_string(),
+            connect_error(&Target::Tcp(port)),
             format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
         );
     }

@@ -526,6 +526,18 @@ impl StopSignals {
         })
     }
 
+    /// [`StopSignals::register`], reporting a failure on `console` (the run then ends with 1).
+    pub fn register_or_report(console: &dyn Console) -> Option<StopSignals> {
+        StopSignals::register()
+            .inspect_err(|e| {
+                console.note(
+                    Note::Failure,
+                    &format!("could not install signal handlers: {e}"),
+                )
+            })
+            .ok()
+    }
+
     pub async fn recv(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
@@ -533,6 +545,18 @@ impl StopSignals {
             _ = self.hup.recv() => {}
         }
     }
+}
+
+/// A started app with its pid, handed to the watchdog (if any) so that it dies with the CLI.
+pub(super) async fn watched(
+    child: Child,
+    watchdog: &mut Option<process::Watchdog>,
+) -> (Child, u32) {
+    let pid = child.id().unwrap_or(0);
+    if let Some(w) = watchdog.as_mut() {
+        w.watch(pid).await;
+    }
+    (child, pid)
 }
 
 /// The directory holding the `.dapr` install `daprd` was found in (`<P>/.dapr/bin/daprd`).
@@ -711,15 +735,8 @@ async fn supervise(
     log_dir: Option<PathBuf>,
     watchdog: &mut Option<process::Watchdog>,
 ) -> i32 {
-    let mut signals = match StopSignals::register() {
-        Ok(s) => s,
-        Err(e) => {
-            console.note(
-                Note::Failure,
-                &format!("could not install signal handlers: {e}"),
-            );
-            return 1;
-        }
+    let Some(mut signals) = StopSignals::register_or_report(&*console) else {
+        return 1;
     };
     if p.command.is_empty() {
         console.plain("WARNING: no application command found.");
@@ -854,13 +871,7 @@ async fn supervise(
                 })
             });
         match started {
-            Ok(child) => {
-                let pid = child.id().unwrap_or(0);
-                if let Some(w) = watchdog.as_mut() {
-                    w.watch(pid).await;
-                }
-                app = Some((child, pid));
-            }
+            Ok(child) => app = Some(watched(child, watchdog).await),
             Err(msg) => {
                 console.note(Note::Failure, &msg);
                 if end_daprd(&mut daprd, dpid, &dsink).await {

@@ -490,15 +490,8 @@ async fn supervise(
     if !std::io::stdin().is_terminal() {
         let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
     }
-    let mut signals = match StopSignals::register() {
-        Ok(s) => s,
-        Err(e) => {
-            console.note(
-                Note::Failure,
-                &format!("could not install signal handlers: {e}"),
-            );
-            return 1;
-        }
+    let Some(mut signals) = StopSignals::register_or_report(&*console) else {
+        return 1;
     };
     // A path that names no template is reported as the official CLI does, before loading.
     if arg != "-"
@@ -772,13 +765,7 @@ async fn start_app(
                 .map_err(|e| process::go_io_error(&e))
             };
             match started {
-                Ok(child) => {
-                    let pid = child.id().unwrap_or(0);
-                    if let Some(w) = watchdog.as_mut() {
-                        w.watch(pid).await;
-                    }
-                    app = Some((child, pid));
-                }
+                Ok(child) => app = Some(run::watched(child, watchdog).await),
                 Err(msg) => {
                     asink.status(Note::Failure, &format!("Error starting app process: {msg}"));
                     let _ = process::stop_group(&mut daprd, daprd_pid, run::GRACE).await;
