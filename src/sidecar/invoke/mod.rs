@@ -46,6 +46,9 @@ pub const ERR_DIRECT_INVOKE: &str = "ERR_DIRECT_INVOKE";
 /// Bodies up to this size are buffered before a remote call so a connection failure can be
 /// retried; larger or unsized bodies are streamed and not retried.
 const REPLAY_MAX: u64 = 64 * 1024;
+
+/// The log scope of name-resolution messages (the official component's).
+const SCOPE: &str = "dapr.contrib";
 /// Built-in retries on connection-level failures to a remote sidecar, and the pause before
 /// each (the official runtime waits 1 s). The registry is re-read before each retry: a dead
 /// sidecar's row is ignored there, so the call fails at once, and another live instance of
@@ -233,14 +236,19 @@ impl Invoker {
         internal::serve(self, listener, shutdown).await
     }
 
-    async fn register(&self) {
-        const SCOPE: &str = "dapr.contrib";
-        let reg = self.registry.clone();
-        let (id, ns, addr) = (
+    /// This sidecar's registry row (app id, namespace, address), owned so that it can move
+    /// to the blocking pool.
+    fn row(&self) -> (String, String, String) {
+        (
             self.app_id.clone(),
             self.namespace.clone(),
             self.advertise.clone(),
-        );
+        )
+    }
+
+    async fn register(&self) {
+        let reg = self.registry.clone();
+        let (id, ns, addr) = self.row();
         let path = reg.settings().path.clone();
         // A failure here is retried by the heartbeat, which re-inserts a missing row.
         match tokio::task::spawn_blocking(move || reg.register(&id, &ns, &addr)).await {
@@ -263,13 +271,8 @@ impl Invoker {
     }
 
     fn start_heartbeat(&self) {
-        const SCOPE: &str = "dapr.contrib";
         let reg = self.registry.clone();
-        let (id, ns, addr) = (
-            self.app_id.clone(),
-            self.namespace.clone(),
-            self.advertise.clone(),
-        );
+        let (id, ns, addr) = self.row();
         let every = reg.settings().update_interval;
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -636,7 +639,7 @@ async fn open_registry(
     };
     let why = failure.to_string();
     log::warn(
-        "dapr.contrib",
+        SCOPE,
         &format!("name resolution: {why}; other sidecars cannot find this one, nor it them"),
     );
     Ok((open(RegistrySettings::in_memory()).await?, Some(why)))
