@@ -390,7 +390,7 @@ fn port_flag(flag: &str, value: &str) -> Result<Option<u16>, ConfigError> {
         Ok(0) => Ok(None),
         Ok(p) if (1..=65535).contains(&p) => Ok(Some(p as u16)),
         _ => Err(err(format!(
-            "invalid value '{value}' for --{flag}: expected a port number between 1 and 65535"
+            "invalid value '{value}' for --{flag}: expected a port number between 1 and 65535, or 0 for none"
         ))),
     }
 }
