@@ -186,6 +186,10 @@ fn trust_chain(o: &InitOptions) -> anyhow::Result<Option<TrustChain>> {
 
 /// Render what `init -k` would apply.
 pub fn render_init(o: &InitOptions) -> anyhow::Result<Vec<Object>> {
+    render_with_chain(o, trust_chain(o)?)
+}
+
+fn render_with_chain(o: &InitOptions, chain: Option<TrustChain>) -> anyhow::Result<Vec<Object>> {
     Ok(manifests::render(&RenderOptions {
         namespace: o.namespace.clone(),
         version: resolve_version(&o.runtime_version),
@@ -195,7 +199,7 @@ pub fn render_init(o: &InitOptions) -> anyhow::Result<Vec<Object>> {
         mtls: o.enable_mtls,
         sets: o.set.clone(),
         dev: o.dev,
-        trust_chain: trust_chain(o)?,
+        trust_chain: chain,
     })?)
 }
 
@@ -227,8 +231,9 @@ async fn keep_trust_chain(c: &Client, ns: &str, objects: &mut [Object]) {
 
 /// `dapr init -k`.
 pub fn init(o: &InitOptions, printer: &Printer) -> anyhow::Result<i32> {
-    let mut objects = render_init(o)?;
-    let user_chain = trust_chain(o)?.is_some();
+    let chain = trust_chain(o)?;
+    let user_chain = chain.is_some();
+    let mut objects = render_with_chain(o, chain)?;
     if o.dry_run {
         printer.data(&manifests::to_yaml_stream(&objects));
         return Ok(0);
