@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal as UnixSignal, SignalKind, signal};
 
-use super::instances::Instance;
+use super::instances::Sidecar;
 use super::process::{self, Console, Endpoint, Exit, LogFile, Note, Sink};
 
 /// Grace period for the app's process group and for daprd after SIGTERM.
@@ -147,12 +147,13 @@ pub struct Prepared {
     pub sockets: Vec<PathBuf>,
 }
 
-/// Validate `cfg` against the install dir `dapr_dir` and the running instances, pick free
-/// ports and build the daprd arguments (official order, §3.2 of the reference).
+/// Validate `cfg` against the install dir `dapr_dir` and the running sidecars (ids and ports
+/// come from the process table, so no sidecar is asked for its metadata), pick free ports
+/// and build the daprd arguments (official order, §3.2 of the reference).
 pub fn prepare(
     cfg: &RunConfig,
     dapr_dir: &Path,
-    running: &[Instance],
+    running: &[Sidecar],
 ) -> Result<Prepared, RunError> {
     let mut cfg = cfg.clone();
     if cfg.app_id.trim().is_empty() {
@@ -493,8 +494,8 @@ const NOUNS: &[&str] = &[
     "urchin", "vole", "walrus", "yak",
 ];
 
-/// A random lower-case `adjective-animal` id not used by a running instance.
-pub fn silly_name(running: &[Instance]) -> String {
+/// A random lower-case `adjective-animal` id not used by a running sidecar.
+pub fn silly_name(running: &[Sidecar]) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     loop {

@@ -528,7 +528,7 @@ async fn supervise(
         cfg.log_as_json = log_as_json;
         // The instance scan only matters for explicit ports (the app id is always set here).
         let others = if cfg.has_explicit_port() {
-            super::instances::list().unwrap_or_default()
+            super::instances::scan()
         } else {
             Vec::new()
         };

@@ -211,7 +211,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     // The instance scan is only needed to keep a generated id or an explicit port unique.
     let needs_scan = cfg.app_id.trim().is_empty() || cfg.has_explicit_port();
     let running = if needs_scan {
-        instances::list().unwrap_or_default()
+        instances::scan()
     } else {
         Vec::new()
     };
