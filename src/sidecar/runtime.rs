@@ -415,18 +415,6 @@ fn serve_grpc(
     })
 }
 
-/// Waits until `host:port` accepts TCP connections (100 ms between tries).
-async fn wait_for_port(host: &str, port: u16) {
-    loop {
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(500), TcpStream::connect((host, port))).await
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// One `GET <path>` against the app; 2xx = healthy.
 async fn probe(host: &str, port: u16, path: &str, token: Option<&str>, timeout: Duration) -> bool {
     let attempt = async {
@@ -559,7 +547,6 @@ impl Sidecar {
                             cfg.app_protocol
                         ),
                     );
-                    wait_for_port(&cfg.app_channel_address, port).await;
                     invoker.wait_for_app().await;
                     log::info(
                         scope::RUNTIME,
