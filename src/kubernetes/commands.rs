@@ -64,12 +64,7 @@ pub fn expiry_warning(
 
 /// The silent post-command check: warn when the root certificate is close to expiry.
 async fn check_expiry(c: &Client, printer: &Printer) {
-    let Ok(files) = bundle(c).await else { return };
-    let Some(after) = files
-        .iter()
-        .find(|(n, _)| n == "ca.crt")
-        .and_then(|(_, d)| resources::pem_not_after(d))
-    else {
+    let Ok(after) = root_not_after(c).await else {
         return;
     };
     if let Some(msg) = expiry_warning(after, chrono::Utc::now()) {
@@ -206,12 +201,7 @@ fn render_with_chain(o: &InitOptions, chain: Option<TrustChain>) -> anyhow::Resu
 /// The complete trust chain already in Secret `dapr-trust-bundle` of `ns`, if any.
 async fn existing_chain(c: &Client, ns: &str) -> Option<TrustChain> {
     let files = resources::trust_bundle(c, ns).await.ok()?;
-    let text = |key: &str| {
-        files
-            .iter()
-            .find(|(n, _)| n == key)
-            .and_then(|(_, d)| String::from_utf8(d.clone()).ok())
-    };
+    let text = |key: &str| String::from_utf8(bundle_file(&files, key)?.to_vec()).ok();
     Some(TrustChain {
         ca_cert: text("ca.crt")?,
         issuer_cert: text("issuer.crt")?,
@@ -621,6 +611,22 @@ async fn bundle(c: &Client) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(resources::trust_bundle(c, &ns).await?)
 }
 
+/// One file of the trust bundle by name (`ca.crt`, `issuer.crt` or `issuer.key`).
+fn bundle_file<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    files
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, d)| d.as_slice())
+}
+
+/// The expiry of the cluster's root certificate (`ca.crt` of the trust bundle).
+async fn root_not_after(c: &Client) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let files = bundle(c).await?;
+    bundle_file(&files, "ca.crt")
+        .and_then(resources::pem_not_after)
+        .ok_or_else(|| anyhow!("ca.crt of the trust bundle is not a PEM certificate"))
+}
+
 /// `dapr mtls export -o DIR`.
 pub fn mtls_export(
     cluster: &ClusterOptions,
@@ -665,14 +671,7 @@ fn go_time(t: chrono::DateTime<chrono::Utc>) -> String {
 pub fn mtls_expiry(cluster: &ClusterOptions, printer: &Printer) -> anyhow::Result<i32> {
     let res = runtime()?.block_on(async {
         let c = client(cluster).await?;
-        let files = bundle(&c).await?;
-        let ca = files
-            .into_iter()
-            .find(|(n, _)| n == "ca.crt")
-            .map(|(_, d)| d)
-            .unwrap_or_default();
-        resources::pem_not_after(&ca)
-            .ok_or_else(|| anyhow!("ca.crt of the trust bundle is not a PEM certificate"))
+        root_not_after(&c).await
     });
     match res {
         Ok(after) => {
