@@ -49,6 +49,14 @@ fn api_for(client: &Client, obj: &Object) -> Result<Api<DynamicObject>, K8sError
     })
 }
 
+/// The object as the body of a create request.
+fn dynamic(obj: &Object) -> Result<DynamicObject, K8sError> {
+    serde_json::from_value(obj.value.clone()).map_err(|e| K8sError::Object {
+        object: obj.describe(),
+        message: e.to_string(),
+    })
+}
+
 /// Apply one object: server-side apply, or create-if-absent for `create_only` objects.
 /// Returns whether the object was written (false = left as it was).
 pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> {
@@ -62,12 +70,7 @@ pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> 
         {
             return Ok(false);
         }
-        let data: DynamicObject =
-            serde_json::from_value(obj.value.clone()).map_err(|e| K8sError::Object {
-                object: obj.describe(),
-                message: e.to_string(),
-            })?;
-        api.create(&PostParams::default(), &data)
+        api.create(&PostParams::default(), &dynamic(obj)?)
             .await
             .map_err(|e| K8sError::object(obj.describe(), e))?;
         return Ok(true);
@@ -106,16 +109,11 @@ async fn create_or_merge(api: &Api<DynamicObject>, obj: &Object) -> Result<bool,
     let fail = |e| K8sError::object(obj.describe(), e);
     let manager = Some(FIELD_MANAGER.to_string());
     if api.get_opt(obj.name()).await.map_err(fail)?.is_none() {
-        let data: DynamicObject =
-            serde_json::from_value(obj.value.clone()).map_err(|e| K8sError::Object {
-                object: obj.describe(),
-                message: e.to_string(),
-            })?;
         let params = PostParams {
             field_manager: manager,
             ..Default::default()
         };
-        api.create(&params, &data).await.map_err(fail)?;
+        api.create(&params, &dynamic(obj)?).await.map_err(fail)?;
     } else {
         let params = PatchParams {
             field_manager: manager,
