@@ -81,9 +81,9 @@ impl Sidecar {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-        timeout: std::time::Duration,
-    ) -> Result<super::client::Response, super::client::ClientError> {
-        super::client::request(&self.http_target(), method, path, headers, body, timeout)
+        timeout: Duration,
+    ) -> Result<client::Response, client::ClientError> {
+        client::request(&self.http_target(), method, path, headers, body, timeout)
     }
 }
 
@@ -267,14 +267,7 @@ struct Extended {
 }
 
 fn fetch_extended(sidecar: &Sidecar) -> Extended {
-    let Ok(resp) = client::request(
-        &sidecar.http_target(),
-        "GET",
-        "/v1.0/metadata",
-        &[],
-        b"",
-        METADATA_TIMEOUT,
-    ) else {
+    let Ok(resp) = sidecar.request("GET", "/v1.0/metadata", &[], b"", METADATA_TIMEOUT) else {
         return Extended::default();
     };
     if !resp.is_success() {

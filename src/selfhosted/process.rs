@@ -1,7 +1,8 @@
 //! Process plumbing shared by `dapr run` (single app and run files): free ports, spawning
 //! children in their own process group, stopping a whole group (SIGTERM, grace, SIGKILL),
 //! copying a child's output line by line to the console and/or a log file, and the tiny
-//! HTTP/1.1 client used to poll and annotate a sidecar over TCP or a Unix socket.
+//! async HTTP/1.1 calls (status code only) used to poll and annotate a sidecar over TCP or
+//! a Unix socket; the sidecar's address is the same `client::Target` the blocking client uses.
 //!
 //! Limits: Unix only. A grandchild that leaves its process group (`setsid`, daemons) is out
 //! of reach. Output is forwarded per line, so a prompt without a newline shows up late.
@@ -17,6 +18,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
+
+use super::client::Target;
 
 /// Kind of a status note the back end wants shown (the command layer maps it to an icon).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,20 +351,8 @@ impl Watchdog {
     }
 }
 
-/// How to reach a sidecar's HTTP API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Tcp(u16),
-    Unix(PathBuf),
-}
-
 /// One HTTP/1.1 request with `Connection: close`; returns the status code.
-pub async fn http_call(
-    ep: &Endpoint,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> std::io::Result<u16> {
+pub async fn http_call(ep: &Target, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -369,12 +360,12 @@ pub async fn http_call(
     let fut = async {
         let mut resp = Vec::new();
         match ep {
-            Endpoint::Tcp(port) => {
+            Target::Tcp(port) => {
                 let mut s = tokio::net::TcpStream::connect(("127.0.0.1", *port)).await?;
                 s.write_all(req.as_bytes()).await?;
                 read_head(&mut s, &mut resp).await?;
             }
-            Endpoint::Unix(p) => {
+            Target::Unix(p) => {
                 let mut s = tokio::net::UnixStream::connect(p).await?;
                 s.write_all(req.as_bytes()).await?;
                 read_head(&mut s, &mut resp).await?;
@@ -416,7 +407,7 @@ fn parse_status(resp: &[u8]) -> std::io::Result<u16> {
 }
 
 /// `PUT /v1.0/metadata/<key>` with a few retries (the sidecar may still be starting).
-pub async fn put_metadata(ep: &Endpoint, key: &str, value: &str) -> Result<(), String> {
+pub async fn put_metadata(ep: &Target, key: &str, value: &str) -> Result<(), String> {
     let mut delay = Duration::from_millis(50);
     let mut last = String::new();
     for attempt in 0..5 {
@@ -435,19 +426,19 @@ pub async fn put_metadata(ep: &Endpoint, key: &str, value: &str) -> Result<(), S
 
 /// Whether the sidecar's outbound side is up: `GET /v1.0/healthz/outbound` answers 2xx.
 /// A 404 also counts (a sidecar without that route is at least serving HTTP).
-pub async fn sidecar_ready(ep: &Endpoint) -> bool {
+pub async fn sidecar_ready(ep: &Target) -> bool {
     matches!(http_call(ep, "GET", "/v1.0/healthz/outbound", "").await, Ok(c) if (200..300).contains(&c) || c == 404)
 }
 
 /// Poll until a TCP (or Unix socket) connection to `ep` succeeds, every 10 ms, up to `timeout`.
-pub async fn wait_connect(ep: &Endpoint, timeout: Duration) -> bool {
+pub async fn wait_connect(ep: &Target, timeout: Duration) -> bool {
     let poll = async {
         loop {
             let ok = match ep {
-                Endpoint::Tcp(port) => tokio::net::TcpStream::connect(("127.0.0.1", *port))
+                Target::Tcp(port) => tokio::net::TcpStream::connect(("127.0.0.1", *port))
                     .await
                     .is_ok(),
-                Endpoint::Unix(p) => tokio::net::UnixStream::connect(p).await.is_ok(),
+                Target::Unix(p) => tokio::net::UnixStream::connect(p).await.is_ok(),
             };
             if ok {
                 return;
@@ -529,7 +520,7 @@ mod tests {
         let sock = dir.path().join("dapr-x-http.socket");
         let seen = Arc::new(Mutex::new(Vec::new()));
         serve_unix(sock.clone(), 204, seen.clone()).await;
-        let ep = Endpoint::Unix(sock);
+        let ep = Target::Unix(sock);
         assert!(sidecar_ready(&ep).await);
         put_metadata(&ep, "cliPID", "42").await.unwrap();
         let seen = seen.lock().unwrap();
@@ -543,17 +534,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("s");
         serve_unix(sock.clone(), 500, Arc::default()).await;
-        assert!(!sidecar_ready(&Endpoint::Unix(sock.clone())).await);
+        assert!(!sidecar_ready(&Target::Unix(sock.clone())).await);
         assert!(
-            put_metadata(&Endpoint::Unix(sock), "k", "v")
+            put_metadata(&Target::Unix(sock), "k", "v")
                 .await
                 .unwrap_err()
                 .contains("500")
         );
         let (port, l) = reserve_port().unwrap();
         drop(l);
-        assert!(!sidecar_ready(&Endpoint::Tcp(port)).await);
-        assert!(!wait_connect(&Endpoint::Tcp(port), Duration::from_millis(50)).await);
+        assert!(!sidecar_ready(&Target::Tcp(port)).await);
+        assert!(!wait_connect(&Target::Tcp(port), Duration::from_millis(50)).await);
     }
 
     #[test]

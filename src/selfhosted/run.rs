@@ -17,8 +17,9 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal as UnixSignal, SignalKind, signal};
 
+use super::client::Target;
 use super::instances::Sidecar;
-use super::process::{self, Console, Endpoint, Exit, LogFile, Note, Sink};
+use super::process::{self, Console, Exit, LogFile, Note, Sink};
 
 /// Grace period for the app's process group and for daprd after SIGTERM.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -142,7 +143,7 @@ pub struct Prepared {
     pub app_env: Vec<(String, String)>,
     pub command: Vec<String>,
     /// Where the CLI talks to the sidecar (TCP port, or the HTTP socket with `-u`).
-    pub endpoint: Endpoint,
+    pub endpoint: Target,
     /// Socket files the CLI removes on exit (`-u`).
     pub sockets: Vec<PathBuf>,
 }
@@ -335,13 +336,13 @@ pub fn prepare(
     push(&mut a, "--profile-port", &profile_port.to_string());
     push(&mut a, "--metrics-port", &metrics_port.to_string());
     let mut sockets = Vec::new();
-    let mut endpoint = Endpoint::Tcp(http_port);
+    let mut endpoint = Target::Tcp(http_port);
     if let Some(dir) = &cfg.unix_domain_socket {
         push(&mut a, "--unix-domain-socket", &dir.display().to_string());
         let http = dir.join(format!("dapr-{}-http.socket", cfg.app_id));
         sockets.push(http.clone());
         sockets.push(dir.join(format!("dapr-{}-grpc.socket", cfg.app_id)));
-        endpoint = Endpoint::Unix(http);
+        endpoint = Target::Unix(http);
     }
     push(
         &mut a,
@@ -649,7 +650,7 @@ pub enum Readiness {
 /// Poll the sidecar every 10 ms until it answers, it exits, a stop signal arrives or
 /// `timeout` passes.
 pub async fn wait_ready(
-    ep: &Endpoint,
+    ep: &Target,
     daprd: &mut Child,
     signals: Option<&mut StopSignals>,
     timeout: Duration,
@@ -743,7 +744,7 @@ async fn supervise(
         console.plain("WARNING: no application command found.");
     }
     match &p.endpoint {
-        Endpoint::Unix(http) => console.note(
+        Target::Unix(http) => console.note(
             Note::Info,
             &format!(
                 "Starting Dapr with id {}. HTTP Socket: {}. gRPC Socket: {}.",
@@ -755,7 +756,7 @@ async fn supervise(
                     .unwrap_or_default()
             ),
         ),
-        Endpoint::Tcp(_) => console.note(
+        Target::Tcp(_) => console.note(
             Note::Info,
             &format!(
                 "Starting Dapr with id {}. HTTP Port: {}. gRPC Port: {}",
@@ -797,8 +798,8 @@ async fn supervise(
     let quiet = p.app_port > 0;
     if !quiet {
         let target = match &p.endpoint {
-            Endpoint::Unix(s) => format!("HTTP socket {}", s.display()),
-            Endpoint::Tcp(port) => format!("HTTP port {port}"),
+            Target::Unix(s) => format!("HTTP socket {}", s.display()),
+            Target::Tcp(port) => format!("HTTP port {port}"),
         };
         console.note(
             Note::Info,
@@ -811,11 +812,11 @@ async fn supervise(
                 let (target, grpc) = match p.sockets.get(1) {
                     Some(s) => (
                         format!("GRPC socket {}", s.display()),
-                        Endpoint::Unix(s.clone()),
+                        Target::Unix(s.clone()),
                     ),
                     None => (
                         format!("GRPC port {}", p.grpc_port),
-                        Endpoint::Tcp(p.grpc_port),
+                        Target::Tcp(p.grpc_port),
                     ),
                 };
                 console.note(
