@@ -534,16 +534,14 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<Object>, ManifestError> {
                 c => c,
             };
             adjust(&mut value, component, &v);
-            if let Some(chain) = &opts.trust_chain
-                && value["metadata"]["name"] == "dapr-trust-bundle"
-            {
-                fill_trust_bundle(&mut value, chain);
-            }
             templated.push(Object {
                 value,
                 create_only: false,
             });
         }
+    }
+    if let Some(chain) = &opts.trust_chain {
+        set_trust_chain(&mut templated, chain);
     }
     // A stable sort keeps the file order within a kind (sentry before operator, ...).
     templated.sort_by_key(|o| kind_rank(o.kind()));
