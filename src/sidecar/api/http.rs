@@ -450,8 +450,8 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(ApiError::malformed_request)
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut res = (status, body).into_response();
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut res = (status, body.into()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -561,7 +561,7 @@ async fn state_get(
     }
     match s.core.get_state(&store, &key, &meta).await {
         Ok(Some(got)) => {
-            let mut res = json_response(StatusCode::OK, got.data.to_vec());
+            let mut res = json_response(StatusCode::OK, got.data);
             let h = res.headers_mut();
             if let Some(etag) = got
                 .etag
@@ -632,9 +632,9 @@ struct BulkOut {
 /// Stored bytes embedded in a bulk response: verbatim when they are JSON, else as a JSON
 /// string (upstream's encoder fails on such values).
 fn raw_json(data: &[u8]) -> Option<Box<RawValue>> {
-    let text = String::from_utf8_lossy(data).into_owned();
-    RawValue::from_string(text.clone())
-        .or_else(|_| RawValue::from_string(Value::String(text).to_string()))
+    let text = String::from_utf8_lossy(data);
+    serde_json::from_str::<Box<RawValue>>(&text)
+        .or_else(|_| RawValue::from_string(Value::String(text.into_owned()).to_string()))
         .ok()
 }
 
