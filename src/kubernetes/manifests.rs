@@ -494,7 +494,7 @@ fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
-/// The seven CRDs alone (used by `upgrade`, which re-applies them first).
+/// The seven CRDs alone, in the order of [`CRD_NAMES`] (`render` applies them right after the namespace).
 pub fn crds() -> Result<Vec<Object>, ManifestError> {
     let mut out = Vec::new();
     for (i, text) in CRDS.iter().enumerate() {
