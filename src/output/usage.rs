@@ -29,18 +29,19 @@ fn type_word(arg: &clap::Arg) -> Option<String> {
 }
 
 fn flag_lines(args: &[&clap::Arg]) -> String {
-    let mut rows: Vec<(String, String)> = args
+    let mut rows: Vec<(&str, String, String)> = args
         .iter()
         .filter(|a| a.get_long().is_some() && !a.is_hide_set())
         .map(|a| {
             let long = a.get_long().unwrap_or_default();
+            let word = type_word(a);
             let mut left = match a.get_short() {
                 Some(s) => format!("  -{s}, --{long}"),
                 None => format!("      --{long}"),
             };
-            if let Some(t) = type_word(a) {
+            if let Some(t) = &word {
                 left.push(' ');
-                left.push_str(&t);
+                left.push_str(t);
             }
             let mut help = if long == "help" {
                 "Print this help message".to_string()
@@ -53,33 +54,32 @@ fn flag_lines(args: &[&clap::Arg]) -> String {
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect();
             let zero = matches!(
-                type_word(a).as_deref(),
+                word.as_deref(),
                 Some("int" | "uint" | "int32" | "int64" | "uint32" | "uint64" | "float")
             ) && defaults.iter().all(|d| d == "0");
-            if type_word(a).is_some()
+            if word.is_some()
                 && !zero
                 && !defaults.is_empty()
                 && !defaults.iter().all(String::is_empty)
             {
                 let d = defaults.join(",");
-                if type_word(a).as_deref() == Some("string") {
+                if word.as_deref() == Some("string") {
                     help.push_str(&format!(" (default \"{d}\")"));
                 } else {
                     help.push_str(&format!(" (default {d})"));
                 }
             }
-            (long.to_string(), format!("{left}\u{0}{help}"))
+            (long, left, help)
         })
         .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by(|a, b| a.0.cmp(b.0));
     let width = rows
         .iter()
-        .map(|(_, l)| l.split('\u{0}').next().unwrap_or("").chars().count())
+        .map(|(_, left, _)| left.chars().count())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
-    for (_, l) in rows {
-        let (left, help) = l.split_once('\u{0}').unwrap_or((&l, ""));
+    for (_, left, help) in rows {
         let pad = width - left.chars().count() + 3;
         out.push_str(&format!("{left}{}{help}\n", " ".repeat(pad)));
     }
