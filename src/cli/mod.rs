@@ -105,14 +105,18 @@ fn resolve(path: &[String]) -> (clap::Command, Vec<clap::Arg>) {
     (cmd, globals)
 }
 
+/// The full name of the command at `path`, as cobra prints it (`dapr completion bash`).
+fn full_name(path: &[String]) -> String {
+    std::iter::once("dapr")
+        .chain(path.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The cobra-style `--help` page of the command at `path` (`[]` = the root).
 pub fn help_page(path: &[String]) -> String {
     let (cmd, globals) = resolve(path);
-    let full = std::iter::once("dapr")
-        .chain(path.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" ");
-    crate::output::usage::help(&cmd, &full, &globals.iter().collect::<Vec<_>>())
+    crate::output::usage::help(&cmd, &full_name(path), &globals.iter().collect::<Vec<_>>())
 }
 
 /// The subcommand chain named on the command line (`["stop"]`, `["completion", "bash"]`).
@@ -208,10 +212,7 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
     let path = subcommand_path(args);
     let (cmd, globals) = resolve(&path);
     let global_refs: Vec<&clap::Arg> = globals.iter().collect();
-    let full = std::iter::once("dapr".to_string())
-        .chain(path.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let full = full_name(&path);
     let invalid = context_strings(&err, ContextKind::InvalidArg);
     let first = invalid.first().cloned().unwrap_or_default();
     let msg = match err.kind() {
