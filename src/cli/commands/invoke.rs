@@ -128,7 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    if !(200..400).contains(&resp.status) {
+    if !resp.is_success() {
         p.failure(&format!("error invoking app {id}: {}", resp.status_text()));
         return Ok(1);
     }
