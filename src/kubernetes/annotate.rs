@@ -347,11 +347,7 @@ fn sorted(v: &Value) -> Value {
 }
 
 fn to_yaml(v: &Value) -> String {
-    let mut s = serde_saphyr::to_string(&sorted(v)).unwrap_or_default();
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    s
+    crate::output::format::yaml(&sorted(v))
 }
 
 /// Annotate the first matching resource of `input`; returns the whole stream.

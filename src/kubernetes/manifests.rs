@@ -596,11 +596,7 @@ pub fn to_yaml_stream(objects: &[Object]) -> String {
     let mut out = String::new();
     for o in objects {
         out.push_str("---\n");
-        let doc = serde_saphyr::to_string(&o.value).unwrap_or_default();
-        out.push_str(&doc);
-        if !doc.ends_with('\n') {
-            out.push('\n');
-        }
+        out.push_str(&crate::output::format::yaml(&o.value));
     }
     out
 }
