@@ -648,7 +648,7 @@ async fn open_registry(
 impl Forwarded {
     fn for_this_host() -> Forwarded {
         let ip = host_ip();
-        let host = hostname();
+        let host = log::hostname();
         let hv = |s: String| {
             HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
         };
@@ -682,15 +682,6 @@ fn host_ip() -> IpAddr {
         })
         .map(|a| a.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Target app id and raw method from the header, Basic auth or URL (in that order, as the
