@@ -590,20 +590,13 @@ pub fn spawn_daprd(
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
-    let mut child = cmd.spawn().map_err(|e| {
+    spawn_pumped(&mut cmd, out).map_err(|e| {
         format!(
             "fork/exec {}: {}",
             p.daprd.display(),
             process::go_io_error(&e)
         )
-    })?;
-    if let Some(o) = child.stdout.take() {
-        process::pump(o, out.clone(), false);
-    }
-    if let Some(e) = child.stderr.take() {
-        process::pump(e, out.clone(), true);
-    }
-    Ok(child)
+    })
 }
 
 /// Start the app in its own process group with the run environment; stdout/stderr are copied into `out`.
@@ -629,6 +622,11 @@ pub fn spawn_app(
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
+    spawn_pumped(&mut cmd, out)
+}
+
+/// Spawn `cmd` (stdout and stderr piped) and copy both streams into `out`.
+fn spawn_pumped(cmd: &mut Command, out: &Sink) -> std::io::Result<Child> {
     let mut child = cmd.spawn()?;
     if let Some(o) = child.stdout.take() {
         process::pump(o, out.clone(), false);
@@ -1063,7 +1061,8 @@ async fn end_daprd(daprd: &mut Child, pgid: u32, out: &Sink) -> bool {
     !process::group_alive(pgid)
 }
 
-fn cleanup_sockets(p: &Prepared) {
+/// Remove the socket files of a `-u` run.
+pub(crate) fn cleanup_sockets(p: &Prepared) {
     for s in &p.sockets {
         let _ = std::fs::remove_file(s);
     }

@@ -882,9 +882,7 @@ async fn teardown(
         }
         r.dsink.drain(Duration::from_secs(1)).await;
         r.dsink.status(Note::Success, "Exited Dapr successfully");
-        for s in &r.prepared.sockets {
-            let _ = std::fs::remove_file(s);
-        }
+        run::cleanup_sockets(&r.prepared);
     });
     let all = futures_util::future::join_all(stops);
     tokio::pin!(all);
