@@ -48,40 +48,46 @@ fn kubectl_can_apply_and_get_against_the_fake() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: team-a\n  labels:\n    app: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n",
     )
     .unwrap();
-    let out = kubectl_apply(&kc, &cache, &manifest, &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(kubectl_apply(&kc, &cache, &manifest, &[]));
     assert_says(&out, "deployment.apps/web created");
     // Applying again goes through kubectl's patch path.
-    let out = kubectl_apply(&kc, &cache, &manifest, &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(kubectl_apply(&kc, &cache, &manifest, &[]));
     assert_says(&out, "deployment.apps/web");
     // The fake controller created two pods for the Deployment.
     assert!(support_wait(|| api.list("", "pods").len() == 2));
-    let out = kubectl(
+    let out = succeeded(kubectl(
         &kc,
         &cache,
         &["get", "pods", "-n", "team-a", "-l", "app=web", "-o", "json"],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    ));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     assert_eq!(list["items"][0]["status"]["phase"], "Running");
-    let out = kubectl(&kc, &cache, &["get", "deployment", "web", "-n", "team-a"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(kubectl(
+        &kc,
+        &cache,
+        &["get", "deployment", "web", "-n", "team-a"],
+    ));
     assert!(String::from_utf8_lossy(&out.stdout).contains("web"));
     let out = kubectl(&kc, &cache, &["get", "deployment", "nope", "-n", "team-a"]);
     assert!(!out.status.success());
     assert_says(&out, "not found");
     // Server-side apply records the field manager.
-    let out = kubectl_apply(
+    succeeded(kubectl_apply(
         &kc,
         &cache,
         &manifest,
         &["--server-side", "--field-manager", "tester"],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    ));
     let dep = api.get("apps", "deployments", "team-a", "web").unwrap();
     assert_eq!(dep["metadata"]["managedFields"][0]["manager"], "tester");
+}
+
+/// `out`, after asserting that its command succeeded.
+#[track_caller]
+fn succeeded(out: Output) -> Output {
+    assert!(out.status.success(), "{}", text(&out));
+    out
 }
 
 /// The command said `needle` (on stdout or stderr).
@@ -235,8 +241,7 @@ fn writes(api: &FakeApi) -> Vec<String> {
 #[test]
 fn init_dry_run_prints_the_manifests_and_touches_nothing() {
     let c = Cluster::new();
-    let out = c.dapr(&["init", "-k", "--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["init", "-k", "--dry-run"]));
     let yaml = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(yaml.starts_with("---\n"), "{yaml}");
     assert_eq!(yaml.matches("---\n").count(), 48);
@@ -259,29 +264,30 @@ fn init_dry_run_prints_the_manifests_and_touches_nothing() {
     assert!(!c.api.exists("", "namespaces", "", "dapr-system"));
 
     // The install flags reach the rendering; no cluster is needed at all.
-    let out = Command::new(crate::support::bin("dapr"))
-        .args([
-            "init",
-            "-k",
-            "--dry-run",
-            "-n",
-            "dapr-cli-tests",
-            "--enable-ha",
-            "--enable-mtls=false",
-            "--runtime-version",
-            "1.17.0",
-            "--image-variant",
-            "mariner",
-            "--image-registry",
-            "registry.example/dapr",
-        ])
-        .env_remove("KUBECONFIG")
-        .env("HOME", c.dir.path())
-        .env_remove("DAPR_RUNTIME_VERSION")
-        .env_remove("DAPR_IMAGE_REGISTRY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(
+        Command::new(crate::support::bin("dapr"))
+            .args([
+                "init",
+                "-k",
+                "--dry-run",
+                "-n",
+                "dapr-cli-tests",
+                "--enable-ha",
+                "--enable-mtls=false",
+                "--runtime-version",
+                "1.17.0",
+                "--image-variant",
+                "mariner",
+                "--image-registry",
+                "registry.example/dapr",
+            ])
+            .env_remove("KUBECONFIG")
+            .env("HOME", c.dir.path())
+            .env_remove("DAPR_RUNTIME_VERSION")
+            .env_remove("DAPR_IMAGE_REGISTRY")
+            .output()
+            .unwrap(),
+    );
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).unwrap();
     let sentry = docs
@@ -364,8 +370,7 @@ fn init_k_rejects_self_hosted_only_flags_and_bad_values() {
 #[test]
 fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     let c = Cluster::new();
-    let out = c.init(&[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.init(&[]));
     // Each line once: the command prints the first, the back end the rest.
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     for line in [
@@ -401,8 +406,7 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
             && r.contains("application/apply-patch+yaml")
     }));
 
-    let out = c.dapr(&["status", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["status", "-k"]));
     let table = rows(&out);
     let find = |n: &str| {
         table
@@ -427,8 +431,7 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     }
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("NAME "));
 
-    let out = c.dapr(&["mtls", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["mtls", "-k"]));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "Mutual TLS is enabled in your Kubernetes cluster \n"
@@ -439,8 +442,7 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     c.install(&[]);
     assert_eq!(c.api.list("", "pods").len(), before);
 
-    let out = c.dapr(&["uninstall", "-k", "--timeout", "10"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["uninstall", "-k", "--timeout", "10"]));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "ℹ️  Removing Dapr from your cluster...\n✅  Dapr has been removed successfully\n"
@@ -480,8 +482,7 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     );
 
     // Uninstalling again is fine (the release is gone); --all also removes the CRDs.
-    let out = c.dapr(&["uninstall", "-k", "--all"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["uninstall", "-k", "--all"]));
     assert_says(&out, "WARNING: dapr release does not exist");
     assert!(!c.api.exists(
         "apiextensions.k8s.io",
@@ -538,8 +539,7 @@ fn bad_kubeconfig_and_unreachable_cluster_are_clear_errors() {
 #[test]
 fn ha_without_mtls_in_a_custom_namespace() {
     let c = Cluster::new();
-    let out = c.init(&["-n", "dapr-cli-tests", "--enable-ha", "--enable-mtls=false"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.init(&["-n", "dapr-cli-tests", "--enable-ha", "--enable-mtls=false"]));
     assert_says(
         &out,
         "Success! Dapr has been installed to namespace dapr-cli-tests.",
@@ -563,15 +563,14 @@ fn ha_without_mtls_in_a_custom_namespace() {
         "Mutual TLS is disabled in your Kubernetes cluster \n"
     );
     // Upgrade infers HA from the replica counts and keeps mTLS off.
-    let out = c.dapr(&[
+    succeeded(c.dapr(&[
         "upgrade",
         "-k",
         "--runtime-version",
         "1.18.4",
         "--timeout",
         "20",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     let sentry = c
         .api
         .get("apps", "deployments", "dapr-cli-tests", "dapr-sentry")
@@ -596,8 +595,7 @@ fn components_and_configurations_tables_and_json() {
     let c = Cluster::new();
     // Without the CRDs the list is empty, not an error.
     // The warning comes first, on stdout, as the official command prints it.
-    let out = c.dapr(&["components", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["components", "-k"]));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!(
@@ -611,8 +609,7 @@ fn components_and_configurations_tables_and_json() {
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "test"}}),
     );
     c.api.create(component("test", "statestore2", &["app1"]));
-    let out = c.dapr(&["components", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["components", "-k"]));
     let table = rows(&out);
     assert_eq!(table.len(), 3, "{table:?}");
     assert_eq!(
@@ -632,8 +629,7 @@ fn components_and_configurations_tables_and_json() {
         &["components", "-k", "--namespace", "test"][..],
         &["configurations", "-k", "-A"],
     ] {
-        let out = c.dapr(args);
-        assert!(out.status.success(), "{}", text(&out));
+        let out = succeeded(c.dapr(args));
         assert_eq!(
             text(&out).matches("In future releases").count(),
             1,
@@ -641,7 +637,7 @@ fn components_and_configurations_tables_and_json() {
             text(&out)
         );
     }
-    let out = c.dapr(&[
+    let out = succeeded(c.dapr(&[
         "components",
         "-k",
         "--namespace",
@@ -649,8 +645,7 @@ fn components_and_configurations_tables_and_json() {
         "-o",
         "json",
         "--no-namespace-warning",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     assert!(!text(&out).contains("In future releases"), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -668,8 +663,7 @@ fn components_and_configurations_tables_and_json() {
     assert_eq!(out.status.code(), Some(1));
 
     // daprsystem is hidden; appconfig (from --dev) has tracing on.
-    let out = c.dapr(&["configurations", "-k", "-A"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["configurations", "-k", "-A"]));
     let table = rows(&out);
     assert_eq!(table.len(), 1, "{table:?}");
     assert_eq!(table[0][..4], ["default", "appconfig", "true", "false"]);
@@ -694,8 +688,7 @@ fn list_and_logs_find_dapr_apps() {
 
     // Without --namespace or -A: the official warning, then every namespace. Control-plane
     // pods have no daprd container and are not listed.
-    let out = c.dapr(&["list", "-k", "-o", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["list", "-k", "-o", "json"]));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!(
             "⚠  {}",
@@ -713,8 +706,7 @@ fn list_and_logs_find_dapr_apps() {
     assert!(apps[0]["created"].as_str().is_some_and(|s| s.len() == 19));
     assert!(apps[0]["age"].as_str().is_some_and(|s| s.ends_with('s')));
 
-    let out = c.dapr(&["list", "-k", "--namespace", "default"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["list", "-k", "--namespace", "default"]));
     assert!(!text(&out).contains("In future releases"), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -726,16 +718,14 @@ fn list_and_logs_find_dapr_apps() {
     assert_eq!(table.len(), 1, "{table:?}");
     assert_eq!(table[0][..3], ["default", "nodeapp", "3000"]);
 
-    let out = c.dapr(&["list", "-k", "-A", "-o", "yaml"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["list", "-k", "-A", "-o", "yaml"]));
     assert!(!text(&out).contains("In future releases"), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("appId: nodeapp"),
         "{}",
         text(&out)
     );
-    let out = c.dapr(&["list", "-k", "--namespace", "dapr-system", "-o", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["list", "-k", "--namespace", "dapr-system", "-o", "json"]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[]");
     let out = c.dapr(&["list", "-k", "-o", "xml"]);
     assert_exit_says(&out, 1, "An invalid output format was specified.");
@@ -781,15 +771,14 @@ fn upgrade_and_downgrade_keep_the_trust_bundle() {
         serde_json::json!({"data": {"ca.crt": "Y2E="}}),
     );
 
-    let out = c.dapr(&[
+    let out = succeeded(c.dapr(&[
         "upgrade",
         "-k",
         "--runtime-version",
         "1.18.3",
         "--timeout",
         "20",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     let t = text(&out);
     assert!(
         t.contains("Dapr control plane version 1.17.0 detected in namespace dapr-system"),
@@ -819,8 +808,7 @@ fn upgrade_and_downgrade_keep_the_trust_bundle() {
         .unwrap();
     assert_eq!(secret["data"]["ca.crt"], "Y2E=");
 
-    let out = c.dapr(&["upgrade", "-k", "--runtime-version", "1.17.9"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["upgrade", "-k", "--runtime-version", "1.17.9"]));
     assert_says(&out, "Downgrade detected, skipping CRDs.");
 
     let empty = Cluster::new();
@@ -860,8 +848,7 @@ fn mtls_export_and_expiry_read_the_trust_bundle() {
     );
 
     let dir = c.dir.path().join("certs");
-    let out = c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]));
     assert!(
         text(&out).contains(&format!(
             "Trust certs successfully exported to {}",
@@ -932,7 +919,7 @@ fn annotate_reads_files_dirs_and_stdin() {
         drop(input);
         child.wait_with_output().unwrap()
     };
-    let out = run(
+    let out = succeeded(run(
         &[
             "-k",
             "-a",
@@ -942,8 +929,7 @@ fn annotate_reads_files_dirs_and_stdin() {
             dir.path().to_str().unwrap(),
         ],
         None,
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    ));
     let s = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(s.starts_with(svc), "{s}");
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&s).unwrap();
@@ -954,7 +940,7 @@ fn annotate_reads_files_dirs_and_stdin() {
     assert_eq!(ann["dapr.io/max-body-size"], "4194304");
     assert_eq!(ann["dapr.io/read-buffer-size"], "4096");
 
-    let out = run(
+    let out = succeeded(run(
         &[
             "-k",
             "-r",
@@ -966,8 +952,7 @@ fn annotate_reads_files_dirs_and_stdin() {
             "-",
         ],
         Some(deploy),
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    ));
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).unwrap();
     assert_eq!(
@@ -1044,8 +1029,7 @@ fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
     let cache = c.dir.path().join("cache");
     let file = c.dir.path().join("statestore.yaml");
     std::fs::write(&file, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n  namespace: default\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis:6379\nscopes:\n- app1\n").unwrap();
-    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(kubectl_apply(&c.kubeconfig, &cache, &file, &[]));
     assert_says(&out, "component.dapr.io/statestore created");
     let out = kubectl(
         &c.kubeconfig,
@@ -1083,12 +1067,11 @@ fn kubectl_sees_the_dapr_crds_and_dapr_sees_what_kubectl_applied() {
         "{}",
         text(&out)
     );
-    let out = kubectl(
+    succeeded(kubectl(
         &c.kubeconfig,
         &cache,
         &["delete", "-f", file.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    ));
     assert_eq!(rows(&c.dapr(&["components", "-k", "-A"])).len(), 0);
 }
 
@@ -1187,8 +1170,7 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
         std::fs::read_to_string(&cert).unwrap()
     );
     let dir = c.dir.path().join("out");
-    let out = c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(c.dapr(&["mtls", "export", "-o", dir.to_str().unwrap()]));
     assert_eq!(
         std::fs::read(dir.join("issuer.key")).unwrap(),
         std::fs::read(&key).unwrap()
@@ -1223,8 +1205,7 @@ fn a_user_trust_chain_goes_into_the_trust_bundle() {
 #[test]
 fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
     let c = Cluster::new();
-    let out = c.init(&["--dev"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.init(&["--dev"]));
     // The official --dev lines, in order, before the final success line.
     let t = text(&out);
     let lines = [
@@ -1247,8 +1228,7 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
         .unwrap()["data"]
         .clone();
     // Re-running init leaves the create-only dev objects alone (no new Redis password).
-    let out = c.init(&["--dev"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.init(&["--dev"]));
     assert!(
         !text(&out).contains("Applying \"statestore\""),
         "{}",
@@ -1268,8 +1248,7 @@ fn uninstall_dev_removes_the_dev_resources_and_keeps_user_edits_on_reinit() {
         c.api
             .exists("apps", "statefulsets", "default", "dapr-dev-redis-master")
     );
-    let out = c.dapr(&["uninstall", "-k", "--dev"]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(c.dapr(&["uninstall", "-k", "--dev"]));
     // As the official --dev uninstall (the Redis and Zipkin Helm releases only): the
     // default components and appconfig, applied with kubectl there, stay listed.
     for (plural, name) in [
@@ -1349,7 +1328,7 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
     );
     assert_eq!(writes(&c.api), Vec::<String>::new());
 
-    let out = run(&[
+    succeeded(run(&[
         "init",
         "-k",
         "--wait",
@@ -1357,23 +1336,18 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
         "20",
         "--context",
         "fake",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = run(&["status", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
+    let out = succeeded(run(&["status", "-k"]));
     assert_eq!(rows(&out).len(), 5);
     assert!(
         rows(&out)
             .iter()
             .all(|r| r[2] == "True" && r[3] == "Running")
     );
-    let out = run(&["status", "-k", "--context", "fake"]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(run(&["status", "-k", "--context", "fake"]));
     // `--context ""` means the current context.
-    let out = run(&["list", "-k", "-A", "--context", ""]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = run(&["uninstall", "-k", "--timeout", "10"]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(run(&["list", "-k", "-A", "--context", ""]));
+    succeeded(run(&["uninstall", "-k", "--timeout", "10"]));
     assert!(c.api.list("", "pods").is_empty());
 }
 
@@ -1389,7 +1363,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
             .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
     };
     let before = op_pod(&c).unwrap();
-    let out = c.dapr(&[
+    let out = succeeded(c.dapr(&[
         "mtls",
         "renew-certificate",
         "-k",
@@ -1398,8 +1372,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         "--restart",
         "--timeout",
         "20",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     let t = text(&out);
     for line in [
         "Starting certificate rotation",
@@ -1439,7 +1412,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
 
     // Renewing with the exported chain (a provided path) and with a root key (rnc alias).
     let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    let out = c.dapr(&[
+    let out = succeeded(c.dapr(&[
         "mtls",
         "renew-cert",
         "-k",
@@ -1449,8 +1422,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         &p("issuer.key"),
         "--issuer-public-certificate",
         &p("issuer.crt"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     assert!(text(&out).contains("Using provided certificates"));
     let key = c.dir.path().join("root.key");
     let st = Command::new("openssl")
@@ -1466,7 +1438,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         .output()
         .unwrap();
     assert!(st.status.success(), "{}", text(&st));
-    let out = c.dapr(&[
+    let out = succeeded(c.dapr(&[
         "mtls",
         "rnc",
         "-k",
@@ -1474,8 +1446,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         key.to_str().unwrap(),
         "--valid-until",
         "400",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ]));
     assert_says(&out, "Using password file to generate root certificate");
     assert!(!text(&c.dapr(&["status", "-k"])).contains("Dapr root certificate"));
     // A SEC1 ("EC PRIVATE KEY") root key as `openssl ecparam -genkey` writes it.
@@ -1493,8 +1464,7 @@ fn renew_certificate_rotates_the_trust_bundle_and_restarts_the_control_plane() {
         .output()
         .unwrap();
     assert!(st.status.success(), "{}", text(&st));
-    let out = c.dapr(&["mtls", "rnc", "-k", "--private-key", sec1.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(c.dapr(&["mtls", "rnc", "-k", "--private-key", sec1.to_str().unwrap()]));
 
     // Negative paths.
     let out = c.dapr(&[
@@ -1629,8 +1599,7 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: redis-master:6379\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nodeapp\n  labels:\n    app: node\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: node\n  template:\n    metadata:\n      labels:\n        app: node\n      annotations:\n        dapr.io/enabled: \"true\"\n        dapr.io/app-id: nodeapp\n        dapr.io/app-port: \"3000\"\n    spec:\n      containers:\n      - name: node\n        image: ghcr.io/dapr/samples/hello-k8s-node:latest\n        ports:\n        - containerPort: 3000\n",
     )
     .unwrap();
-    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(kubectl_apply(&c.kubeconfig, &cache, &file, &[]));
     assert!(support_wait(|| {
         c.api
             .list("", "pods")
@@ -1638,14 +1607,12 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
             .any(|p| p["metadata"]["labels"]["dapr.io/app-id"] == "nodeapp")
     }));
 
-    let out = c.dapr(&["list", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["list", "-k"]));
     let table = rows(&out);
     assert_eq!(table.len(), 1, "{}", text(&out));
     assert_eq!(table[0][..3], ["default", "nodeapp", "3000"]);
 
-    let out = c.dapr(&["components", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["components", "-k"]));
     let table = rows(&out);
     assert_eq!(table.len(), 1, "{}", text(&out));
     assert_eq!(
@@ -1653,8 +1620,7 @@ fn walkthrough_with_kubectl_and_every_request_is_one_a_real_api_server_accepts()
         ["default", "statestore", "state.redis", "v1"]
     );
 
-    let out = c.dapr(&["logs", "-k", "--app-id", "nodeapp"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["logs", "-k", "--app-id", "nodeapp"]));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("app_id=nodeapp"), "{}", text(&out));
     assert_says(&out, "✅  Fetched logs");
@@ -1791,8 +1757,7 @@ fn a_plainer_api_server_is_enough() {
         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
         "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}));
 
-    let out = c.dapr(&["status", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["status", "-k"]));
     let table = rows(&out);
     let names: Vec<&str> = table.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
@@ -1839,8 +1804,7 @@ fn a_plainer_api_server_is_enough() {
 #[test]
 fn kubectl_applies_the_dry_run_output() {
     let c = Cluster::new();
-    let out = c.dapr(&["init", "-k", "--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["init", "-k", "--dry-run"]));
     let file = c.dir.path().join("dapr.yaml");
     std::fs::write(&file, &out.stdout).unwrap();
     let cache = c.dir.path().join("cache");
@@ -1861,13 +1825,11 @@ fn kubectl_applies_the_dry_run_output() {
     assert_eq!(writes(&c.api), Vec::<String>::new());
     let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
     only_the_config_is_unmapped(&out, "");
-    let out = kubectl_apply(&c.kubeconfig, &cache, &file, &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(kubectl_apply(&c.kubeconfig, &cache, &file, &[]));
     assert_says(&out, "configuration.dapr.io/daprsystem created");
     // dapr reads a control plane kubectl installed.
     assert!(support_wait(|| c.api.list("", "pods").len() == 7));
-    let out = c.dapr(&["status", "-k"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = succeeded(c.dapr(&["status", "-k"]));
     assert_eq!(rows(&out).len(), 5, "{}", text(&out));
     let out = c.dapr(&["mtls", "-k"]);
     assert_eq!(
