@@ -195,6 +195,16 @@ impl Server {
     fn requested(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// `path` was among the requests; on failure all requests are shown.
+    #[track_caller]
+    fn assert_requested(&self, path: &str) {
+        let requested = self.requested();
+        assert!(
+            requested.iter().any(|r| r == path),
+            "{path:?} not requested: {requested:?}"
+        );
+    }
 }
 
 impl Drop for Server {
@@ -454,18 +464,8 @@ fn version_argument_downloads_the_versioned_path_and_replaces_old_install() {
         "old version not shown: {}",
         text(&out)
     );
-    assert!(
-        server
-            .requested()
-            .contains(&format!("/v1.2.3/{}", artifact())),
-        "{:?}",
-        server.requested()
-    );
-    assert!(
-        server
-            .requested()
-            .contains(&format!("/v1.2.3/{}.sha256", artifact()))
-    );
+    server.assert_requested(&format!("/v1.2.3/{}", artifact()));
+    server.assert_requested(&format!("/v1.2.3/{}.sha256", artifact()));
     assert!(
         same_as_packaged(&old, "dapr"),
         "the old dapr was not replaced"
@@ -489,13 +489,7 @@ fn install_dir_with_spaces_and_dashed_version_argument() {
     for name in ["dapr", "daprd"] {
         assert!(same_as_packaged(&sandbox.install_dir.join(name), name));
     }
-    assert!(
-        server
-            .requested()
-            .contains(&format!("/v1.2.3/{}", artifact())),
-        "{:?}",
-        server.requested()
-    );
+    server.assert_requested(&format!("/v1.2.3/{}", artifact()));
 }
 
 #[test]
@@ -766,13 +760,7 @@ fn architecture_names_are_mapped_like_the_official_script() {
             "{}",
             text(&out)
         );
-        assert!(
-            server
-                .requested()
-                .contains(&format!("/dapr-cli_linux_{arch}.tar.gz")),
-            "{:?}",
-            server.requested()
-        );
+        server.assert_requested(&format!("/dapr-cli_linux_{arch}.tar.gz"));
     }
 }
 
@@ -830,5 +818,5 @@ fn wget_is_used_when_curl_is_missing() {
     let out = run(cmd);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(names_in(&sandbox.install_dir), vec!["dapr", "daprd"]);
-    assert!(server.requested().contains(&format!("/{}", artifact())));
+    server.assert_requested(&format!("/{}", artifact()));
 }
