@@ -835,6 +835,15 @@ fn status_error(code: u16, reason: &str, message: String) -> Response {
         .into_response()
 }
 
+/// A real server's answer for a path it does not serve.
+fn no_route() -> Response {
+    status_error(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+    )
+}
+
 fn json_response(code: StatusCode, v: &Value) -> Response {
     (code, [("content-type", "application/json")], v.to_string()).into_response()
 }
@@ -1171,11 +1180,7 @@ async fn handle(
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["version"]) if st.lock().unwrap().plain => {
-            return status_error(
-                404,
-                "NotFound",
-                "the server could not find the requested resource".into(),
-            );
+            return no_route();
         }
         ("GET", ["version"]) => {
             return json_response(
@@ -1204,11 +1209,7 @@ async fn handle(
         ("GET", ["apis", g, v]) => {
             let s = st.lock().unwrap();
             if !s.defs.iter().any(|d| d.group == *g && d.version == *v) {
-                return status_error(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource".into(),
-                );
+                return no_route();
             }
             return json_response(StatusCode::OK, &discovery_resources(&s, g, v));
         }
@@ -1216,20 +1217,12 @@ async fn handle(
     }
     let target = { parse_path(&st.lock().unwrap(), &segs) };
     let Some(t) = target else {
-        return status_error(
-            404,
-            "NotFound",
-            "the server could not find the requested resource".into(),
-        );
+        return no_route();
     };
     let d = t.def.clone();
     // A namespaced kind has only a (read-only) cluster-wide collection route.
     if d.namespaced && t.namespace.is_empty() && (t.name.is_some() || method != Method::GET) {
-        return status_error(
-            404,
-            "NotFound",
-            "the server could not find the requested resource".into(),
-        );
+        return no_route();
     }
     if method != Method::GET {
         let name = t.name.clone().or_else(|| {
