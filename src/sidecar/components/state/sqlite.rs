@@ -327,19 +327,19 @@ fn expiration(metadata: &Metadata) -> Result<Option<String>, StateError> {
     })
 }
 
+// The per-request statements go through `prepare_cached`: the connection keeps them
+// compiled, so a read or write does not re-parse its SQL each time.
 fn apply_set(conn: &Connection, table: &str, req: &SetRequest) -> Result<(), StateError> {
     let (value, is_binary) = encode(&req.value);
     let expires = expiration(&req.metadata)?;
     let etag = uuid::Uuid::new_v4().to_string();
     let now = now_ts();
     let changed = if let Some(given) = &req.etag {
-        conn.execute(
-            &format!(
-                "UPDATE {table} SET value = ?1, is_binary = ?2, etag = ?3, expiration_time = ?4, update_time = ?5
+        conn.prepare_cached(&format!(
+            "UPDATE {table} SET value = ?1, is_binary = ?2, etag = ?3, expiration_time = ?4, update_time = ?5
                  WHERE key = ?6 AND etag = ?7 AND (expiration_time IS NULL OR expiration_time > ?5)"
-            ),
-            params![value, is_binary, etag, expires, now, req.key, given],
-        )
+        ))
+        .and_then(|mut st| st.execute(params![value, is_binary, etag, expires, now, req.key, given]))
         .map_err(other)?
     } else {
         let only_if_expired = if req.options.concurrency == Concurrency::FirstWrite {
@@ -347,16 +347,14 @@ fn apply_set(conn: &Connection, table: &str, req: &SetRequest) -> Result<(), Sta
         } else {
             String::new()
         };
-        conn.execute(
-            &format!(
-                "INSERT INTO {table} (key, value, is_binary, etag, expiration_time, update_time)
+        conn.prepare_cached(&format!(
+            "INSERT INTO {table} (key, value, is_binary, etag, expiration_time, update_time)
                  VALUES (?6, ?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, is_binary = excluded.is_binary,
                    etag = excluded.etag, expiration_time = excluded.expiration_time,
                    update_time = excluded.update_time{only_if_expired}"
-            ),
-            params![value, is_binary, etag, expires, now, req.key],
-        )
+        ))
+        .and_then(|mut st| st.execute(params![value, is_binary, etag, expires, now, req.key]))
         .map_err(other)?
     };
     if changed == 0 {
@@ -375,13 +373,11 @@ fn apply_delete(conn: &Connection, table: &str, req: &DeleteRequest) -> Result<(
     match &req.etag {
         Some(given) => {
             let changed = conn
-                .execute(
-                    &format!(
-                        "DELETE FROM {table} WHERE key = ?1 AND etag = ?2
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE key = ?1 AND etag = ?2
                          AND (expiration_time IS NULL OR expiration_time > ?3)"
-                    ),
-                    params![req.key, given, now_ts()],
-                )
+                ))
+                .and_then(|mut st| st.execute(params![req.key, given, now_ts()]))
                 .map_err(other)?;
             if changed == 0 {
                 return Err(StateError::EtagMismatch(format!(
@@ -391,11 +387,9 @@ fn apply_delete(conn: &Connection, table: &str, req: &DeleteRequest) -> Result<(
             }
         }
         None => {
-            conn.execute(
-                &format!("DELETE FROM {table} WHERE key = ?1"),
-                params![req.key],
-            )
-            .map_err(other)?;
+            conn.prepare_cached(&format!("DELETE FROM {table} WHERE key = ?1"))
+                .and_then(|mut st| st.execute(params![req.key]))
+                .map_err(other)?;
         }
     }
     Ok(())
@@ -417,21 +411,20 @@ impl StateStore for SqliteStore {
         self.inner
             .call(move |conn| {
                 let row = conn
-                    .query_row(
-                        &format!(
-                            "SELECT value, is_binary, etag, expiration_time FROM {table}
+                    .prepare_cached(&format!(
+                        "SELECT value, is_binary, etag, expiration_time FROM {table}
                              WHERE key = ?1 AND (expiration_time IS NULL OR expiration_time > ?2)"
-                        ),
-                        params![key, now_ts()],
-                        |r| {
+                    ))
+                    .and_then(|mut st| {
+                        st.query_row(params![key, now_ts()], |r| {
                             Ok((
                                 r.get::<_, String>(0)?,
                                 r.get::<_, bool>(1)?,
                                 r.get::<_, String>(2)?,
                                 r.get::<_, Option<String>>(3)?,
                             ))
-                        },
-                    )
+                        })
+                    })
                     .optional()
                     .map_err(other)?;
                 let Some((value, is_binary, etag, expires)) = row else {
