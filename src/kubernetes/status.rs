@@ -71,9 +71,11 @@ pub fn age_and_created(meta: &kube::api::ObjectMeta) -> (String, String) {
 
 /// `Running`, `Waiting (<reason>)`, `Terminated`, or the pod phase, from the first container.
 pub fn pod_state(p: &Pod) -> String {
-    let status = p.status.clone().unwrap_or_default();
-    if let Some(cs) = status.container_statuses.as_ref().and_then(|c| c.first())
-        && let Some(state) = &cs.state
+    let status = p.status.as_ref();
+    if let Some(state) = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|cs| cs.state.as_ref())
     {
         if state.running.is_some() {
             return "Running".into();
@@ -85,7 +87,9 @@ pub fn pod_state(p: &Pod) -> String {
             return "Terminated".into();
         }
     }
-    status.phase.unwrap_or_else(|| "Unknown".into())
+    status
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Unknown".into())
 }
 
 fn first_container_ready(p: &Pod) -> bool {
