@@ -44,8 +44,20 @@ pub enum RuntimeSource {
     Binary(PathBuf),
     /// An official release: `<base>/v<version>/daprd_<os>_<arch>.tar.gz`.
     Release { version: String, base_url: String },
-    /// An air-gapped bundle directory (`details.json` + `<daprBinarySubDir>/daprd_<os>_<arch>.tar.gz`).
-    Bundle(PathBuf),
+    /// An air-gapped bundle directory (`details.json` + `<daprBinarySubDir>/daprd_<os>_<arch>.tar.gz`),
+    /// its `details.json` read once by [`RuntimeSource::bundle`].
+    Bundle {
+        dir: PathBuf,
+        details: BundleDetails,
+    },
+}
+
+impl RuntimeSource {
+    /// The bundle at `dir`, with its `details.json` read and validated.
+    pub fn bundle(dir: PathBuf) -> Result<RuntimeSource, Error> {
+        let details = read_bundle_details(&dir)?;
+        Ok(RuntimeSource::Bundle { dir, details })
+    }
 }
 
 /// The fields of an installer bundle's `details.json`.
@@ -123,14 +135,11 @@ pub fn archive_name(binary: &str) -> String {
 }
 
 /// The runtime version the source will install (bundles: `details.json`'s `daprd`).
-pub fn source_version(source: &RuntimeSource) -> Result<String, Error> {
+pub fn source_version(source: &RuntimeSource) -> String {
     match source {
-        RuntimeSource::Binary(_) => Ok(crate::VERSION.to_string()),
-        RuntimeSource::Release { version, .. } => Ok(version.trim_start_matches('v').to_string()),
-        RuntimeSource::Bundle(dir) => Ok(read_bundle_details(dir)?
-            .daprd
-            .trim_start_matches('v')
-            .to_string()),
+        RuntimeSource::Binary(_) => crate::VERSION.to_string(),
+        RuntimeSource::Release { version, .. } => version.trim_start_matches('v').to_string(),
+        RuntimeSource::Bundle { details, .. } => details.daprd.trim_start_matches('v').to_string(),
     }
 }
 
@@ -196,8 +205,7 @@ fn fetch_binary(
             }
             extract_binary(&archive, name, &archive_file).map(Some)
         }
-        RuntimeSource::Bundle(dir) => {
-            let details = read_bundle_details(dir)?;
+        RuntimeSource::Bundle { dir, details } => {
             let path = dir
                 .join(&details.dapr_binary_sub_dir)
                 .join(archive_name(name));
@@ -216,7 +224,7 @@ pub fn install_runtime(
     slim: bool,
     reporter: &dyn Reporter,
 ) -> Result<Installed, Error> {
-    let version = source_version(source)?;
+    let version = source_version(source);
     let mut names = vec!["daprd"];
     if slim {
         names.push("placement");

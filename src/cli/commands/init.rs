@@ -257,7 +257,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let home = ctx.home()?;
     let version_arg = args.runtime_version.trim();
     let source = if from_dir {
-        RuntimeSource::Bundle(std::path::absolute(&args.from_dir)?)
+        RuntimeSource::bundle(std::path::absolute(&args.from_dir)?)?
     } else if version_arg.is_empty()
         || version_arg == "latest"
         || version_arg.trim_start_matches('v') == crate::VERSION
@@ -275,7 +275,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             base_url: base,
         }
     };
-    let version = backend::source_version(&source)?;
+    let version = backend::source_version(&source);
     let reinstall = home.daprd().exists();
     if reinstall {
         p.info(&format!(
