@@ -28,14 +28,6 @@ pub trait Progress {
     fn warn(&self, msg: &str);
 }
 
-/// A `Progress` that says nothing (tests, `--dry-run`).
-pub struct Quiet;
-impl Progress for Quiet {
-    fn pending(&self, _: &str) {}
-    fn done(&self, _: &str) {}
-    fn warn(&self, _: &str) {}
-}
-
 fn api_for(client: &Client, obj: &Object) -> Result<Api<DynamicObject>, K8sError> {
     let (ar, namespaced) =
         resource_for(obj.api_version(), obj.kind()).ok_or_else(|| K8sError::Object {
