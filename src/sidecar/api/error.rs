@@ -143,14 +143,6 @@ impl ApiError {
         )
     }
 
-    pub fn state_bulk_get(store: &str, e: &StateError) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_STATE_BULK_GET",
-            format!("failed getting state in bulk from state store {store}: {e}"),
-        )
-    }
-
     /// Any store failure during a transaction is a 500, ETag mismatches included, as upstream.
     pub fn state_transaction(e: &StateError) -> Self {
         Self::new(

@@ -95,26 +95,8 @@ impl From<UnixListener> for GrpcListener {
     }
 }
 
-/// Serves the gRPC API on `listener` until `shutdown` resolves, then lets open calls
-/// finish. `max_msg` (`--max-body-size`) bounds received and sent messages; `api_token`
-/// (`DAPR_API_TOKEN`) is required as metadata `dapr-api-token` on every call when set.
-pub async fn serve(
-    core: Arc<Core>,
-    invoker: Option<Arc<Invoker>>,
-    listener: TcpListener,
-    max_msg: usize,
-    api_token: Option<String>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    let settings = GrpcSettings {
-        max_msg,
-        api_token,
-        api_logging: false,
-    };
-    serve_with(core, invoker, listener, settings, shutdown).await
-}
-
-/// [`serve`] with every setting, including API logging, on a TCP or Unix listener.
+/// Serves the gRPC API on a TCP or Unix listener until `shutdown` resolves, then lets open
+/// calls finish (see [`GrpcSettings`] for the limits, token and API logging).
 pub async fn serve_with(
     core: Arc<Core>,
     invoker: Option<Arc<Invoker>>,
