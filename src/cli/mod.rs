@@ -27,6 +27,13 @@ impl Context {
     pub fn home(&self) -> anyhow::Result<DaprHome> {
         Ok(DaprHome::resolve(self.runtime_path.as_deref())?)
     }
+
+    /// Whether a non-blank `--runtime-path` was given (`init -k` and `uninstall -k` refuse it).
+    pub fn runtime_path_given(&self) -> bool {
+        self.runtime_path
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+    }
 }
 
 #[derive(Debug, Parser)]

@@ -189,11 +189,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         );
     }
     if args.kubernetes {
-        if ctx
-            .runtime_path
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty())
-        {
+        if ctx.runtime_path_given() {
             return fail(ctx, "--runtime-path is only valid for self-hosted mode");
         }
         if args.redis_stack {

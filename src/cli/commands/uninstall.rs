@@ -80,11 +80,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         return Ok(1);
     }
     if args.kubernetes {
-        if ctx
-            .runtime_path
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty())
-        {
+        if ctx.runtime_path_given() {
             p.failure("--runtime-path is only valid for self-hosted mode");
             return Ok(1);
         }
