@@ -1,7 +1,8 @@
 //! `dapr version [-o json]` and the root `dapr -v/--version`: the CLI version and the
 //! installed runtime version. The runtime version comes from the file `dapr init` records
-//! beside `bin/daprd` (`n/a` when nothing is installed); `daprd --version` is run only for
-//! a `daprd` installed without that file (by hand).
+//! beside `bin/daprd` (`n/a` when nothing is installed); for a `daprd` installed without
+//! that file (by hand) it is read from the binary, which is never run
+//! (`DaprHome::runtime_version`).
 
 use crate::cli::Context;
 use crate::output::format::INVALID_FORMAT;
