@@ -375,6 +375,15 @@ fn anti_affinity(app: &str) -> Value {
     }]})
 }
 
+/// Replace the value after `flag` in container args (left alone when the flag is absent).
+fn set_arg(args: &mut [Value], flag: &str, value: &str) {
+    if let Some(i) = args.iter().position(|a| a == flag)
+        && i + 1 < args.len()
+    {
+        args[i + 1] = json!(value);
+    }
+}
+
 /// Per-object adjustments that depend on values: labels, HA, pull policy, log flags.
 fn adjust(obj: &mut Value, component: &str, v: &Values) {
     let labels = common_labels(component, &v.tag);
@@ -402,21 +411,16 @@ fn adjust(obj: &mut Value, component: &str, v: &Values) {
             let Some(args) = c["args"].as_array_mut() else {
                 continue;
             };
-            if let Some((_, level)) = v.log_levels.iter().rev().find(|(s, _)| s == subchart)
-                && let Some(i) = args.iter().position(|a| a == "--log-level")
-                && i + 1 < args.len()
-            {
-                args[i + 1] = json!(level);
+            if let Some((_, level)) = v.log_levels.iter().rev().find(|(s, _)| s == subchart) {
+                set_arg(args, "--log-level", level);
             }
             if v.log_as_json {
                 args.push(json!("--log-as-json"));
             }
             if subchart == "dapr_operator"
                 && let Some(w) = &v.watch_interval
-                && let Some(i) = args.iter().position(|a| a == "--watch-interval")
-                && i + 1 < args.len()
             {
-                args[i + 1] = json!(w);
+                set_arg(args, "--watch-interval", w);
             }
         }
         if subchart == "dapr_sidecar_injector"
