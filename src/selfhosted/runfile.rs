@@ -178,22 +178,23 @@ pub struct Template {
 /// `dapr.yaml`. Returns an absolute path.
 pub fn resolve_path(arg: &str) -> Result<PathBuf, TemplateError> {
     let p = absolute(Path::new(&expand_home(arg)));
-    let meta = std::fs::metadata(&p).map_err(|e| TemplateError::Stat {
-        path: p.display().to_string(),
-        reason: process::go_io_error(&e),
-    })?;
-    if meta.is_dir() {
+    if stat(&p)?.is_dir() {
         let f = p.join("dapr.yaml");
-        std::fs::metadata(&f).map_err(|e| TemplateError::Stat {
-            path: f.display().to_string(),
-            reason: process::go_io_error(&e),
-        })?;
+        stat(&f)?;
         return Ok(f);
     }
     match p.extension().and_then(|e| e.to_str()) {
         Some("yaml" | "yml") => Ok(p),
         _ => Err(TemplateError::NotYaml(p.display().to_string())),
     }
+}
+
+/// `p`'s metadata, or a `stat <path>: <reason>` error (Go wording).
+fn stat(p: &Path) -> Result<std::fs::Metadata, TemplateError> {
+    std::fs::metadata(p).map_err(|e| TemplateError::Stat {
+        path: p.display().to_string(),
+        reason: process::go_io_error(&e),
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -226,10 +227,7 @@ fn expand_home(p: &str) -> String {
 /// Resolve a path from the template relative to `base`; it must exist.
 fn existing(base: &Path, p: &str) -> Result<PathBuf, TemplateError> {
     let abs = absolute(&base.join(expand_home(p)));
-    std::fs::metadata(&abs).map_err(|e| TemplateError::Stat {
-        path: abs.display().to_string(),
-        reason: process::go_io_error(&e),
-    })?;
+    stat(&abs)?;
     Ok(abs)
 }
 
