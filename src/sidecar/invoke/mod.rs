@@ -214,11 +214,6 @@ impl Invoker {
         self.internal_port
     }
 
-    /// Path of the name-resolution registry file.
-    pub fn registry_path(&self) -> &str {
-        &self.registry.settings().path
-    }
-
     /// Serves sidecar-to-sidecar calls until `shutdown` completes, then drains open
     /// connections (up to 5 s). Keeps this sidecar's name-resolution row (inserted by
     /// [`Invoker::bind`]) fresh while serving. Call once.
@@ -342,10 +337,6 @@ impl Invoker {
     /// calls to the app fail with `app is not in a healthy state`. Starts healthy.
     pub fn set_app_healthy(&self, healthy: bool) {
         self.channel.set_healthy(healthy);
-    }
-
-    pub fn app_healthy(&self) -> bool {
-        self.channel.is_healthy()
     }
 
     /// Handles `/v1.0/invoke/...` (any verb) and every request no other API route matched.
