@@ -75,14 +75,7 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
 /// wrap it: PrivateKeyInfo { 0, { id-ecPublicKey, prime256v1 }, OCTET STRING sec1 }.
 fn sec1_to_pkcs8_pem(pem: &str) -> Option<String> {
     use base64::Engine;
-    const BEGIN: &str = "-----BEGIN EC PRIVATE KEY-----";
-    let start = pem.find(BEGIN)? + BEGIN.len();
-    let end = pem[start..].find("-----END EC PRIVATE KEY-----")? + start;
-    let b64: String = pem[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let sec1 = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let sec1 = super::resources::pem_block(pem, "EC PRIVATE KEY")?;
     const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
     const PRIME256V1: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     let mut body = vec![0x02, 0x01, 0x00];

@@ -193,16 +193,20 @@ pub async fn trust_bundle(
 
 /// The NotAfter time of the first certificate in a PEM text.
 pub fn pem_not_after(pem: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    der_not_after(&pem_block(std::str::from_utf8(pem).ok()?, "CERTIFICATE")?)
+}
+
+/// The DER bytes of the first `-----BEGIN <label>-----` block of a PEM text.
+pub(super) fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     use base64::Engine;
-    let text = std::str::from_utf8(pem).ok()?;
-    let start = text.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
-    let end = text[start..].find("-----END CERTIFICATE-----")? + start;
+    let begin = format!("-----BEGIN {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let end = text[start..].find(&format!("-----END {label}-----"))? + start;
     let b64: String = text[start..end]
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    der_not_after(&der)
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
 /// One DER TLV: (tag, content, rest).
