@@ -40,7 +40,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
-    let mut root = crate::cli::Cli::command();
     let Some(target) = args.shell else {
         ctx.printer
             .help(&crate::cli::help_page(&["completion".to_string()]));
@@ -53,7 +52,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         Target::Powershell => Shell::PowerShell,
     };
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut root, "dapr", &mut script);
+    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "dapr", &mut script);
     ctx.printer.data(&String::from_utf8_lossy(&script));
     Ok(0)
 }
