@@ -15,17 +15,15 @@ impl Progress {
             return Progress { bar: None };
         }
         let bar = match total {
-            Some(t) => ProgressBar::new(t),
+            Some(t) => ProgressBar::new(t).with_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                )
+                .map(|s| s.progress_chars("=> "))
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
             None => ProgressBar::new_spinner(),
         };
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        if total.is_some() {
-            bar.set_style(style);
-        }
         bar.set_message(label.to_string());
         Progress { bar: Some(bar) }
     }
