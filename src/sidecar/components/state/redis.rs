@@ -314,19 +314,21 @@ impl RedisStore {
         })
     }
 
+    /// Runs one command within the operation timeout. The Redis error, if any, is left to
+    /// the caller: writes and reads look inside it before mapping it.
     async fn bounded<T>(
         &self,
         what: &str,
         fut: impl std::future::Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, StateError> {
-        match tokio::time::timeout(self.op_timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.map_error(what, e)),
-            Err(_) => Err(StateError::Other(format!(
-                "redis {}: {what} got no answer within {:?}",
-                self.address, self.op_timeout
-            ))),
-        }
+    ) -> Result<Result<T, RedisError>, StateError> {
+        tokio::time::timeout(self.op_timeout, fut)
+            .await
+            .map_err(|_| {
+                StateError::Other(format!(
+                    "redis {}: {what} got no answer within {:?}",
+                    self.address, self.op_timeout
+                ))
+            })
     }
 
     fn map_error(&self, what: &str, e: RedisError) -> StateError {
@@ -349,14 +351,15 @@ impl RedisStore {
                 .arg(&op.ttl);
         }
         let mut conn = self.conn.clone();
-        match tokio::time::timeout(
-            self.op_timeout,
-            invocation.invoke_async::<::redis::Value>(&mut conn),
-        )
-        .await
+        match self
+            .bounded(
+                "write",
+                invocation.invoke_async::<::redis::Value>(&mut conn),
+            )
+            .await?
         {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
+            Ok(_) => Ok(()),
+            Err(e) => {
                 let text = e.to_string();
                 if let Some(pos) = text.find("ETAG_MISMATCH") {
                     // The client renders the reply as `ETAG_MISMATCH: <n>` (code, detail).
@@ -387,10 +390,6 @@ impl RedisStore {
                     Err(self.map_error("write", e))
                 }
             }
-            Err(_) => Err(StateError::Other(format!(
-                "redis {}: write got no answer within {:?}",
-                self.address, self.op_timeout
-            ))),
         }
     }
 
@@ -471,15 +470,7 @@ impl StateStore for RedisStore {
         let mut pipe = ::redis::pipe();
         pipe.cmd("HGETALL").arg(key).cmd("PTTL").arg(key);
         let result: Result<(HashMap<String, Vec<u8>>, i64), RedisError> =
-            match tokio::time::timeout(self.op_timeout, pipe.query_async(&mut conn)).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(StateError::Other(format!(
-                        "redis {}: get got no answer within {:?}",
-                        self.address, self.op_timeout
-                    )));
-                }
-            };
+            self.bounded("get", pipe.query_async(&mut conn)).await?;
         let (mut fields, pttl) = match result {
             Ok(v) => v,
             // Inside a pipeline the server error comes wrapped, so match on the text too.
@@ -488,7 +479,8 @@ impl StateStore for RedisStore {
                 let mut conn = self.conn.clone();
                 let value: Option<Vec<u8>> = self
                     .bounded("get", ::redis::cmd("GET").arg(key).query_async(&mut conn))
-                    .await?;
+                    .await?
+                    .map_err(|e| self.map_error("get", e))?;
                 return Ok(value.map(|v| GetResponse {
                     data: Bytes::from(v),
                     etag: None,
