@@ -195,8 +195,6 @@ async fn create_stores(
         });
         stores.push(StoreEntry {
             name: c.name.clone(),
-            component_type: c.component_type.clone(),
-            version: c.version.clone(),
             store,
             prefix,
         });

@@ -22,8 +22,6 @@ use crate::sidecar::components::state::{
 /// A state store as the API sees it.
 pub struct StoreEntry {
     pub name: String,
-    pub component_type: String,
-    pub version: String,
     pub store: Arc<dyn StateStore>,
     pub prefix: KeyPrefix,
 }

@@ -819,8 +819,6 @@ mod tests {
             let comp = Component::new("statestore", "state.in-memory");
             stores.push(StoreEntry {
                 name: "statestore".into(),
-                component_type: "state.in-memory".into(),
-                version: "v1".into(),
                 store: Arc::new(MemoryStore::new()),
                 prefix: KeyPrefix::from_component(&comp, "app1").unwrap(),
             });
