@@ -229,20 +229,13 @@ pub fn prepare(
         });
     }
 
-    // Config: explicit file must exist (daprd would fail later with a vaguer message); the
-    // default one is skipped when `dapr init` has not created it.
-    let config = match &cfg.config {
-        Some(p) => {
-            if let Err(e) = std::fs::metadata(p) {
-                return Err(RunError::Config {
-                    path: p.display().to_string(),
-                    reason: process::go_io_error(&e),
-                });
-            }
-            Some(p.clone())
-        }
-        None => Some(dapr_dir.join("config.yaml")).filter(|p| p.is_file()),
-    };
+    // Config: an explicit file must be readable, which reading it for mTLS checks (daprd
+    // would fail later with a vaguer message); the default one is skipped when `dapr init`
+    // has not created it.
+    let config = cfg
+        .config
+        .clone()
+        .or_else(|| Some(dapr_dir.join("config.yaml")).filter(|p| p.is_file()));
     let mtls = config
         .as_deref()
         .map(config_enables_mtls)
@@ -1099,6 +1092,27 @@ mod tests {
             Some("h:1")
         );
         assert_eq!(with_default_port(Some(" "), "localhost", 50005), None);
+    }
+
+    #[test]
+    fn an_explicit_config_must_be_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("components")).unwrap();
+        for (name, reason) in [
+            ("nope.yaml", "no such file or directory"),
+            ("components", "is a directory"),
+        ] {
+            let path = dir.path().join(name);
+            let cfg = RunConfig {
+                app_id: "foo".into(),
+                config: Some(path.clone()),
+                ..RunConfig::default()
+            };
+            assert_eq!(
+                prepare(&cfg, dir.path(), &[]).unwrap_err().to_string(),
+                format!("error reading config file {}: {reason}", path.display())
+            );
+        }
     }
 
     #[test]
