@@ -249,7 +249,7 @@ pub struct Config {
     pub public_port: Option<u16>,
     pub public_listen_address: IpAddr,
     pub resources_paths: Vec<PathBuf>,
-    pub config_files: Vec<PathBuf>,
+    /// What the `--config` files say (the files are read once, while resolving flags).
     pub configuration: RuntimeConfiguration,
     pub log_level: Level,
     pub log_as_json: bool,
@@ -687,7 +687,6 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         public_port,
         public_listen_address,
         resources_paths,
-        config_files,
         configuration,
         log_level,
         log_as_json: f.log_as_json,
