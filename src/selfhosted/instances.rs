@@ -315,10 +315,7 @@ pub fn created(epoch_seconds: u64) -> String {
 /// Every running sidecar with an app id, with its metadata.
 pub fn list() -> anyhow::Result<Vec<Instance>> {
     let sidecars = scan();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = now_secs();
     let extended: Vec<Extended> = std::thread::scope(|scope| {
         let handles: Vec<_> = sidecars
             .iter()
@@ -332,34 +329,54 @@ pub fn list() -> anyhow::Result<Vec<Instance>> {
     Ok(sidecars
         .into_iter()
         .zip(extended)
-        .map(|(s, e)| Instance {
-            app_id: s.app_id,
-            http_port: s.http_port,
-            grpc_port: s.grpc_port,
-            app_port: s.app_port,
-            metrics_enabled: s.metrics_enabled,
-            command: e.app_command,
-            age: if s.start_time == 0 {
-                String::new()
-            } else {
-                age(now.saturating_sub(s.start_time))
-            },
-            created: if s.start_time == 0 {
-                String::new()
-            } else {
-                created(s.start_time)
-            },
-            daprd_pid: s.pid,
-            cli_pid: e.cli_pid,
-            app_pid: e.app_pid,
-            max_request_body_size: MAX_REQUEST_BODY_SIZE,
-            http_read_buffer_size: HTTP_READ_BUFFER_SIZE,
-            run_template_path: e.run_template_path,
-            app_log_path: e.app_log_path,
-            daprd_log_path: e.daprd_log_path,
-            run_template_name: e.run_template_name,
-        })
+        .map(|(s, e)| instance(s, e, now))
         .collect())
+}
+
+/// The running instance of `app_id` with its metadata; only its sidecar is asked.
+pub fn get(app_id: &str) -> Option<Instance> {
+    let sidecar = find(app_id)?;
+    let now = now_secs();
+    let extended = fetch_extended(&sidecar);
+    Some(instance(sidecar, extended, now))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One row from what the process table and the sidecar's metadata say.
+fn instance(s: Sidecar, e: Extended, now: u64) -> Instance {
+    Instance {
+        app_id: s.app_id,
+        http_port: s.http_port,
+        grpc_port: s.grpc_port,
+        app_port: s.app_port,
+        metrics_enabled: s.metrics_enabled,
+        command: e.app_command,
+        age: if s.start_time == 0 {
+            String::new()
+        } else {
+            age(now.saturating_sub(s.start_time))
+        },
+        created: if s.start_time == 0 {
+            String::new()
+        } else {
+            created(s.start_time)
+        },
+        daprd_pid: s.pid,
+        cli_pid: e.cli_pid,
+        app_pid: e.app_pid,
+        max_request_body_size: MAX_REQUEST_BODY_SIZE,
+        http_read_buffer_size: HTTP_READ_BUFFER_SIZE,
+        run_template_path: e.run_template_path,
+        app_log_path: e.app_log_path,
+        daprd_log_path: e.daprd_log_path,
+        run_template_name: e.run_template_name,
+    }
 }
 
 #[cfg(test)]

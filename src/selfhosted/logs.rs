@@ -88,15 +88,16 @@ pub fn prune(dir: &Path, app_id: &str, keep: usize) {
     }
 }
 
-/// Find the log file to show for `app_id`.
+/// Find the log file to show for `app_id`; `running` is its running instance, if any
+/// (`instances::get`).
 pub fn find(
     app_id: &str,
     source: Source,
     logs_dir: &Path,
-    running: &[Instance],
+    running: Option<&Instance>,
     cwd: &Path,
 ) -> Result<PathBuf, LogsError> {
-    if let Some(i) = running.iter().find(|i| i.app_id == app_id) {
+    if let Some(i) = running {
         let p = match source {
             Source::Daprd => &i.daprd_log_path,
             Source::App => &i.app_log_path,

@@ -57,13 +57,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         LogSource::Daprd => Source::Daprd,
         LogSource::App => Source::App,
     };
-    let running = instances::list().unwrap_or_default();
+    // Only this app's sidecar is asked for its metadata (its log paths and CLI pid).
+    let running = instances::get(&args.app_id);
     let cwd = std::env::current_dir().unwrap_or_default();
     let path = logs::find(
         &args.app_id,
         source,
         &home.root().join("logs"),
-        &running,
+        running.as_ref(),
         &cwd,
     )?;
     let (text, end) = logs::read(&path, args.tail)?;
