@@ -884,32 +884,18 @@ async fn supervise(
         }
     }
 
+    let warn = |msg: &str| console.note(Note::Warning, msg);
     let cli_pid = std::process::id().to_string();
-    if let Err(e) = process::put_metadata(&p.endpoint, "cliPID", &cli_pid).await {
-        console.note(
-            Note::Warning,
-            &format!("Could not update sidecar metadata for cliPID: {e}"),
-        );
-    }
+    store_metadata(&p.endpoint, "cliPID", &cli_pid, warn).await;
     if let Some((_, pid)) = &app {
         console.note(Note::Info, &format!("Updating metadata for appPID: {pid}"));
-        if let Err(e) = process::put_metadata(&p.endpoint, "appPID", &pid.to_string()).await {
-            console.note(
-                Note::Warning,
-                &format!("Could not update sidecar metadata for appPID: {e}"),
-            );
-        }
+        store_metadata(&p.endpoint, "appPID", &pid.to_string(), warn).await;
         let cmd = p.command.join(" ");
         console.note(
             Note::Info,
             &format!("Updating metadata for app command: {cmd}"),
         );
-        if let Err(e) = process::put_metadata(&p.endpoint, "appCommand", &cmd).await {
-            console.note(
-                Note::Warning,
-                &format!("Could not update sidecar metadata for appCommand: {e}"),
-            );
-        }
+        store_metadata(&p.endpoint, "appCommand", &cmd, warn).await;
     }
     if app.is_some() {
         console.note(
@@ -1028,6 +1014,14 @@ async fn supervise(
     };
     cleanup_sockets(&p);
     code
+}
+
+/// Store `key` in the sidecar's metadata (`PUT /v1.0/metadata/<key>`); a failure is only
+/// a warning, handed to `warn`.
+pub(crate) async fn store_metadata(ep: &Target, key: &str, value: &str, warn: impl Fn(&str)) {
+    if let Err(e) = process::put_metadata(ep, key, value).await {
+        warn(&format!("Could not update sidecar metadata for {key}: {e}"));
+    }
 }
 
 /// SIGKILL whole process groups (a second stop signal during the graceful stop).

@@ -802,12 +802,10 @@ async fn start_app(
             ),
             _ => {}
         }
-        if let Err(e) = process::put_metadata(&prepared.endpoint, k, &v).await {
-            dsink.status(
-                Note::Warning,
-                &format!("Could not update sidecar metadata for {k}: {e}"),
-            );
-        }
+        run::store_metadata(&prepared.endpoint, k, &v, |msg| {
+            dsink.status(Note::Warning, msg)
+        })
+        .await;
     }
     dsink.status(
         Note::Success,
