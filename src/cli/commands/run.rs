@@ -227,23 +227,16 @@ pub fn kubernetes_run_file(_file: &str, ctx: &Context) -> anyhow::Result<i32> {
     Ok(1)
 }
 
-/// Run flags that were set on the command line together with `-f` (they do not apply).
+/// Run flags that were set on the command line together with `-f` (they do not apply):
+/// those whose value differs from the clap default.
 fn ignored_flags(a: &Args) -> Vec<&'static str> {
-    let d = Args {
-        app_port: -1,
-        app_channel_address: "127.0.0.1".into(),
-        app_protocol: "http".into(),
-        dapr_http_port: -1,
-        dapr_grpc_port: -1,
-        dapr_internal_grpc_port: -1,
-        metrics_port: -1,
-        profile_port: -1,
-        log_level: "info".into(),
-        app_max_concurrency: -1,
-        max_body_size: "4Mi".into(),
-        read_buffer_size: "4Ki".into(),
-        ..Args::default()
-    };
+    use clap::{Args as _, FromArgMatches};
+    // The defaults, as clap itself fills them in for a bare `run`.
+    let d = Args::augment_args(clap::Command::new("run"))
+        .try_get_matches_from(["run"])
+        .ok()
+        .and_then(|m| Args::from_arg_matches(&m).ok())
+        .unwrap_or_default();
     let mut v = Vec::new();
     let mut check = |set: bool, name: &'static str| {
         if set {
@@ -292,4 +285,42 @@ fn ignored_flags(a: &Args) -> Vec<&'static str> {
     check(!a.dapr_listen_addresses.is_empty(), "dapr-listen-addresses");
     check(!a.command.is_empty(), "command");
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ignored(args: &[&str]) -> Vec<&'static str> {
+        match crate::cli::Cli::try_parse_from(args).unwrap().command {
+            Some(crate::cli::Command::Run(a)) => ignored_flags(&a),
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_that_differ_from_their_defaults_are_reported() {
+        assert!(ignored(&["dapr", "run", "-f", "x.yaml"]).is_empty());
+        // A default given explicitly changes nothing, so it is not reported.
+        assert_eq!(
+            ignored(&[
+                "dapr",
+                "run",
+                "-f",
+                "x.yaml",
+                "--log-level",
+                "debug",
+                "-p",
+                "3000",
+                "--max-body-size",
+                "4Mi",
+                "--read-buffer-size",
+                "4Ki",
+                "-P",
+                "http",
+            ]),
+            ["app-port", "log-level"]
+        );
+    }
 }
