@@ -231,10 +231,17 @@ fn existing(base: &Path, p: &str) -> Result<PathBuf, TemplateError> {
     Ok(abs)
 }
 
-/// Load a template from `-f <arg>` (`-` reads stdin; relative paths then resolve against
-/// the current directory).
-pub fn load(arg: &str) -> Result<Template, TemplateError> {
-    let (path, text, base) = if arg == "-" {
+/// Load the template at `file`, as [`resolve_path`] returned it; `None` (`-f -`) reads
+/// stdin, and relative paths then resolve against the current directory.
+pub fn load(file: Option<&Path>) -> Result<Template, TemplateError> {
+    let (path, text, base) = if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read {
+            path: path.display().to_string(),
+            reason: process::go_io_error(&e),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        (path.to_path_buf(), text, base)
+    } else {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
             TemplateError::Read {
@@ -244,14 +251,6 @@ pub fn load(arg: &str) -> Result<Template, TemplateError> {
         })?;
         let cwd = std::env::current_dir().unwrap_or_default();
         (cwd.join("-"), s, cwd)
-    } else {
-        let path = resolve_path(arg)?;
-        let text = std::fs::read_to_string(&path).map_err(|e| TemplateError::Read {
-            path: path.display().to_string(),
-            reason: process::go_io_error(&e),
-        })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        (path, text, base)
     };
     parse(&path, &text, &base)
 }
@@ -492,13 +491,18 @@ async fn supervise(
         return 1;
     };
     // A path that names no template is reported as the official CLI does, before loading.
-    if arg != "-"
-        && let Err(e) = resolve_path(arg)
-    {
-        console.note(Note::Failure, &format!("Failed to get run file path: {e}"));
-        return 1;
-    }
-    let template = match load(arg) {
+    let file = if arg == "-" {
+        None
+    } else {
+        match resolve_path(arg) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                console.note(Note::Failure, &format!("Failed to get run file path: {e}"));
+                return 1;
+            }
+        }
+    };
+    let template = match load(file.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             console.note(
