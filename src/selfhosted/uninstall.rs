@@ -36,17 +36,12 @@ fn containers(bin: &Path, all: bool) -> Vec<&'static str> {
 }
 
 /// Remove `dir`, retrying a few times (files held open on some systems). Missing is fine.
-fn remove_dir(dir: &Path) -> Result<Step, Error> {
-    if !dir.exists() {
-        return Ok(Step::Missing(dir.to_path_buf()));
-    }
+fn remove_dir(dir: &Path) -> Result<(), Error> {
     let mut last = None;
     for attempt in 0..3 {
         match std::fs::remove_dir_all(dir) {
-            Ok(()) => return Ok(Step::Removed(dir.to_path_buf())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Step::Removed(dir.to_path_buf()));
-            }
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => last = Some(e),
         }
         if attempt < 2 {
@@ -77,11 +72,10 @@ pub fn uninstall(home: &DaprHome, all: bool, on_step: &mut dyn FnMut(&Step)) -> 
 
 /// Report, then remove, one directory.
 fn remove_reported(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<(), Error> {
-    let step = if dir.exists() {
-        Step::Removed(dir.to_path_buf())
-    } else {
-        Step::Missing(dir.to_path_buf())
-    };
-    on_step(&step);
-    remove_dir(dir).map(|_| ())
+    if !dir.exists() {
+        on_step(&Step::Missing(dir.to_path_buf()));
+        return Ok(());
+    }
+    on_step(&Step::Removed(dir.to_path_buf()));
+    remove_dir(dir)
 }
