@@ -813,6 +813,9 @@ fn init_rejects_bad_flag_combinations() {
     let o = env.run(&["uninstall", "--all", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
     o.expect("Invalid container runtime");
+    let o = env.run(&["init", "--image-variant", "alpine"]);
+    assert_eq!(o.code, 1);
+    o.expect("image variant alpine is not supported");
     for registry in ["docker.io", "ghcr.io"] {
         let o = env.run(&["init", "--image-registry", registry]);
         assert_eq!(o.code, 1, "{}", o.all());

@@ -173,6 +173,13 @@ impl backend::Reporter for BarReporter {
     }
 }
 
+/// The error for an `--image-variant` other than none or `mariner` (both modes check it,
+/// each at its own place in the official order of checks).
+fn unsupported_image_variant(variant: &str) -> Option<String> {
+    (!variant.is_empty() && variant != "mariner")
+        .then(|| format!("image variant {variant} is not supported"))
+}
+
 fn fail(ctx: &Context, msg: &str) -> anyhow::Result<i32> {
     ctx.printer.failure(msg);
     Ok(1)
@@ -195,11 +202,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         if args.redis_stack {
             return fail(ctx, "--redis-stack is only valid for self-hosted mode");
         }
-        if !args.image_variant.is_empty() && args.image_variant != "mariner" {
-            return fail(
-                ctx,
-                &format!("image variant {} is not supported", args.image_variant),
-            );
+        if let Some(msg) = unsupported_image_variant(&args.image_variant) {
+            return fail(ctx, &msg);
         }
         return run_kubernetes(args, ctx);
     }
@@ -213,11 +217,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             "Invalid container runtime. Supported values are docker and podman.",
         );
     }
-    if !args.image_variant.is_empty() && args.image_variant != "mariner" {
-        return fail(
-            ctx,
-            &format!("image variant {} is not supported", args.image_variant),
-        );
+    if let Some(msg) = unsupported_image_variant(&args.image_variant) {
+        return fail(ctx, &msg);
     }
     if !args.image_registry.is_empty() {
         p.warning("Flag --image-registry is a preview feature and is subject to change.");
