@@ -1,14 +1,28 @@
 //! `daprd`: a Dapr-compatible sidecar.
 //!
-//! Reads like a start-up script: `config` (flags) → `runtime::build` (load components, bind
-//! every port, failing early with the flag's name) → `runtime::run` (serve until SIGTERM,
-//! SIGINT or `POST /v1.0/shutdown`) → drain. The API layer (`api`) is protocol-facing;
-//! `components` hold the stores; `invoke` carries service invocation to other sidecars.
+//! Reads like a start-up script: `config` (flags) → `runtime::build` (read resources, start
+//! components, bind every port, failing early with the flag's name) → `runtime::run` (serve
+//! until SIGTERM, SIGINT or `POST /v1.0/shutdown`) → drain.
+//!
+//! * `resources`: every YAML kind daprd reads (Component, Configuration, ...);
+//! * `components`: the registry of component types and the running components;
+//! * `api`: one protocol-neutral API per building block under thin HTTP and gRPC adapters,
+//!   one error table;
+//! * `app_channel`: calls to this sidecar's own app, and its health;
+//! * `invoke`: service invocation to other sidecars and name resolution;
+//! * `resiliency`: the one place outbound calls get their retry policy;
+//! * `messages`, `body`, `log`: shared pieces.
+//!
 //! Nothing here depends on the CLI modules.
 
 pub mod api;
+pub mod app_channel;
+pub mod body;
 pub mod components;
 pub mod config;
 pub mod invoke;
 pub mod log;
+pub mod messages;
+pub mod resiliency;
+pub mod resources;
 pub mod runtime;

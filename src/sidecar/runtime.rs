@@ -25,23 +25,25 @@ use anyhow::{Context, anyhow};
 use axum::ServiceExt;
 use axum::extract::Request;
 use axum::serve::ListenerExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
-use super::api::core::{
-    AppConnection, ComponentInfo, Core, CoreInfo, HealthInfo, ShutdownRequest, StoreEntry,
-};
 use super::api::http::{self, HttpState};
-use super::components::{Component, loader, state};
+use super::api::universal::Api;
+use super::api::universal::health::ShutdownRequest;
+use super::api::universal::metadata::{AppConnection, HealthInfo, SidecarInfo};
+use super::app_channel::{self, AppChannel, AppSettings};
+use super::components::{self, ComponentStore};
 use super::config::Config;
 use super::invoke::{InvokeConfig, Invoker};
 use super::log::{self, scope};
+use super::resiliency::Resiliency;
+use super::resources;
 
 /// A sidecar with every port bound, ready to [`run`](Sidecar::run).
 pub struct Sidecar {
     cfg: Config,
-    core: Arc<Core>,
+    api: Arc<Api>,
     http: Arc<HttpState>,
     api_listeners: Vec<TcpListener>,
     public_listener: Option<TcpListener>,
@@ -157,55 +159,6 @@ async fn bind_all(
     Ok(out)
 }
 
-/// Creates the state stores of `components` (other categories are not run here).
-async fn create_stores(
-    components: &[Component],
-    app_id: &str,
-) -> anyhow::Result<(Vec<StoreEntry>, Vec<ComponentInfo>)> {
-    let mut stores = Vec::new();
-    let mut infos = Vec::new();
-    for c in components {
-        if c.category() != "state" {
-            continue;
-        }
-        let store = match state::create(c, app_id).await {
-            Ok(s) => s,
-            Err(e) if c.ignore_errors => {
-                log::warn(
-                    scope::COMPONENTS,
-                    &format!("error initializing component {} (ignored): {e}", c.name),
-                );
-                continue;
-            }
-            Err(e) => return Err(anyhow!("{e}")),
-        };
-        let prefix = state::KeyPrefix::from_component(c, app_id).map_err(|e| anyhow!("{e}"))?;
-        log::info(
-            scope::RUNTIME,
-            &format!(
-                "Component loaded: {} ({}/{})",
-                c.name, c.component_type, c.version
-            ),
-        );
-        infos.push(ComponentInfo {
-            name: c.name.clone(),
-            component_type: c.component_type.clone(),
-            version: c.version.clone(),
-            capabilities: super::api::core::state_capabilities(store.features()),
-        });
-        stores.push(StoreEntry {
-            name: c.name.clone(),
-            store,
-            prefix,
-        });
-    }
-    // The official runtime's milestone once every component has been initialised; the
-    // official CLI's run-file tests look for it in the sidecar log.
-    log::info(scope::RUNTIME, "All outstanding components processed");
-
-    Ok((stores, infos))
-}
-
 /// Reads the component files, binds every port (failing early with the flag's name), then
 /// creates the stores and the invoker.
 pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
@@ -229,8 +182,19 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         log::info(scope::RUNTIME, "API logging is enabled");
     }
 
-    let loaded = loader::load(&cfg.resources_paths, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
-    for c in &loaded.skipped {
+    let loaded = resources::load(&cfg.resources_paths, &cfg.app_id).map_err(|e| anyhow!("{e}"))?;
+    for f in &loaded.ignored_files {
+        log::warn(
+            scope::RUNTIME,
+            &format!(
+                "A non-YAML resource file {} was detected, it will not be loaded",
+                f.display()
+            ),
+        );
+    }
+    let ctx = components::Context::new(&cfg.app_id);
+    let plan = components::plan(loaded.components, &ctx).map_err(|e| anyhow!("{e}"))?;
+    for c in &plan.skipped {
         log::warn(
             scope::COMPONENTS,
             &format!(
@@ -276,34 +240,48 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         .await?
     };
 
-    // Store connections and the invoker's start-up (name resolution) overlap.
+    // The app channel and the resiliency policies every outbound call asks for.
+    let resiliency = Resiliency::default();
+    let channel = AppChannel::new(
+        &AppSettings {
+            port: cfg.app_port,
+            address: cfg.app_channel_address.clone(),
+            protocol: cfg.app_protocol.clone(),
+            token: cfg.app_api_token.clone(),
+            max_concurrency: cfg.app_max_concurrency,
+            max_body_size: cfg.max_body_size,
+        },
+        resiliency.clone(),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let channel = Arc::new(channel);
+
+    // Component start-up and the invoker's (name resolution) overlap.
     let invoke_cfg = InvokeConfig {
         app_id: cfg.app_id.clone(),
         namespace: cfg.namespace.clone(),
-        app_port: cfg.app_port,
-        app_channel_address: cfg.app_channel_address.clone(),
-        app_protocol: cfg.app_protocol.clone(),
         internal_port: cfg.internal_grpc_port,
         internal_listen_address: cfg.internal_grpc_listen_address,
         max_body_size: cfg.max_body_size,
-        app_api_token: cfg.app_api_token.clone(),
-        app_max_concurrency: cfg.app_max_concurrency,
         api_token: cfg.api_token.clone(),
         name_resolution: cfg.configuration.name_resolution.clone(),
     };
-    let (stores, invoker) = tokio::join!(
-        create_stores(&loaded.components, &cfg.app_id),
-        Invoker::bind(invoke_cfg)
+    let (components, invoker) = tokio::join!(
+        ComponentStore::start(plan, &ctx),
+        Invoker::bind(invoke_cfg, channel, resiliency.clone())
     );
     let invoker = invoker.map_err(|e| anyhow!("{e}"))?;
-    let (stores, infos) = match stores {
-        Ok(s) => s,
+    let components = match components {
+        Ok(c) => c,
         Err(e) => {
             // Do not leave this instance advertised when start-up fails.
             invoker.deregister().await;
-            return Err(e);
+            return Err(anyhow!("{e}"));
         }
     };
+    // The official runtime's milestone once every component has been initialised; the
+    // official CLI's run-file tests look for it in the sidecar log.
+    log::info(scope::RUNTIME, "All outstanding components processed");
     let invoker = Arc::new(invoker);
 
     let health = cfg.app_health.as_ref().map(|h| HealthInfo {
@@ -312,8 +290,8 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         timeout: format!("{}ms", h.timeout.as_millis()),
         threshold: h.threshold,
     });
-    let core = Arc::new(Core::new(
-        CoreInfo {
+    let api = Arc::new(Api::new(
+        SidecarInfo {
             app_id: cfg.app_id.clone(),
             runtime_version: crate::VERSION.to_string(),
             enabled_features: cfg.configuration.enabled_features.clone(),
@@ -325,12 +303,12 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
                 health,
             },
         },
-        stores,
-        infos,
+        Arc::new(components),
+        Some(invoker.clone()),
+        resiliency,
     ));
     let http = Arc::new(HttpState {
-        core: core.clone(),
-        invoker: Some(invoker.clone()),
+        api: api.clone(),
         max_body_size: cfg.max_body_size,
         max_header_bytes: cfg.read_buffer_size + 4096,
         api_token: cfg.api_token.clone(),
@@ -340,7 +318,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     });
     Ok(Sidecar {
         cfg,
-        core,
+        api,
         http,
         api_listeners,
         public_listener,
@@ -390,8 +368,7 @@ where
 fn serve_grpc(
     listener: super::api::grpc::GrpcListener,
     cfg: &Config,
-    core: &Arc<Core>,
-    invoker: &Arc<Invoker>,
+    api: &Arc<Api>,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let settings = super::api::grpc::GrpcSettings {
@@ -399,36 +376,12 @@ fn serve_grpc(
         api_token: cfg.api_token.clone(),
         api_logging: cfg.api_logging,
     };
-    let serving = super::api::grpc::serve_with(
-        core.clone(),
-        Some(invoker.clone()),
-        listener,
-        settings,
-        wait_true(stop),
-    );
+    let serving = super::api::grpc::serve_with(api.clone(), listener, settings, wait_true(stop));
     tokio::spawn(async move {
         if let Err(e) = serving.await {
             log::error(scope::RUNTIME, &format!("gRPC API server failed: {e}"));
         }
     })
-}
-
-/// One `GET <path>` against the app; 2xx = healthy.
-async fn probe(host: &str, port: u16, path: &str, token: Option<&str>, timeout: Duration) -> bool {
-    let attempt = async {
-        let mut s = TcpStream::connect((host, port)).await.ok()?;
-        let auth = token
-            .map(|t| format!("dapr-api-token: {t}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: dapr\r\n{auth}Connection: close\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = [0u8; 12];
-        s.read_exact(&mut buf).await.ok()?;
-        Some(buf.starts_with(b"HTTP/1.") && buf[9] == b'2')
-    };
-    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
 }
 
 impl Sidecar {
@@ -437,8 +390,8 @@ impl Sidecar {
         self.cfg.http_port
     }
 
-    pub fn core(&self) -> &Arc<Core> {
-        &self.core
+    pub fn api(&self) -> &Arc<Api> {
+        &self.api
     }
 
     /// Serves until `shutdown` resolves or the API asks to stop, then drains. A forced
@@ -446,7 +399,7 @@ impl Sidecar {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Sidecar {
             cfg,
-            core,
+            api,
             http,
             api_listeners,
             public_listener,
@@ -495,10 +448,10 @@ impl Sidecar {
         }
         let mut reserved: Vec<_> = grpc_listeners
             .into_iter()
-            .map(|l| serve_grpc(l.into(), &cfg, &core, &invoker, stop_rx.clone()))
+            .map(|l| serve_grpc(l.into(), &cfg, &api, stop_rx.clone()))
             .collect();
         if let Some(l) = unix_grpc {
-            reserved.push(serve_grpc(l.into(), &cfg, &core, &invoker, stop_rx.clone()));
+            reserved.push(serve_grpc(l.into(), &cfg, &api, stop_rx.clone()));
             log::info(
                 scope::RUNTIME,
                 &format!(
@@ -530,11 +483,11 @@ impl Sidecar {
                 invoker.internal_port()
             ),
         );
-        core.set_outbound_ready();
+        api.health.set_outbound_ready();
 
         let readiness = {
-            let core = core.clone();
-            let invoker = invoker.clone();
+            let api = api.clone();
+            let channel = invoker.channel().clone();
             let cfg = cfg.clone();
             tokio::spawn(async move {
                 if let Some(port) = cfg.app_port {
@@ -545,13 +498,13 @@ impl Sidecar {
                             cfg.app_protocol
                         ),
                     );
-                    invoker.wait_for_app().await;
+                    app_channel::health::wait_for_app(&channel).await;
                     log::info(
                         scope::RUNTIME,
                         &format!("application discovered on port {port}"),
                     );
                 }
-                core.set_ready();
+                api.health.set_ready();
                 log::info(
                     scope::RUNTIME,
                     &format!(
@@ -559,36 +512,15 @@ impl Sidecar {
                         started.elapsed().as_millis()
                     ),
                 );
-                if let (Some(port), Some(h)) = (cfg.app_port, cfg.app_health.clone()) {
-                    let mut failures = 0u32;
-                    let mut healthy = true;
-                    let mut tick = tokio::time::interval(h.interval);
-                    loop {
-                        tick.tick().await;
-                        let ok = probe(
-                            &cfg.app_channel_address,
-                            port,
-                            &h.path,
-                            cfg.app_api_token.as_deref(),
-                            h.timeout,
-                        )
-                        .await;
-                        failures = if ok { 0 } else { failures + 1 };
-                        let now = ok || (healthy && failures < h.threshold);
-                        if now != healthy {
-                            healthy = now;
-                            invoker.set_app_healthy(healthy);
-                            let status = if healthy { "healthy" } else { "unhealthy" };
-                            log::info(scope::HEALTH, &format!("App entered {status} status"));
-                        }
-                    }
+                if let Some(h) = cfg.app_health.clone() {
+                    app_channel::health::watch(channel, h, cfg.app_api_token.clone()).await;
                 }
             })
         };
 
         let forced = tokio::select! {
             _ = shutdown => false,
-            how = core.shutdown_requested() => how == ShutdownRequest::Force,
+            how = api.health.shutdown_requested() => how == ShutdownRequest::Force,
         };
         if forced {
             log::warn(
@@ -616,9 +548,7 @@ impl Sidecar {
                 ),
             );
         }
-        for s in core.stores() {
-            s.store.close().await;
-        }
+        api.components().close().await;
         socket_files.remove();
         log::info(scope::RUNTIME, "Dapr runtime stopped");
         Ok(())

@@ -9,6 +9,7 @@ mod cli_run;
 mod cli_selfhosted;
 mod conformance;
 mod installer;
+mod resources;
 mod sidecar_api;
 mod sidecar_e2e;
 mod sidecar_grpc;

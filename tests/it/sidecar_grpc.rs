@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use dapr::dapr::proto::common::v1 as common;
 use dapr::dapr::proto::runtime::v1 as pb;
 use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient;
+use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -478,7 +479,8 @@ fn api_token_message_size_and_api_logging() {
 }
 
 /// An HTTP app: `/echo` answers `echo:<body>` and reports what it got in headers;
-/// `/json` answers `{"echo":"<body>"}`; `/missing` answers 404.
+/// `/json` answers `{"echo":"<body>"}`; `/missing` answers 404; `/big` answers 64 KiB
+/// (with a content-length), `/big-stream` the same chunked.
 async fn echo_app() -> u16 {
     async fn handle(req: Request) -> Response {
         let (parts, body) = req.into_parts();
@@ -487,6 +489,12 @@ async fn echo_app() -> u16 {
             .unwrap_or_default();
         match parts.uri.path() {
             "/missing" => return (StatusCode::NOT_FOUND, "no such thing").into_response(),
+            "/big" => return vec![b'b'; 64 << 10].into_response(),
+            "/big-stream" => {
+                let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'b'; 1 << 10]));
+                let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+                return body.into_response();
+            }
             "/json" => {
                 let text = String::from_utf8_lossy(&body);
                 let out = serde_json::json!({ "echo": text }).to_string();
@@ -606,6 +614,59 @@ fn invoke_service_reaches_the_http_app() {
             "{e:?}"
         );
         assert!(e.metadata().get("dapr-http-status").is_none());
+    });
+}
+
+/// A reply over `--max-body-size` is the sidecar's own error (not the app's answer), over
+/// gRPC (whether the app declares its length or streams) and over HTTP.
+#[test]
+fn too_large_replies_are_the_sidecars_own_error() {
+    let rt = runtime();
+    let app_port = rt.block_on(echo_app());
+    let (d, _home) = daprd("bigreply", false, |o| {
+        o.app_port(app_port).arg("--max-body-size").arg("16Ki")
+    });
+    rt.block_on(async {
+        use common::http_extension::Verb;
+        let mut c = connect(&d).await;
+        let ok = c
+            .invoke_service(invoke("bigreply", "echo", Verb::Post, "", b"small"))
+            .await
+            .unwrap();
+        assert_eq!(ok.into_inner().data.unwrap().value, b"echo:small");
+        for method in ["big", "big-stream"] {
+            let e = c
+                .invoke_service(invoke("bigreply", method, Verb::Get, "", b""))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Code::ResourceExhausted, "{method}: {e:?}");
+            assert!(
+                e.message()
+                    .starts_with("failed to invoke, id: bigreply, err: ")
+                    && e.message().contains("larger than the limit of 16384 bytes"),
+                "{method}: {e:?}"
+            );
+            assert!(
+                e.metadata().get("dapr-http-status").is_none(),
+                "{method}: not an app status: {e:?}"
+            );
+            let details = dapr::google::rpc::Status::decode(e.details()).unwrap();
+            let info = &details.details[0];
+            assert!(info.type_url.ends_with("google.rpc.ErrorInfo"), "{info:?}");
+            let text = String::from_utf8_lossy(&info.value);
+            assert!(text.contains("ERR_DIRECT_INVOKE"), "{method}: {text}");
+        }
+        let res = http_get(&d, "/v1.0/invoke/bigreply/method/big").await;
+        assert_eq!(res.status().as_u16(), 500);
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE", "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("larger than the limit of 16384 bytes"),
+            "{v}"
+        );
     });
 }
 

@@ -1,9 +1,9 @@
 //! Service invocation through real sidecars.
 //!
-//! Two layers: in-process tests drive the `Invoker` of two (or more) sidecars directly,
-//! each behind a tiny axum API server that forwards every request to `handle_http`, with
-//! real echo apps on loopback and a shared registry file; process tests (`daprd_*`) spawn
-//! two real `daprd` binaries sharing a temp HOME.
+//! Two layers: in-process tests build the invocation parts of two (or more) sidecars (app
+//! channel, invoker and the real HTTP API adapter, without components), with real echo
+//! apps on loopback and a shared registry file; process tests (`daprd_*`) spawn two real
+//! `daprd` binaries sharing a temp HOME.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,7 +15,13 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dapr_cli::sidecar::api::http::{self as http_api, HttpState};
+use dapr_cli::sidecar::api::universal::Api;
+use dapr_cli::sidecar::api::universal::metadata::SidecarInfo;
+use dapr_cli::sidecar::app_channel::{self, AppChannel, AppSettings};
+use dapr_cli::sidecar::components::ComponentStore;
 use dapr_cli::sidecar::invoke::{InvokeConfig, Invoker};
+use dapr_cli::sidecar::resiliency::Resiliency;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -96,15 +102,25 @@ impl Side {
     }
 }
 
-fn config(app_id: &str, app_port: Option<u16>, db: &Path) -> InvokeConfig {
-    InvokeConfig {
+/// The settings of one in-process sidecar (the invoker's and its app channel's).
+struct Cfg {
+    app_id: String,
+    app_port: Option<u16>,
+    app_protocol: String,
+    internal_port: Option<u16>,
+    max_body_size: usize,
+    app_api_token: Option<String>,
+    app_max_concurrency: Option<usize>,
+    api_token: Option<String>,
+    name_resolution: Option<Value>,
+}
+
+fn config(app_id: &str, app_port: Option<u16>, db: &Path) -> Cfg {
+    Cfg {
         app_id: app_id.into(),
-        namespace: "default".into(),
         app_port,
-        app_channel_address: "127.0.0.1".into(),
         app_protocol: "http".into(),
         internal_port: None,
-        internal_listen_address: None,
         max_body_size: 4 << 20,
         app_api_token: None,
         app_max_concurrency: None,
@@ -116,37 +132,87 @@ fn config(app_id: &str, app_port: Option<u16>, db: &Path) -> InvokeConfig {
     }
 }
 
-async fn side(cfg: InvokeConfig) -> Side {
-    let inv = Arc::new(Invoker::bind(cfg).await.expect("bind"));
+/// Builds the app channel and the invoker as daprd does; errors as daprd prints them.
+async fn start(cfg: Cfg) -> Result<Side, String> {
+    let channel = AppChannel::new(
+        &AppSettings {
+            port: cfg.app_port,
+            address: "127.0.0.1".into(),
+            protocol: cfg.app_protocol.clone(),
+            token: cfg.app_api_token.clone(),
+            max_concurrency: cfg.app_max_concurrency,
+            max_body_size: cfg.max_body_size,
+        },
+        Resiliency::default(),
+    )?;
+    let invoke = InvokeConfig {
+        app_id: cfg.app_id.clone(),
+        namespace: "default".into(),
+        internal_port: cfg.internal_port,
+        internal_listen_address: None,
+        max_body_size: cfg.max_body_size,
+        api_token: cfg.api_token.clone(),
+        name_resolution: cfg.name_resolution.clone(),
+    };
+    let inv = Invoker::bind(invoke, Arc::new(channel), Resiliency::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let inv = Arc::new(inv);
     let (stop, stopped) = oneshot::channel::<()>();
     let internal = tokio::spawn(inv.clone().serve_internal(async move {
         let _ = stopped.await;
     }));
-    let handler = inv.clone();
-    let router = axum::Router::new().fallback(move |req: Request| {
-        let inv = handler.clone();
-        async move { inv.handle_http(req).await }
-    });
-    let (api, _) = serve(router).await;
-    inv.wait_for_app().await;
-    Side {
+    let api = Arc::new(Api::new(
+        SidecarInfo {
+            app_id: cfg.app_id.clone(),
+            ..Default::default()
+        },
+        Arc::new(ComponentStore::default()),
+        Some(inv.clone()),
+        Resiliency::default(),
+    ));
+    let state = HttpState {
+        max_body_size: cfg.max_body_size,
+        api_token: cfg.api_token.clone(),
+        ..HttpState::new(api)
+    };
+    let router = http_api::router(Arc::new(state));
+    let (addr, _) = serve_service(router).await;
+    app_channel::health::wait_for_app(inv.channel()).await;
+    Ok(Side {
         inv,
-        api,
+        api: addr,
         stop: Some(stop),
         internal: Some(internal),
-    }
+    })
+}
+
+async fn side(cfg: Cfg) -> Side {
+    start(cfg).await.expect("sidecar starts")
+}
+
+/// Serves the API router with daprd's path cleaning on a free loopback port.
+async fn serve_service(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use axum::ServiceExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = ServiceExt::<Request>::into_make_service(http_api::service(router));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, svc).await;
+    });
+    (addr, task)
 }
 
 /// Two sidecars `a` and `b`, each with an echo app, sharing a registry in `dir`.
-async fn pair(dir: &Path, tweak_b: impl FnOnce(&mut InvokeConfig)) -> (Side, Side) {
+async fn pair(dir: &Path, tweak_b: impl FnOnce(&mut Cfg)) -> (Side, Side) {
     pair_with(dir, |_| {}, tweak_b).await
 }
 
 /// [`pair`], with a say in both sidecars' configs.
 async fn pair_with(
     dir: &Path,
-    tweak_a: impl FnOnce(&mut InvokeConfig),
-    tweak_b: impl FnOnce(&mut InvokeConfig),
+    tweak_a: impl FnOnce(&mut Cfg),
+    tweak_b: impl FnOnce(&mut Cfg),
 ) -> (Side, Side) {
     let db = dir.join("nr.db");
     let (pa, _) = echo_app("a").await;
@@ -317,32 +383,26 @@ async fn unknown_app_self_invocation_and_namespace_form() {
         "{v}"
     );
 
-    // Direct calls: answers made by a sidecar are marked, the app's own answers are not.
-    use dapr_cli::sidecar::invoke::SidecarError;
-    let direct = |uri: &str, status: &str| {
-        axum::http::Request::get(uri)
-            .header("x-status", status)
-            .body(axum::body::Body::empty())
-            .unwrap()
+    // Direct calls: failures of a sidecar are errors of the table, the app's own answers
+    // (whatever their status) are answers.
+    use dapr_cli::sidecar::api::error::ErrorKind;
+    use dapr_cli::sidecar::messages::InvokeRequest;
+    let direct = |status: &str| {
+        let mut req = InvokeRequest::new("x", axum::http::Method::GET, axum::body::Body::empty());
+        req.metadata
+            .insert("x-status", HeaderValue::from_str(status).unwrap());
+        req
     };
+    let e = a.inv.invoke("nope", direct("200")).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::DirectInvoke);
+    assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let res = a
         .inv
-        .handle_http(direct("/v1.0/invoke/nope/method/x", "200"))
-        .await;
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(res.extensions().get::<SidecarError>().is_some());
-    let res = a.inv.handle_http(direct("/no-app-id", "200")).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res.extensions().get::<SidecarError>().is_some());
-    let res = a
-        .inv
-        .handle_http(direct("/v1.0/invoke/b/method/x", "500"))
-        .await;
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        res.extensions().get::<SidecarError>().is_none(),
-        "the app's own 500"
-    );
+        .invoke("b", direct("500"))
+        .await
+        .expect("the app's own 500");
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.metadata["x-echo"], "yes");
 
     // Self-invocation goes straight to the local app: no forwarding headers.
     let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/a/method/me").await;
@@ -377,12 +437,12 @@ async fn app_api_token_unhealthy_app_and_app_without_channel() {
     let (_, _, v) = json_of(res).await;
     assert_eq!(v["headers"]["dapr-api-token"], "app-secret");
 
-    b.inv.set_app_healthy(false);
+    b.inv.channel().set_healthy(false);
     let (status, _, v) = get_json(&c, &a, "/v1.0/invoke/b/method/t").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE");
     assert!(message(&v).contains("app is not in a healthy state"), "{v}");
-    b.inv.set_app_healthy(true);
+    b.inv.channel().set_healthy(true);
 
     // A sidecar without an app can be called but has nothing to forward to.
     let _n = side(config("noapp", None, &dir.path().join("nr.db"))).await;
@@ -423,11 +483,29 @@ async fn body_limit_is_enforced_for_sized_and_streamed_bodies() {
     assert_eq!(res.status().as_u16(), 413);
     let res = c
         .post(a.url("/v1.0/invoke/b/method/ok"))
-        .body(vec![b'x'; 900])
+        .body(vec![b'x'; 100])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
+    // The limit bounds replies too: the echo of 800 bytes (plus the request's headers) is
+    // more than the caller's sidecar takes, which answers with its own error.
+    for target in ["b", "a"] {
+        let res = c
+            .post(a.url(&format!("/v1.0/invoke/{target}/method/echo")))
+            .body(vec![b'x'; 800])
+            .send()
+            .await
+            .unwrap();
+        let (status, _, v) = json_of(res).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+        assert_eq!(v["errorCode"], "ERR_DIRECT_INVOKE", "{v}");
+        assert!(
+            message(&v).starts_with(&format!("failed to invoke, id: {target}, err: "))
+                && message(&v).contains("response is larger than the limit of 1000 bytes"),
+            "{v}"
+        );
+    }
     // A chunked body (no content-length) is cut off at the limit.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..10).map(|_| Ok(vec![b'y'; 300])).collect();
@@ -521,11 +599,7 @@ async fn bind_errors_name_the_flag() {
     let db = dir.path().join("nr.db");
     let mut cfg = config("a", None, &db);
     cfg.app_protocol = "grpc".into();
-    let e = Invoker::bind(cfg)
-        .await
-        .err()
-        .expect("grpc refused")
-        .to_string();
+    let e = start(cfg).await.err().expect("grpc refused");
     assert!(
         e.contains("--app-protocol") && e.contains("not supported"),
         "{e}"
@@ -533,29 +607,20 @@ async fn bind_errors_name_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cfg = config("a", None, &db);
     cfg.internal_port = Some(taken.local_addr().unwrap().port());
-    let e = Invoker::bind(cfg)
-        .await
-        .err()
-        .expect("port in use")
-        .to_string();
+    let e = start(cfg).await.err().expect("port in use");
     assert!(e.contains("--dapr-internal-grpc-port"), "{e}");
     let mut cfg = config("a", None, &db);
     cfg.name_resolution = Some(json!({"component": "consul"}));
-    let e = Invoker::bind(cfg)
-        .await
-        .err()
-        .expect("consul refused")
-        .to_string();
+    let e = start(cfg).await.err().expect("consul refused");
     assert!(e.contains("nameResolution") && e.contains("consul"), "{e}");
     // A registry file named in the Configuration must open.
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, "").unwrap();
     let bad = blocker.join("sub").join("nr.db");
-    let e = Invoker::bind(config("a", None, &bad))
+    let e = start(config("a", None, &bad))
         .await
         .err()
-        .expect("unopenable registry")
-        .to_string();
+        .expect("unopenable registry");
     assert!(e.contains(&*bad.to_string_lossy()), "{e}");
 }
 

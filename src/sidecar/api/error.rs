@@ -1,163 +1,273 @@
-//! One error type for every API response the sidecar itself generates (as opposed to the
-//! app's responses, which pass through untouched). Renders Dapr's JSON error body
-//! `{"errorCode":"ERR_...","message":"..."}`.
+//! The one error table: every error the sidecar itself answers with (as opposed to an app's
+//! own answers, which pass through untouched) is an [`ApiError`] of one [`ErrorKind`], and
+//! each kind has one row: the Dapr error code, the HTTP status, the gRPC code and the
+//! `google.rpc.ErrorInfo` reason the official runtime attaches. The HTTP adapter renders
+//! `{"errorCode","message"}` with the row's status; the gRPC adapter renders a status with
+//! the row's code and an `ErrorInfo` detail. Neither looks at codes or messages to decide.
+//!
+//! Messages follow the official runtime's wording (`pkg/messages`, `pkg/api/errors`).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use tonic::Code;
 
 use crate::sidecar::components::state::StateError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: StatusCode,
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// The Dapr error code (`errorCode` over HTTP, `ErrorInfo.metadata.errorCode` over gRPC).
     pub code: &'static str,
-    pub message: String,
+    pub http: StatusCode,
+    pub grpc: Code,
+    /// The `ErrorInfo.reason` of the official runtime's structured errors; `None` where it
+    /// sends none (the Dapr code is sent instead).
+    pub reason: Option<&'static str>,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
+/// Every error the sidecar answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    MalformedRequest,
+    BodyRead,
+    BodyTooLarge,
+    ApiUnimplemented,
+    StateStoreNotFound,
+    StateStoreNotConfigured,
+    StateIllegalKey,
+    StateTransactionsNotSupported,
+    StateQueryNotSupported,
+    StateNotSupportedOperation,
+    StateSave,
+    StateSaveEtagMismatch,
+    StateSaveBadRequest,
+    StateGet,
+    StateGetBadRequest,
+    StateDelete,
+    StateDeleteEtagMismatch,
+    StateDeleteBadRequest,
+    StateTransaction,
+    HealthNotReady,
+    HealthOutboundNotReady,
+    HealthAppIdNotMatch,
+    PubSubEmpty,
+    PubSubNotFound,
+    OutputBindingNotFound,
+    SecretStoresNotConfigured,
+    /// Invocation failed in a sidecar: target unknown, callee unreachable, app unreachable.
+    DirectInvoke,
+    DirectInvokeNoAppId,
+    /// The app's reply is larger than `--max-body-size`.
+    DirectInvokeReplyTooLarge,
+}
+
+impl ErrorKind {
+    /// The table.
+    pub const fn row(self) -> Row {
+        use ErrorKind::*;
+        const fn r(
+            code: &'static str,
+            http: StatusCode,
+            grpc: Code,
+            reason: Option<&'static str>,
+        ) -> Row {
+            Row {
+                code,
+                http,
+                grpc,
+                reason,
+            }
+        }
+        const BAD: StatusCode = StatusCode::BAD_REQUEST;
+        const E500: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
+        match self {
+            MalformedRequest => r("ERR_MALFORMED_REQUEST", BAD, Code::InvalidArgument, None),
+            BodyRead => r("ERR_BODY_READ", BAD, Code::InvalidArgument, None),
+            BodyTooLarge => r(
+                "ERR_BODY_READ",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::ResourceExhausted,
+                None,
+            ),
+            ApiUnimplemented => r(
+                "ERR_API_UNIMPLEMENTED",
+                StatusCode::NOT_IMPLEMENTED,
+                Code::Unimplemented,
+                None,
+            ),
+            StateStoreNotFound => r(
+                "ERR_STATE_STORE_NOT_FOUND",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_STATE_NOT_FOUND"),
+            ),
+            StateStoreNotConfigured => r(
+                "ERR_STATE_STORE_NOT_CONFIGURED",
+                E500,
+                Code::FailedPrecondition,
+                Some("DAPR_STATE_NOT_CONFIGURED"),
+            ),
+            StateIllegalKey => r(
+                "ERR_MALFORMED_REQUEST",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_STATE_ILLEGAL_KEY"),
+            ),
+            StateTransactionsNotSupported => r(
+                "ERR_STATE_STORE_NOT_SUPPORTED",
+                E500,
+                Code::Unimplemented,
+                Some("DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED"),
+            ),
+            StateQueryNotSupported => r(
+                "ERR_STATE_STORE_NOT_SUPPORTED",
+                E500,
+                Code::Internal,
+                Some("DAPR_STATE_QUERYING_NOT_SUPPORTED"),
+            ),
+            StateNotSupportedOperation => r(
+                "ERR_NOT_SUPPORTED_STATE_OPERATION",
+                BAD,
+                Code::InvalidArgument,
+                None,
+            ),
+            StateSave => r("ERR_STATE_SAVE", E500, Code::Internal, None),
+            StateSaveEtagMismatch => r("ERR_STATE_SAVE", StatusCode::CONFLICT, Code::Aborted, None),
+            StateSaveBadRequest => r("ERR_STATE_SAVE", BAD, Code::InvalidArgument, None),
+            StateGet => r("ERR_STATE_GET", E500, Code::Internal, None),
+            StateGetBadRequest => r("ERR_STATE_GET", BAD, Code::InvalidArgument, None),
+            StateDelete => r("ERR_STATE_DELETE", E500, Code::Internal, None),
+            StateDeleteEtagMismatch => r(
+                "ERR_STATE_DELETE",
+                StatusCode::CONFLICT,
+                Code::Aborted,
+                None,
+            ),
+            StateDeleteBadRequest => r("ERR_STATE_DELETE", BAD, Code::InvalidArgument, None),
+            StateTransaction => r("ERR_STATE_TRANSACTION", E500, Code::Internal, None),
+            HealthNotReady => r("ERR_HEALTH_NOT_READY", E500, Code::Internal, None),
+            HealthOutboundNotReady => {
+                r("ERR_OUTBOUND_HEALTH_NOT_READY", E500, Code::Internal, None)
+            }
+            HealthAppIdNotMatch => r("ERR_HEALTH_APPID_NOT_MATCH", E500, Code::Internal, None),
+            PubSubEmpty => r(
+                "ERR_PUBSUB_EMPTY",
+                StatusCode::NOT_FOUND,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_NAME_EMPTY"),
+            ),
+            PubSubNotFound => r(
+                "ERR_PUBSUB_NOT_FOUND",
+                StatusCode::NOT_FOUND,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_NOT_FOUND"),
+            ),
+            OutputBindingNotFound => r(
+                "ERR_INVOKE_OUTPUT_BINDING",
+                E500,
+                Code::Internal,
+                Some("DAPR_BINDING_INVOKE_OUTPUT_BINDING"),
+            ),
+            SecretStoresNotConfigured => r(
+                "ERR_SECRET_STORES_NOT_CONFIGURED",
+                E500,
+                Code::FailedPrecondition,
+                None,
+            ),
+            DirectInvoke => r("ERR_DIRECT_INVOKE", E500, Code::Internal, None),
+            DirectInvokeNoAppId => r(
+                "ERR_DIRECT_INVOKE",
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                None,
+            ),
+            DirectInvokeReplyTooLarge => {
+                r("ERR_DIRECT_INVOKE", E500, Code::ResourceExhausted, None)
+            }
         }
     }
 
-    pub fn body(&self) -> String {
-        serde_json::json!({ "errorCode": self.code, "message": self.message }).to_string()
+    /// A stable name of the kind, for the sidecar-to-sidecar hop (`x-dapr-internal-error`).
+    pub fn name(self) -> String {
+        format!("{self:?}")
     }
+
+    /// The kinds a callee sidecar may report on the sidecar-to-sidecar hop.
+    pub fn from_hop(name: &str) -> Option<ErrorKind> {
+        use ErrorKind::*;
+        [DirectInvoke, BodyTooLarge, DirectInvokeReplyTooLarge]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+}
+
+/// An error the sidecar answers with: a row of the table, the message, and the
+/// `ErrorInfo` metadata beyond `errorCode` (e.g. `appID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub metadata: Vec<(&'static str, String)>,
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            self.code,
-            self.status.as_u16(),
-            self.message
-        )
+        let row = self.row();
+        write!(f, "{} ({}): {}", row.code, row.http.as_u16(), self.message)
     }
 }
 
 impl std::error::Error for ApiError {}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut res = (self.status, self.body()).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res
-    }
-}
-
-/// The table of errors the API generates: Dapr's error code, HTTP status and message for
-/// each, in one place. A gRPC adapter maps `status` to a gRPC code the same way.
 impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind,
+            message: message.into(),
+            metadata: Vec::new(),
+        }
+    }
+
+    fn with(mut self, key: &'static str, value: &str) -> ApiError {
+        self.metadata.push((key, value.to_string()));
+        self
+    }
+
+    pub fn row(&self) -> Row {
+        self.kind.row()
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.row().code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.row().http
+    }
+
+    /// Dapr's JSON error body.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "errorCode": self.code(), "message": self.message }).to_string()
+    }
+
+    // ---- request decoding ----
+
     pub fn malformed_request(detail: impl std::fmt::Display) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
+            ErrorKind::MalformedRequest,
             format!("failed deserializing HTTP body: {detail}"),
         )
     }
 
     /// A request field problem with a message of its own (e.g. `"key" is a required field`).
     pub fn bad_field(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", message)
-    }
-
-    pub fn illegal_key(key: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
-            format!("input key/keyPrefix '{key}' can't contain '||'"),
-        )
-    }
-
-    pub fn state_store_not_found(name: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "ERR_STATE_STORE_NOT_FOUND",
-            format!("state store {name} is not found"),
-        )
-    }
-
-    pub fn state_store_not_configured(name: &str) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_STATE_STORE_NOT_CONFIGURED",
-            format!("state store {name} is not configured"),
-        )
-    }
-
-    pub fn state_store_not_transactional(name: &str) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_STATE_STORE_NOT_SUPPORTED",
-            format!("state store {name} doesn't support transaction"),
-        )
-    }
-
-    pub fn state_query_unsupported() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_STATE_STORE_NOT_SUPPORTED",
-            "state store does not support querying",
-        )
-    }
-
-    pub fn unsupported_state_operation(op: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "ERR_NOT_SUPPORTED_STATE_OPERATION",
-            format!("operation type {op} not supported"),
-        )
-    }
-
-    /// A store error during save: 409 for an ETag mismatch, 400 for an invalid ETag or bad
-    /// request metadata, 500 otherwise.
-    pub fn state_save(store: &str, e: &StateError) -> Self {
-        Self::new(
-            state_status(e),
-            "ERR_STATE_SAVE",
-            format!("failed saving state in state store {store}: {e}"),
-        )
-    }
-
-    pub fn state_delete(key: &str, e: &StateError) -> Self {
-        Self::new(
-            state_status(e),
-            "ERR_STATE_DELETE",
-            format!("failed deleting state with key {key}: {e}"),
-        )
-    }
-
-    pub fn state_get(store: &str, key: &str, e: &StateError) -> Self {
-        Self::new(
-            state_status(e),
-            "ERR_STATE_GET",
-            format!("fail to get {key} from state store {store}: {e}"),
-        )
-    }
-
-    /// Any store failure during a transaction is a 500, ETag mismatches included, as upstream.
-    pub fn state_transaction(e: &StateError) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_STATE_TRANSACTION",
-            format!("error while executing state transaction: {e}"),
-        )
+        Self::new(ErrorKind::MalformedRequest, message)
     }
 
     /// The request body exceeds `--max-body-size`. Upstream fails the body read with
     /// `ERR_BODY_READ`; the status here is 413 so clients can tell the cause.
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "ERR_BODY_READ",
+            ErrorKind::BodyTooLarge,
             format!(
                 "failed to read request body: the body is larger than the limit of {limit} bytes (--max-body-size)"
             ),
@@ -166,58 +276,150 @@ impl ApiError {
 
     pub fn body_read(e: impl std::fmt::Display) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "ERR_BODY_READ",
+            ErrorKind::BodyRead,
             format!("failed to read request body: {e}"),
         )
     }
 
+    /// An API this daprd does not serve (yet).
+    pub fn unimplemented(api: &str) -> Self {
+        Self::new(
+            ErrorKind::ApiUnimplemented,
+            format!("{api} is not supported by this daprd"),
+        )
+    }
+
+    // ---- state ----
+
+    pub fn illegal_key(key: &str) -> Self {
+        Self::new(
+            ErrorKind::StateIllegalKey,
+            format!("input key/keyPrefix '{key}' can't contain '||'"),
+        )
+    }
+
+    pub fn state_store_not_found(name: &str, app_id: &str) -> Self {
+        Self::new(
+            ErrorKind::StateStoreNotFound,
+            format!("state store {name} is not found"),
+        )
+        .with("appID", app_id)
+    }
+
+    pub fn state_store_not_configured(name: &str, app_id: &str) -> Self {
+        Self::new(
+            ErrorKind::StateStoreNotConfigured,
+            format!("state store {name} is not configured"),
+        )
+        .with("appID", app_id)
+    }
+
+    pub fn state_store_not_transactional(name: &str) -> Self {
+        Self::new(
+            ErrorKind::StateTransactionsNotSupported,
+            format!("state store {name} doesn't support transaction"),
+        )
+    }
+
+    pub fn state_query_unsupported() -> Self {
+        Self::new(
+            ErrorKind::StateQueryNotSupported,
+            "state store does not support querying",
+        )
+    }
+
+    pub fn unsupported_state_operation(op: &str) -> Self {
+        Self::new(
+            ErrorKind::StateNotSupportedOperation,
+            format!("operation type {op} not supported"),
+        )
+    }
+
+    /// A store error during save: 409 for an ETag mismatch, 400 for an invalid ETag or bad
+    /// request metadata, 500 otherwise.
+    pub fn state_save(store: &str, e: &StateError) -> Self {
+        let kind = match e {
+            StateError::EtagMismatch(_) => ErrorKind::StateSaveEtagMismatch,
+            StateError::EtagInvalid(_) | StateError::BadRequest(_) => {
+                ErrorKind::StateSaveBadRequest
+            }
+            StateError::Other(_) => ErrorKind::StateSave,
+        };
+        Self::new(
+            kind,
+            format!("failed saving state in state store {store}: {e}"),
+        )
+    }
+
+    pub fn state_delete(key: &str, e: &StateError) -> Self {
+        let kind = match e {
+            StateError::EtagMismatch(_) => ErrorKind::StateDeleteEtagMismatch,
+            StateError::EtagInvalid(_) | StateError::BadRequest(_) => {
+                ErrorKind::StateDeleteBadRequest
+            }
+            StateError::Other(_) => ErrorKind::StateDelete,
+        };
+        Self::new(kind, format!("failed deleting state with key {key}: {e}"))
+    }
+
+    pub fn state_get(store: &str, key: &str, e: &StateError) -> Self {
+        let kind = match e {
+            StateError::EtagInvalid(_) | StateError::BadRequest(_) => ErrorKind::StateGetBadRequest,
+            StateError::EtagMismatch(_) | StateError::Other(_) => ErrorKind::StateGet,
+        };
+        Self::new(
+            kind,
+            format!("fail to get {key} from state store {store}: {e}"),
+        )
+    }
+
+    /// Any store failure during a transaction is a 500, ETag mismatches included, as upstream.
+    pub fn state_transaction(e: &StateError) -> Self {
+        Self::new(
+            ErrorKind::StateTransaction,
+            format!("error while executing state transaction: {e}"),
+        )
+    }
+
+    // ---- health ----
+
     pub fn health_not_ready(targets: &str) -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_HEALTH_NOT_READY",
+            ErrorKind::HealthNotReady,
             format!("dapr is not ready: [{targets}]"),
         )
     }
 
     pub fn outbound_not_ready() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_OUTBOUND_HEALTH_NOT_READY",
+            ErrorKind::HealthOutboundNotReady,
             "dapr outbound is not ready",
         )
     }
 
     pub fn health_appid_mismatch() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_HEALTH_APPID_NOT_MATCH",
-            "dapr app-id does not match",
-        )
+        Self::new(ErrorKind::HealthAppIdNotMatch, "dapr app-id does not match")
     }
+
+    // ---- building blocks without components in this daprd ----
 
     /// Publishing: this daprd loads no pub/sub component, so every name is unknown (as
     /// upstream answers for an unknown name, even with zero pub/sub components).
-    pub fn pubsub_not_found(name: &str) -> Self {
+    pub fn pubsub_not_found(name: &str, app_id: &str) -> Self {
         if name.is_empty() {
-            return Self::new(
-                StatusCode::NOT_FOUND,
-                "ERR_PUBSUB_EMPTY",
-                "pubsub name is empty",
-            );
+            return Self::new(ErrorKind::PubSubEmpty, "pubsub name is empty");
         }
         Self::new(
-            StatusCode::NOT_FOUND,
-            "ERR_PUBSUB_NOT_FOUND",
+            ErrorKind::PubSubNotFound,
             format!("pubsub {name} is not found"),
         )
+        .with("appID", app_id)
     }
 
     /// Output bindings: none are loaded by this daprd.
     pub fn output_binding_not_found(name: &str) -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_INVOKE_OUTPUT_BINDING",
+            ErrorKind::OutputBindingNotFound,
             format!("error invoking output binding {name}: couldn't find output binding {name}"),
         )
     }
@@ -225,25 +427,65 @@ impl ApiError {
     /// Secrets: no secret store is loaded by this daprd.
     pub fn secret_stores_not_configured() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_SECRET_STORES_NOT_CONFIGURED",
+            ErrorKind::SecretStoresNotConfigured,
             "secret store is not configured",
         )
     }
 
+    // ---- service invocation ----
+
     pub fn direct_invoke_no_app_id() -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
-            "ERR_DIRECT_INVOKE",
+            ErrorKind::DirectInvokeNoAppId,
             "failed getting app id either from the URL path or the header dapr-app-id",
         )
     }
+
+    /// Invocation of `app_id` failed in a sidecar (not in the app).
+    pub fn direct_invoke(app_id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::DirectInvoke,
+            format!("failed to invoke, id: {app_id}, err: {detail}"),
+        )
+        .with("appID", app_id)
+    }
+
+    pub fn invoke_reply_too_large(app_id: &str, limit: usize) -> Self {
+        Self::new(
+            ErrorKind::DirectInvokeReplyTooLarge,
+            format!(
+                "failed to invoke, id: {app_id}, err: the app's response is larger than the \
+                 limit of {limit} bytes (--max-body-size)"
+            ),
+        )
+        .with("appID", app_id)
+    }
 }
 
-fn state_status(e: &StateError) -> StatusCode {
-    match e {
-        StateError::EtagMismatch(_) => StatusCode::CONFLICT,
-        StateError::EtagInvalid(_) | StateError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        StateError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_follow_upstream() {
+        let nf = ApiError::state_store_not_found("s", "app1");
+        assert_eq!(nf.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(nf.row().grpc, Code::InvalidArgument);
+        assert_eq!(nf.row().reason, Some("DAPR_STATE_NOT_FOUND"));
+        assert_eq!(nf.metadata, [("appID", "app1".to_string())]);
+        assert_eq!(
+            ApiError::state_store_not_configured("s", "a").row().grpc,
+            Code::FailedPrecondition
+        );
+        let etag = ApiError::state_save("s", &StateError::EtagMismatch("x".into()));
+        assert_eq!(
+            (etag.status(), etag.row().grpc),
+            (StatusCode::CONFLICT, Code::Aborted)
+        );
+        let big = ApiError::invoke_reply_too_large("b", 10);
+        assert_eq!(big.code(), "ERR_DIRECT_INVOKE");
+        assert_eq!(big.row().grpc, Code::ResourceExhausted);
+        assert_eq!(ErrorKind::from_hop(&big.kind.name()), Some(big.kind));
+        assert_eq!(ErrorKind::from_hop("StateSave"), None);
     }
 }

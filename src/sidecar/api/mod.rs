@@ -1,8 +1,12 @@
-//! The sidecar's API layer: a protocol-neutral core (`core`) under a thin HTTP adapter
-//! (`http`; gRPC later). Errors are typed where they arise and mapped to Dapr's
-//! `{"errorCode","message"}` bodies and status codes in one table (`error`).
+//! The sidecar's API: one protocol-neutral API per building block (`universal`), under
+//! thin adapters that only decode requests and encode results (`http`, `grpc`; one module
+//! per block in each), and one table of errors (`error`) both adapters render from.
+//!
+//! A new building block adds `universal/<block>.rs` (typed requests and responses, the
+//! calls into its components), a field of [`universal::Api`], and `http/<block>.rs` plus
+//! `grpc/<block>.rs` with the routes and RPCs.
 
-pub mod core;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod universal;

@@ -1,219 +1,301 @@
-//! Component resources: the YAML model, the loader for `--resources-path` directories, and
-//! the factories that turn a `Component` into a running store.
+//! Components: what turns a `Component` resource into something running.
 //!
-//! Loader rules follow the official runtime: every `*.yaml`/`*.yml` file of each directory,
-//! several documents per file, documents of other kinds ignored, `scopes` honoured,
-//! `secretKeyRef` resolved from environment variables. Every error names the file, line and
-//! field.
+//! * [`registry`]: one factory row per component type (type, versions, metadata
+//!   validation, constructor) — the only list of types there is;
+//! * [`ComponentStore`]: the running components, keyed by category and name, which the API
+//!   blocks look components up in;
+//! * [`secrets`]: `secretKeyRef` resolution, after secret stores have started;
+//! * [`metadata`]: typed reads of component metadata shared by every type;
+//! * one module per category with its trait and implementations: [`state`] today.
+//!
+//! Start-up is two steps: [`plan`] (no I/O: every type known, every field valid, so that
+//! mistakes surface before anything connects) and [`ComponentStore::start`].
 
-pub mod loader;
+pub mod metadata;
+pub mod registry;
+pub mod secrets;
 pub mod state;
 
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// Where a resource (or one of its fields) came from, for error messages.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Source {
-    pub file: PathBuf,
-    /// 1-based line of the document's start (or of the field, where known).
-    pub line: usize,
+use crate::sidecar::log::{self, scope};
+use crate::sidecar::resources::{Component, ResourceError, parse_duration};
+
+pub use registry::{Context, Factory};
+
+/// The component categories Dapr defines (the part of `spec.type` before the first dot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    State,
+    PubSub,
+    Bindings,
+    SecretStores,
+    Configuration,
+    Lock,
+    Middleware,
+    Crypto,
+    Conversation,
+    NameResolution,
+    Workflow,
 }
 
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Line 0 means "the file or directory as a whole" (e.g. a missing resources path).
-        if self.line == 0 {
-            write!(f, "{}", self.file.display())
-        } else {
-            write!(f, "{}:{}", self.file.display(), self.line)
+impl Category {
+    pub const ALL: [Category; 11] = [
+        Category::State,
+        Category::PubSub,
+        Category::Bindings,
+        Category::SecretStores,
+        Category::Configuration,
+        Category::Lock,
+        Category::Middleware,
+        Category::Crypto,
+        Category::Conversation,
+        Category::NameResolution,
+        Category::Workflow,
+    ];
+
+    /// The type prefix, e.g. `state` for `state.redis`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Category::State => "state",
+            Category::PubSub => "pubsub",
+            Category::Bindings => "bindings",
+            Category::SecretStores => "secretstores",
+            Category::Configuration => "configuration",
+            Category::Lock => "lock",
+            Category::Middleware => "middleware",
+            Category::Crypto => "crypto",
+            Category::Conversation => "conversation",
+            Category::NameResolution => "nameresolution",
+            Category::Workflow => "workflow",
+        }
+    }
+
+    /// The category of a component type, if Dapr defines it.
+    pub fn of(component_type: &str) -> Option<Category> {
+        let prefix = component_type.split_once('.')?.0;
+        Category::ALL.into_iter().find(|c| c.prefix() == prefix)
+    }
+}
+
+/// A running component, as its category's API uses it.
+pub enum Instance {
+    State(state::StateComponent),
+}
+
+impl Instance {
+    /// What `GET /v1.0/metadata` lists as the component's capabilities.
+    pub fn capabilities(&self) -> Vec<String> {
+        match self {
+            Instance::State(s) => state::capabilities(s.store.features()),
+        }
+    }
+
+    /// Flush and release resources on shutdown.
+    pub async fn close(&self) {
+        match self {
+            Instance::State(s) => s.store.close().await,
         }
     }
 }
 
-/// One metadata entry after `value`/`secretKeyRef`/`envRef` resolution.
+/// A loaded component as `GET /v1.0/metadata` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataItem {
+pub struct ComponentInfo {
     pub name: String,
-    pub value: String,
-    /// Line of the entry, for errors about this field.
-    pub line: usize,
-}
-
-/// A loaded `Component` (`apiVersion: dapr.io/v1alpha1`, `kind: Component`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Component {
-    pub name: String,
-    pub namespace: Option<String>,
-    /// `spec.type`, e.g. `state.redis`.
     pub component_type: String,
-    /// `spec.version`, `v1` when empty.
     pub version: String,
-    pub ignore_errors: bool,
-    pub init_timeout: Option<String>,
-    pub metadata: Vec<MetadataItem>,
-    pub scopes: Vec<String>,
-    pub source: Source,
+    pub capabilities: Vec<String>,
 }
 
-impl Component {
-    /// A component built in code (tests, defaults): version `v1`, no metadata, no scopes.
-    pub fn new(name: &str, component_type: &str) -> Component {
-        Component {
-            name: name.to_string(),
-            namespace: None,
-            component_type: component_type.to_string(),
-            version: "v1".to_string(),
-            ignore_errors: false,
-            init_timeout: None,
-            metadata: Vec::new(),
-            scopes: Vec::new(),
-            source: Source::default(),
-        }
-    }
+struct Running {
+    info: ComponentInfo,
+    category: Category,
+    instance: Instance,
+}
 
-    /// Builder-style metadata entry, for components built in code.
-    pub fn with_meta(mut self, name: &str, value: &str) -> Component {
-        self.metadata.push(MetadataItem {
-            name: name.to_string(),
-            value: value.to_string(),
-            line: self.source.line,
-        });
-        self
-    }
+/// The running components, keyed by category and name, in load order.
+#[derive(Default)]
+pub struct ComponentStore {
+    running: Vec<Running>,
+    index: HashMap<(Category, String), usize>,
+}
 
-    /// The category part of `spec.type` (`state` for `state.redis`).
-    pub fn category(&self) -> &str {
-        self.component_type.split('.').next().unwrap_or("")
-    }
+/// What [`plan`] decided: the components to start (with their factory) and those skipped.
+pub struct Plan {
+    pub start: Vec<(Component, &'static Factory)>,
+    /// In-scope components of official categories this daprd does not implement yet
+    /// (`pubsub.*`, `bindings.*`, ...); the runtime warns about each.
+    pub skipped: Vec<Component>,
+}
 
-    /// An error about one of this component's fields, located at that field's line.
-    pub fn field_error(&self, field: &str, message: impl std::fmt::Display) -> ComponentError {
-        let location = if field.starts_with("spec.") || field.starts_with("metadata.") {
-            self.source.clone()
-        } else {
-            self.field_source(field)
+/// Checks every component without I/O: its type and version are registered, environment
+/// secret references resolve, its metadata is valid (components with `ignoreErrors` are
+/// checked at start instead, where their failure is only reported). Components whose
+/// `secretKeyRef`s go through a secret store are checked once that store has started.
+pub fn plan(components: Vec<Component>, ctx: &Context) -> Result<Plan, ResourceError> {
+    let mut plan = Plan {
+        start: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for c in components {
+        let Some(factory) = registry::lookup(&c)? else {
+            plan.skipped.push(c);
+            continue;
         };
-        ComponentError {
-            location,
-            what: format!("component {}: field {}: {}", self.name, field, message),
-        }
-    }
-
-    /// Case-insensitive metadata lookup, as the official components do.
-    pub fn meta(&self, name: &str) -> Option<&str> {
-        self.metadata
-            .iter()
-            .find(|m| m.name.eq_ignore_ascii_case(name))
-            .map(|m| m.value.as_str())
-    }
-
-    /// The location of a metadata field (or of the component when the field is absent).
-    pub fn field_source(&self, name: &str) -> Source {
-        let line = self
-            .metadata
-            .iter()
-            .find(|m| m.name.eq_ignore_ascii_case(name))
-            .map(|m| m.line)
-            .unwrap_or(self.source.line);
-        Source {
-            file: self.source.file.clone(),
-            line,
-        }
-    }
-}
-
-/// Parses a duration the way Dapr components do: Go syntax (`1h2m3.5s`, `500ms`, `2us`) or a
-/// plain integer, which means milliseconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    parse_duration_with_unit(text, Duration::from_millis(1))
-}
-
-/// Like [`parse_duration`], with a plain integer counting `int_unit`s: components decoded
-/// by dapr/kit (SQLite, ...) read plain integers as seconds, the Redis settings as ms.
-pub fn parse_duration_with_unit(text: &str, int_unit: Duration) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(n) = text.parse::<u32>() {
-        return int_unit.checked_mul(n);
-    }
-    let mut rest = text;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let number: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds_per_unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * seconds_per_unit;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
-
-/// A component that cannot be loaded or initialised. Displayed as
-/// `<file>:<line>: component <name>: field <field>: <message>`.
-/// Components built in code (no file) display just `component <name>: ...`.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ComponentError {
-    pub location: Source,
-    pub what: String,
-}
-
-impl std::fmt::Display for ComponentError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.location.file.as_os_str().is_empty() {
-            f.write_str(&self.what)
+        let c = if c.secret_store.is_none() {
+            secrets::resolve_from_env(c)?
         } else {
-            write!(f, "{}: {}", self.location, self.what)
+            c
+        };
+        if !c.ignore_errors && !secrets::pending(&c) {
+            (factory.validate)(&c, ctx)?;
         }
+        plan.start.push((c, factory));
     }
+    Ok(plan)
 }
 
-impl ComponentError {
-    pub fn new(location: Source, what: impl Into<String>) -> ComponentError {
-        ComponentError {
-            location,
-            what: what.into(),
+/// Default `spec.initTimeout`, as upstream.
+const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl ComponentStore {
+    /// Starts the planned components: secret stores first, then every other component once
+    /// its secret references resolve, each bounded by its `spec.initTimeout`. A component
+    /// with `ignoreErrors: true` that fails is reported and left out.
+    pub async fn start(plan: Plan, ctx: &Context) -> Result<ComponentStore, ResourceError> {
+        let mut store = ComponentStore::default();
+        let (secret_stores, others): (Vec<_>, Vec<_>) = plan
+            .start
+            .into_iter()
+            .partition(|(_, f)| f.category() == Category::SecretStores);
+        for (c, factory) in secret_stores {
+            store.start_one(c, factory, ctx).await?;
         }
+        let mut ready = Vec::with_capacity(others.len());
+        for (c, factory) in others {
+            if !secrets::pending(&c) {
+                ready.push((c, factory));
+                continue;
+            }
+            match secrets::resolve_from_store(c.clone(), &store).await {
+                Ok(c) => {
+                    if !c.ignore_errors {
+                        (factory.validate)(&c, ctx)?;
+                    }
+                    ready.push((c, factory));
+                }
+                Err(e) if c.ignore_errors => ignored(&c, &e),
+                Err(e) => return Err(e),
+            }
+        }
+        for (c, factory) in ready {
+            store.start_one(c, factory, ctx).await?;
+        }
+        Ok(store)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_accept_go_syntax_and_milliseconds() {
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration("s"), None);
-        assert_eq!(parse_duration(""), None);
-        assert_eq!(
-            parse_duration_with_unit("30", Duration::from_secs(1)),
-            Some(Duration::from_secs(30))
+    async fn start_one(
+        &mut self,
+        c: Component,
+        factory: &'static Factory,
+        ctx: &Context,
+    ) -> Result<(), ResourceError> {
+        let init_timeout = c
+            .init_timeout
+            .as_deref()
+            .and_then(parse_duration)
+            .unwrap_or(DEFAULT_INIT_TIMEOUT);
+        let created = async {
+            (factory.validate)(&c, ctx)?;
+            tokio::time::timeout(init_timeout, (factory.create)(c.clone(), ctx.clone()))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(c.field_error(
+                        "spec.initTimeout",
+                        format!(
+                            "initialisation did not finish within {init_timeout:?}; check the \
+                             component's server is reachable or raise spec.initTimeout"
+                        ),
+                    ))
+                })
+        }
+        .await;
+        let instance = match created {
+            Ok(i) => i,
+            Err(e) if c.ignore_errors => {
+                ignored(&c, &e);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        log::info(
+            scope::RUNTIME,
+            &format!(
+                "Component loaded: {} ({}/{})",
+                c.name, c.component_type, c.version
+            ),
         );
+        self.insert(c, factory.category(), instance);
+        Ok(())
     }
+
+    /// Adds a running component (start-up, and tests that build a store in code).
+    pub fn insert(&mut self, c: Component, category: Category, instance: Instance) {
+        let info = ComponentInfo {
+            capabilities: instance.capabilities(),
+            name: c.name,
+            component_type: c.component_type,
+            version: c.version,
+        };
+        self.index
+            .insert((category, info.name.clone()), self.running.len());
+        self.running.push(Running {
+            info,
+            category,
+            instance,
+        });
+    }
+
+    fn get(&self, category: Category, name: &str) -> Option<&Instance> {
+        self.index
+            .get(&(category, name.to_string()))
+            .map(|i| &self.running[*i].instance)
+    }
+
+    /// How many components of `category` run.
+    pub fn count(&self, category: Category) -> usize {
+        self.running
+            .iter()
+            .filter(|r| r.category == category)
+            .count()
+    }
+
+    /// The state store named `name`.
+    pub fn state(&self, name: &str) -> Option<&state::StateComponent> {
+        match self.get(Category::State, name) {
+            Some(Instance::State(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Every running component, for metadata, in load order.
+    pub fn infos(&self) -> Vec<ComponentInfo> {
+        self.running.iter().map(|r| r.info.clone()).collect()
+    }
+
+    /// Closes every component (shutdown).
+    pub async fn close(&self) {
+        for r in &self.running {
+            r.instance.close().await;
+        }
+    }
+}
+
+fn ignored(c: &Component, e: &ResourceError) {
+    log::warn(
+        scope::COMPONENTS,
+        &format!("error initializing component {} (ignored): {e}", c.name),
+    );
 }

@@ -2,9 +2,10 @@
 //! A request is `VERB /<method>?<query>` with the caller's (already filtered) headers, the
 //! `dapr-caller-*`/`dapr-callee-app-id` headers and `x-dapr-internal-target-namespace`.
 //! It is checked to be meant for this app (a stale registration may point another sidecar
-//! here), then sent to the local app; the app's answer goes back unchanged. Errors made here
-//! carry `x-dapr-internal-error` so the caller can tell them from the app's own answers.
-//! Limits: no access control (no caller identity without mTLS), no gRPC.
+//! here), then sent to the local app channel; the app's answer goes back unchanged. Errors
+//! made here carry `x-dapr-internal-error: <kind>` (a kind of the error table) and the
+//! Dapr error body, so the caller reports the same error. Limits: no access control (no
+//! caller identity without mTLS), no gRPC.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,18 +13,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::IntoResponse;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-use super::channel::{ChannelError, LimitedBody};
+use super::Invoker;
 use super::headers::{
-    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, strip_hop_by_hop, strip_request,
+    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, strip_request,
 };
-use super::{Invoker, invoke_error, too_large};
+use crate::sidecar::api::error::ApiError;
+use crate::sidecar::body::LimitedBody;
+use crate::sidecar::messages::InvokeRequest;
 
 /// Accepts connections until `shutdown`, then waits up to 5 s for open ones to finish.
 pub(super) async fn serve(
@@ -64,6 +66,24 @@ pub(super) async fn serve(
     Ok(())
 }
 
+/// An error made by this sidecar, marked for the caller with its kind.
+fn hop_error(e: &ApiError, wrong_target: bool) -> Response<Body> {
+    let mut res = Response::new(Body::from(e.body()));
+    *res.status_mut() = e.status();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let kind = if wrong_target {
+        HeaderValue::from_static("wrong-target")
+    } else {
+        HeaderValue::from_str(&e.kind.name()).unwrap_or(HeaderValue::from_static("DirectInvoke"))
+    };
+    h.insert(INTERNAL_ERROR, kind);
+    res
+}
+
 impl Invoker {
     /// One call from another sidecar.
     async fn handle_internal(&self, req: Request<Incoming>) -> Response<Body> {
@@ -76,40 +96,36 @@ impl Invoker {
             .get(DAPR_CALLEE_APP_ID)
             .is_some_and(|id| id.as_bytes() == self.app_id.as_bytes());
         if !ns_ok || !id_ok {
-            let mut res = invoke_error(
-                h.get(DAPR_CALLEE_APP_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-                &format_args!(
+            let callee = h
+                .get(DAPR_CALLEE_APP_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let e = ApiError::direct_invoke(
+                callee,
+                format_args!(
                     "this sidecar serves app {} in namespace {}",
                     self.app_id, self.namespace
                 ),
             );
-            res.headers_mut()
-                .insert(INTERNAL_ERROR, HeaderValue::from_static("wrong-target"));
-            return res;
+            return hop_error(&e, true);
         }
         h.remove(INTERNAL_TARGET_NAMESPACE);
         strip_request(h);
-        let method = parts.uri.path().trim_start_matches('/').to_owned();
-        let query = parts.uri.query().map(str::to_owned);
-        let body = Body::new(LimitedBody::new(body, self.max_body));
-        let req = Request::from_parts(parts, body);
-        let mut res = match self.channel.call(req, &method, query.as_deref()).await {
-            Ok(mut res) => {
-                strip_hop_by_hop(res.headers_mut());
-                return res;
+        let req = InvokeRequest {
+            method: parts.uri.path().trim_start_matches('/').to_owned(),
+            verb: parts.method,
+            query: parts.uri.query().map(str::to_owned),
+            metadata: parts.headers,
+            body: Body::new(LimitedBody::new(body, self.max_body)),
+        };
+        match self.channel.invoke(req).await {
+            Ok(r) => {
+                let mut res = Response::new(r.body);
+                *res.status_mut() = r.status;
+                *res.headers_mut() = r.metadata;
+                res
             }
-            Err(ChannelError::TooLarge(_)) => too_large(self.max_body),
-            Err(e) => invoke_error(&self.app_id, &e),
-        };
-        let kind = if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too-large"
-        } else {
-            "app"
-        };
-        res.headers_mut()
-            .insert(INTERNAL_ERROR, HeaderValue::from_static(kind));
-        res.into_response()
+            Err(e) => hop_error(&self.channel_error(&self.app_id, e), false),
+        }
     }
 }

@@ -12,10 +12,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use futures_util::future::BoxFuture;
+
+use std::sync::Arc;
+
+use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
     StoreKind, TransactionOp, request_ttl, rfc3339,
 };
+use crate::sidecar::components::{Context, Instance};
+use crate::sidecar::resources::{Component, ResourceError};
 
 const KIND: StoreKind = StoreKind {
     component_type: "state.in-memory",
@@ -231,4 +238,14 @@ impl StateStore for MemoryStore {
         self.maybe_sweep(&mut map, now);
         Ok(())
     }
+}
+
+/// Registry row: nothing to check beyond the common state settings.
+pub fn validate(c: &Component, ctx: &Context) -> Result<(), ResourceError> {
+    super::validate_common(c, ctx)
+}
+
+/// Registry row: a fresh, empty map.
+pub fn create(c: Component, ctx: Context) -> BoxFuture<'static, Result<Instance, ResourceError>> {
+    Box::pin(async move { StateComponent::instance(Arc::new(MemoryStore::new()), &c, &ctx) })
 }

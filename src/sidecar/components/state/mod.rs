@@ -1,6 +1,6 @@
-//! State stores: one trait, several implementations, one conformance suite
-//! (`tests/it/conformance.rs`) run against every one of them, plus the factory that turns a
-//! loaded `Component` into a running store and the key-prefix strategy (`keyPrefix`).
+//! State stores: one trait, several implementations (each registered by one row in
+//! `components::registry`), one conformance suite (`tests/it/conformance/state.rs`) run
+//! against every one of them, and the key-prefix strategy (`keyPrefix`).
 //!
 //! Stores receive keys that the API layer has already prefixed (`appid||key`, see
 //! `keyPrefix`), and values as opaque bytes: the API layer decides how JSON is encoded.
@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Component, ComponentError};
+use super::Instance;
+use super::registry::Context;
+use crate::sidecar::resources::{Component, ResourceError};
 
 pub mod memory;
 pub mod redis;
@@ -152,59 +153,39 @@ pub trait StateStore: Send + Sync + 'static {
     async fn close(&self) {}
 }
 
-/// Default `spec.initTimeout`, as upstream.
-const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A running state store as the API uses it: the store and how keys are prefixed in it.
+pub struct StateComponent {
+    pub store: Arc<dyn StateStore>,
+    pub prefix: KeyPrefix,
+}
 
-/// Checks a state component's metadata without connecting to anything: the type is known,
-/// required fields are present, values parse. `load` calls it so mistakes surface early;
-/// [`create`] calls it again.
-pub fn validate(component: &Component, app_id: &str) -> Result<(), ComponentError> {
-    KeyPrefix::from_component(component, app_id)?;
-    match component.component_type.as_str() {
-        "state.in-memory" => Ok(()),
-        "state.sqlite" => sqlite::Config::from_component(component).map(|_| ()),
-        "state.redis" => redis::Config::from_component(component).map(|_| ()),
-        other => Err(component.field_error(
-            "spec.type",
-            format!(
-                "unknown component type {other:?}; supported state stores: {}",
-                super::loader::SUPPORTED_TYPES.join(", ")
-            ),
-        )),
+impl StateComponent {
+    /// The instance a state factory's `create` returns.
+    pub fn instance(
+        store: Arc<dyn StateStore>,
+        component: &Component,
+        ctx: &Context,
+    ) -> Result<Instance, ResourceError> {
+        Ok(Instance::State(StateComponent {
+            store,
+            prefix: KeyPrefix::from_component(component, &ctx.app_id)?,
+        }))
     }
 }
 
-/// Initialises the store a component describes: opens SQLite (creating tables), connects to
-/// Redis, ... bounded by `spec.initTimeout` (5s by default). Errors name the component's file,
-/// line and the field at fault (e.g. `redisHost` when the server refuses the connection).
-pub async fn create(
-    component: &Component,
-    app_id: &str,
-) -> Result<Arc<dyn StateStore>, ComponentError> {
-    validate(component, app_id)?;
-    let init_timeout = component
-        .init_timeout
-        .as_deref()
-        .and_then(super::parse_duration)
-        .unwrap_or(DEFAULT_INIT_TIMEOUT);
-    let init = async {
-        let store: Arc<dyn StateStore> = match component.component_type.as_str() {
-            "state.sqlite" => Arc::new(sqlite::SqliteStore::open(component).await?),
-            "state.redis" => Arc::new(redis::RedisStore::connect(component).await?),
-            _ => Arc::new(memory::MemoryStore::new()),
-        };
-        Ok::<_, ComponentError>(store)
-    };
-    match tokio::time::timeout(init_timeout, init).await {
-        Ok(result) => result,
-        Err(_) => Err(component.field_error(
-            "spec.initTimeout",
-            format!(
-                "initialisation did not finish within {init_timeout:?}; check the store is reachable \
-                 or raise spec.initTimeout"
-            ),
-        )),
+/// The checks every state store shares (today: `keyPrefix`); each type's `validate` calls it.
+pub fn validate_common(component: &Component, ctx: &Context) -> Result<(), ResourceError> {
+    KeyPrefix::from_component(component, &ctx.app_id).map(|_| ())
+}
+
+/// Capabilities of a state store for metadata: its features, plus `ACTOR` when it has both
+/// ETags and transactions (as upstream).
+pub fn capabilities(features: &[Feature]) -> Vec<String> {
+    let mut caps: Vec<String> = features.iter().map(|f| f.as_str().to_string()).collect();
+    if features.contains(&Feature::Etag) && features.contains(&Feature::Transactional) {
+        caps.push("ACTOR".into());
     }
+    caps
 }
 
 /// How state keys are prefixed in the store (component metadata `keyPrefix`), so that keys
@@ -218,10 +199,7 @@ pub struct KeyPrefix {
 }
 
 impl KeyPrefix {
-    pub fn from_component(
-        component: &Component,
-        app_id: &str,
-    ) -> Result<KeyPrefix, ComponentError> {
+    pub fn from_component(component: &Component, app_id: &str) -> Result<KeyPrefix, ResourceError> {
         let raw = component.meta("keyPrefix").unwrap_or("").trim();
         let prefix = match raw.to_ascii_lowercase().as_str() {
             "" | "appid" => Some(app_id.to_string()),
@@ -283,63 +261,4 @@ pub(crate) fn request_ttl(metadata: &Metadata) -> Result<Option<i64>, StateError
 /// RFC 3339 UTC with seconds, as Go formats `ttlExpireTime`.
 pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Reads a boolean metadata field; accepts the spellings dapr/kit treats as truthy
-/// (`true`, `1`, `yes`, `on`, `y`, `t`) and their opposites, and refuses anything else.
-pub(crate) fn meta_bool(
-    component: &Component,
-    field: &str,
-    default: bool,
-) -> Result<bool, ComponentError> {
-    match component.meta(field).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) => {
-            match v.as_str() {
-                "" => Ok(default),
-                "1" | "t" | "true" | "y" | "yes" | "on" => Ok(true),
-                "0" | "f" | "false" | "n" | "no" | "off" => Ok(false),
-                _ => Err(component
-                    .field_error(field, format!("{v:?} is not a boolean; use true or false"))),
-            }
-        }
-    }
-}
-
-/// Reads a duration metadata field: Go syntax (`5s`, `500ms`) or a plain integer counting
-/// `int_unit`s.
-pub(crate) fn meta_duration(
-    component: &Component,
-    field: &str,
-    default: Duration,
-    int_unit: Duration,
-) -> Result<Duration, ComponentError> {
-    match component.meta(field).map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(v) => super::parse_duration_with_unit(v, int_unit).ok_or_else(|| {
-            let unit = if int_unit == Duration::from_secs(1) {
-                "seconds"
-            } else {
-                "milliseconds"
-            };
-            component.field_error(
-                field,
-                format!("{v:?} is not a duration; use e.g. 5s, 500ms, 1m or a number of {unit}"),
-            )
-        }),
-    }
-}
-
-/// Reads an integer metadata field.
-pub(crate) fn meta_int(
-    component: &Component,
-    field: &str,
-    default: i64,
-) -> Result<i64, ComponentError> {
-    match component.meta(field).map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| component.field_error(field, format!("{v:?} is not an integer"))),
-    }
 }

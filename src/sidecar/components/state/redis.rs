@@ -13,7 +13,7 @@
 //! strong consistency does not `WAIT` for replicas.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -22,11 +22,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
 
+use futures_util::future::BoxFuture;
+
+use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    StoreKind, TransactionOp, meta_bool, meta_duration, meta_int, request_ttl, rfc3339,
+    StoreKind, TransactionOp, request_ttl, rfc3339,
 };
-use crate::sidecar::components::{Component, ComponentError};
+use crate::sidecar::components::metadata::{meta_bool, meta_duration, meta_int};
+use crate::sidecar::components::{Context, Instance};
+use crate::sidecar::resources::{Component, ResourceError};
 
 const KIND: StoreKind = StoreKind {
     component_type: "state.redis",
@@ -115,7 +120,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_component(c: &Component) -> Result<Config, ComponentError> {
+    pub fn from_component(c: &Component) -> Result<Config, ResourceError> {
         let raw_host = c.meta("redisHost").map(str::trim).unwrap_or("");
         if raw_host.is_empty() {
             return Err(c.field_error(
@@ -236,7 +241,7 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Connects (and authenticates) to the configured server.
-    pub async fn connect(component: &Component) -> Result<RedisStore, ComponentError> {
+    pub async fn connect(component: &Component) -> Result<RedisStore, ResourceError> {
         let config = Config::from_component(component)?;
         let address = format!("{}:{}", config.host, config.port);
         let mut settings = RedisConnectionInfo::default().set_db(config.db);
@@ -534,6 +539,20 @@ impl StateStore for RedisStore {
         }
         self.write(&batch).await
     }
+}
+
+/// Registry row: checks the metadata without connecting.
+pub fn validate(c: &Component, ctx: &Context) -> Result<(), ResourceError> {
+    super::validate_common(c, ctx)?;
+    Config::from_component(c).map(|_| ())
+}
+
+/// Registry row: connects (and authenticates) to the server.
+pub fn create(c: Component, ctx: Context) -> BoxFuture<'static, Result<Instance, ResourceError>> {
+    Box::pin(async move {
+        let store = RedisStore::connect(&c).await?;
+        StateComponent::instance(Arc::new(store), &c, &ctx)
+    })
 }
 
 #[cfg(test)]

@@ -23,11 +23,16 @@ use bytes::Bytes;
 use chrono::{NaiveDateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use futures_util::future::BoxFuture;
+
+use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    StoreKind, TransactionOp, meta_bool, meta_duration, request_ttl, rfc3339,
+    StoreKind, TransactionOp, request_ttl, rfc3339,
 };
-use crate::sidecar::components::{Component, ComponentError};
+use crate::sidecar::components::metadata::{meta_bool, meta_duration};
+use crate::sidecar::components::{Context, Instance};
+use crate::sidecar::resources::{Component, ResourceError};
 
 const KIND: StoreKind = StoreKind {
     component_type: "state.sqlite",
@@ -60,7 +65,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_component(c: &Component) -> Result<Config, ComponentError> {
+    pub fn from_component(c: &Component) -> Result<Config, ResourceError> {
         let connection_string = c
             .meta("connectionString")
             .map(str::trim)
@@ -109,7 +114,7 @@ impl Config {
     }
 }
 
-fn identifier(c: &Component, field: &str, default: &str) -> Result<String, ComponentError> {
+fn identifier(c: &Component, field: &str, default: &str) -> Result<String, ResourceError> {
     let value = c
         .meta(field)
         .map(str::trim)
@@ -143,7 +148,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database and its tables, and starts TTL cleanup.
-    pub async fn open(component: &Component) -> Result<SqliteStore, ComponentError> {
+    pub async fn open(component: &Component) -> Result<SqliteStore, ResourceError> {
         let config = Config::from_component(component)?;
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
@@ -504,4 +509,18 @@ impl StateStore for SqliteStore {
             .unwrap_or_else(|p| p.into_inner())
             .take();
     }
+}
+
+/// Registry row: checks the metadata without opening the database.
+pub fn validate(c: &Component, ctx: &Context) -> Result<(), ResourceError> {
+    super::validate_common(c, ctx)?;
+    Config::from_component(c).map(|_| ())
+}
+
+/// Registry row: opens (creating if needed) the database.
+pub fn create(c: Component, ctx: Context) -> BoxFuture<'static, Result<Instance, ResourceError>> {
+    Box::pin(async move {
+        let store = SqliteStore::open(&c).await?;
+        StateComponent::instance(Arc::new(store), &c, &ctx)
+    })
 }

@@ -5,16 +5,18 @@
 
 use std::any::Any;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use dapr_cli::sidecar::components::state::{
-    self, Concurrency, DeleteRequest, Metadata, SetRequest, StateError, StateOptions, StateStore,
+    Concurrency, DeleteRequest, Metadata, SetRequest, StateError, StateOptions, StateStore,
     TransactionOp,
 };
-use dapr_cli::sidecar::components::{Component, loader};
+use dapr_cli::sidecar::resources::Component;
+
+use super::start_state;
 
 use crate::support;
 
@@ -22,7 +24,7 @@ type Guard = Box<dyn Any>;
 
 async fn memory_store() -> (Arc<dyn StateStore>, Guard) {
     let c = Component::new("statestore", "state.in-memory");
-    (state::create(&c, "myapp").await.unwrap(), Box::new(()))
+    (start_state(c.clone()).await.unwrap(), Box::new(()))
 }
 
 async fn sqlite_store() -> (Arc<dyn StateStore>, Guard) {
@@ -30,13 +32,13 @@ async fn sqlite_store() -> (Arc<dyn StateStore>, Guard) {
     let db = dir.path().join("state.db");
     let c = Component::new("statestore", "state.sqlite")
         .with_meta("connectionString", db.to_str().unwrap());
-    (state::create(&c, "myapp").await.unwrap(), Box::new(dir))
+    (start_state(c.clone()).await.unwrap(), Box::new(dir))
 }
 
 async fn redis_store() -> (Arc<dyn StateStore>, Guard) {
     let redis = support::Redis::start();
     let c = Component::new("statestore", "state.redis").with_meta("redisHost", &redis.addr());
-    (state::create(&c, "myapp").await.unwrap(), Box::new(redis))
+    (start_state(c.clone()).await.unwrap(), Box::new(redis))
 }
 
 fn set(key: &str, value: &[u8]) -> SetRequest {
@@ -351,7 +353,7 @@ mod redis_layout {
         for (k, v) in extra {
             c = c.with_meta(k, v);
         }
-        state::create(&c, "myapp").await.unwrap()
+        start_state(c.clone()).await.unwrap()
     }
 
     #[tokio::test]
@@ -485,14 +487,14 @@ mod redis_layout {
                 .with_meta("redisDB", "3")
         };
         let wrong = base().with_meta("redisPassword", "nope");
-        let text = state::create(&wrong, "myapp")
+        let text = start_state(wrong.clone())
             .await
             .err()
             .expect("wrong password")
             .to_string();
         assert!(text.contains("field redisPassword"), "{text}");
 
-        let s = state::create(&base().with_meta("redisPassword", "s3cret"), "myapp")
+        let s = start_state(base().with_meta("redisPassword", "s3cret"))
             .await
             .unwrap();
         s.set(set("myapp||db3", b"1")).await.unwrap();
@@ -535,7 +537,7 @@ mod redis_layout {
         let c = Component::new("statestore", "state.redis")
             .with_meta("redisHost", &format!("127.0.0.1:{port}"))
             .with_meta("dialTimeout", "1s");
-        let err = tokio::time::timeout(Duration::from_secs(20), state::create(&c, "myapp"))
+        let err = tokio::time::timeout(Duration::from_secs(20), start_state(c.clone()))
             .await
             .expect("bounded")
             .err()
@@ -549,11 +551,7 @@ mod redis_layout {
         let tls = Component::new("statestore", "state.redis")
             .with_meta("redisHost", "localhost")
             .with_meta("enableTLS", "true");
-        let text = state::create(&tls, "myapp")
-            .await
-            .err()
-            .unwrap()
-            .to_string();
+        let text = start_state(tls.clone()).await.err().unwrap().to_string();
         assert!(text.contains("field enableTLS"), "{text}");
     }
 }
@@ -568,7 +566,7 @@ mod sqlite_layout {
         let c = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", db.to_str().unwrap())
             .with_meta("tableName", "mystate");
-        let s = state::create(&c, "myapp").await.unwrap();
+        let s = start_state(c.clone()).await.unwrap();
         s.set(set("myapp||json", br#"{"a":1}"#)).await.unwrap();
         s.set(set("myapp||bin", &[0xff, 0x00, 0x01])).await.unwrap();
         s.close().await;
@@ -608,7 +606,7 @@ mod sqlite_layout {
         drop(conn);
 
         // Reopening the file finds everything written before.
-        let s = state::create(&c, "myapp").await.unwrap();
+        let s = start_state(c.clone()).await.unwrap();
         assert_eq!(
             get_data(&s, "myapp||bin").await.unwrap(),
             [0xff, 0x00, 0x01]
@@ -626,7 +624,7 @@ mod sqlite_layout {
         let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "conformance::sqlite_layout::durability_child",
+                "conformance::state::sqlite_layout::durability_child",
                 "--ignored",
                 "--nocapture",
             ])
@@ -683,7 +681,7 @@ mod sqlite_layout {
         };
         let c = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", db.to_str().unwrap());
-        let s = state::create(&c, "myapp").await.unwrap();
+        let s = start_state(c.clone()).await.unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let mut n = 0usize;
         while tokio::time::Instant::now() < deadline {
@@ -705,7 +703,7 @@ mod sqlite_layout {
         let c = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", db.to_str().unwrap())
             .with_meta("cleanupInterval", "200ms");
-        let s = state::create(&c, "myapp").await.unwrap();
+        let s = start_state(c.clone()).await.unwrap();
         let mut req = set("myapp||gone", b"1");
         req.metadata.insert("ttlInSeconds".into(), "1".into());
         s.set(req).await.unwrap();
@@ -737,7 +735,7 @@ mod sqlite_layout {
     #[tokio::test]
     async fn bad_metadata_names_the_field() {
         let missing = Component::new("statestore", "state.sqlite");
-        let text = state::create(&missing, "myapp")
+        let text = start_state(missing.clone())
             .await
             .err()
             .unwrap()
@@ -746,27 +744,19 @@ mod sqlite_layout {
         let bad = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", ":memory:")
             .with_meta("tableName", "drop table;");
-        let text = state::create(&bad, "myapp")
-            .await
-            .err()
-            .unwrap()
-            .to_string();
+        let text = start_state(bad.clone()).await.err().unwrap().to_string();
         assert!(text.contains("field tableName"), "{text}");
         let bad = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", ":memory:")
             .with_meta("busyTimeout", "soon");
-        let text = state::create(&bad, "myapp")
-            .await
-            .err()
-            .unwrap()
-            .to_string();
+        let text = start_state(bad.clone()).await.err().unwrap().to_string();
         assert!(
             text.contains("field busyTimeout") && text.contains("5s"),
             "{text}"
         );
         let unwritable = Component::new("statestore", "state.sqlite")
             .with_meta("connectionString", "/proc/no/such/dir/state.db");
-        let text = state::create(&unwritable, "myapp")
+        let text = start_state(unwritable.clone())
             .await
             .err()
             .unwrap()
@@ -806,244 +796,6 @@ mod key_prefix {
                 .unwrap_err()
                 .to_string()
                 .contains("keyPrefix")
-        );
-    }
-}
-
-mod loader_rules {
-    use super::*;
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn load_dir(
-        dir: &Path,
-    ) -> Result<loader::Loaded, dapr_cli::sidecar::components::ComponentError> {
-        loader::load(&[dir.to_path_buf()], "myapp")
-    }
-
-    const REDIS: &str = "apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis
-  version: v1
-  metadata:
-  - name: redisHost
-    value: localhost:6379
-  - name: redisDB
-    value: 2
-  - name: enableTLS
-    value: false
-  - name: actorStateStore
-    value: \"true\"
-";
-
-    #[test]
-    fn multi_document_files_and_other_kinds() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "# leading comment\n{REDIS}---\napiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: cfg\n\
-             spec:\n  tracing:\n    samplingRate: \"1\"\n---\napiVersion: dapr.io/v2alpha1\nkind: Subscription\n\
-             metadata:\n  name: sub\nspec:\n  topic: t\n  metadata:\n    a: b\n---\n\
-             apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  version: v1\n\
-             ---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: mem\nspec:\n  type: state.in-memory\n  version: \"\"\n"
-        );
-        write(dir.path(), "components.yaml", &text);
-        write(dir.path(), "notes.md", "this: [is not: yaml");
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        write(&dir.path().join("sub"), "x.yaml", "not valid: [");
-        let loaded = load_dir(dir.path()).unwrap();
-        let names: Vec<&str> = loaded.components.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["statestore", "mem"]);
-        let redis = &loaded.components[0];
-        assert_eq!(redis.meta("redisdb"), Some("2"));
-        assert_eq!(redis.meta("enableTLS"), Some("false"));
-        assert_eq!(redis.meta("actorStateStore"), Some("true"));
-        assert_eq!(redis.source.line, 5, "line of metadata.name");
-        assert_eq!(redis.field_source("redisHost").line, 10);
-        assert_eq!(loaded.components[1].version, "v1");
-        assert_eq!(loaded.skipped.len(), 1);
-        assert_eq!(loaded.skipped[0].component_type, "pubsub.redis");
-        assert_eq!(loaded.ignored_files, [dir.path().join("notes.md")]);
-    }
-
-    #[test]
-    fn malformed_yaml_names_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
-            "bad.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: [oops\n",
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        let prefix = format!("{}:", path.display());
-        assert!(text.starts_with(&prefix), "{text}");
-        let line: usize = text[prefix.len()..]
-            .split(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((4..=5).contains(&line), "{text}");
-        assert!(text.contains("column"), "{text}");
-    }
-
-    #[test]
-    fn unknown_types_are_refused_with_the_valid_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
-            "statestore.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.foo\n  version: v1\n",
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(
-            text.starts_with(&format!(
-                "{}:6: component statestore: field spec.type",
-                path.display()
-            )),
-            "{text}"
-        );
-        assert!(
-            text.contains("state.in-memory, state.redis, state.sqlite"),
-            "{text}"
-        );
-
-        write(
-            dir.path(),
-            "statestore.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: banana.split\n",
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(
-            text.contains("field spec.type") && text.contains("banana.split"),
-            "{text}"
-        );
-
-        write(
-            dir.path(),
-            "statestore.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: state.redis\n  version: v2\n  metadata:\n  - name: redisHost\n    value: h\n",
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(
-            text.contains(":7: component x: field spec.version") && text.contains("v1"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn missing_required_metadata_names_the_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
-            "redis.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  metadata:\n  - name: redisPassword\n    value: \"\"\n",
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(text.starts_with(&path.display().to_string()), "{text}");
-        assert!(
-            text.contains("field redisHost") && text.contains("host:port"),
-            "{text}"
-        );
-
-        // With ignoreErrors the runtime reports it at init instead.
-        write(
-            dir.path(),
-            "redis.yaml",
-            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  ignoreErrors: true\n",
-        );
-        let loaded = load_dir(dir.path()).unwrap();
-        assert!(loaded.components[0].ignore_errors);
-    }
-
-    #[test]
-    fn scopes_and_duplicates() {
-        let dir = tempfile::tempdir().unwrap();
-        let doc = |name: &str, scopes: &str| {
-            format!(
-                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: state.in-memory\n{scopes}"
-            )
-        };
-        write(
-            dir.path(),
-            "a.yaml",
-            &doc("mine", "scopes:\n- other\n- myapp\n"),
-        );
-        write(dir.path(), "b.yaml", &doc("theirs", "scopes: [other]\n"));
-        write(dir.path(), "c.yml", &doc("all", ""));
-        let loaded = load_dir(dir.path()).unwrap();
-        let names: Vec<&str> = loaded.components.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["mine", "all"]);
-
-        // An out-of-scope duplicate does not count; an in-scope one does.
-        write(dir.path(), "d.yaml", &doc("theirs", ""));
-        assert!(load_dir(dir.path()).is_ok());
-        let dup = write(dir.path(), "e.yaml", &doc("all", ""));
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(
-            text.starts_with(&dup.display().to_string()) && text.contains("duplicate"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn secrets_env_and_substitutions() {
-        let dir = tempfile::tempdir().unwrap();
-        let path_value = std::env::var("PATH").expect("PATH is set in tests");
-        write(
-            dir.path(),
-            "s.yaml",
-            concat!(
-                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: s\nspec:\n",
-                "  type: state.in-memory\n  metadata:\n",
-                "  - name: fromSecret\n    secretKeyRef:\n      name: PATH\n      key: PATH\n",
-                "  - name: fromEnv\n    envRef: PATH\n",
-                "  - name: consumer\n    value: \"{appID}-{uuid}\"\n",
-            ),
-        );
-        let loaded = load_dir(dir.path()).unwrap();
-        let c = &loaded.components[0];
-        assert_eq!(c.meta("fromSecret"), Some(path_value.as_str()));
-        assert_eq!(c.meta("fromEnv"), Some(path_value.as_str()));
-        let consumer = c.meta("consumer").unwrap();
-        assert!(
-            consumer.starts_with("myapp-") && consumer.len() == "myapp-".len() + 36,
-            "{consumer}"
-        );
-
-        let path = write(
-            dir.path(),
-            "s.yaml",
-            concat!(
-                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: s\nspec:\n",
-                "  type: state.in-memory\n  metadata:\n",
-                "  - name: password\n    secretKeyRef:\n      name: H1_SURELY_UNSET_SECRET_VAR\n",
-            ),
-        );
-        let text = load_dir(dir.path()).unwrap_err().to_string();
-        assert!(text.starts_with(&format!("{}:", path.display())), "{text}");
-        assert!(
-            text.contains("field password") && text.contains("H1_SURELY_UNSET_SECRET_VAR"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn missing_resources_path_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("nope");
-        let text = loader::load(std::slice::from_ref(&missing), "myapp")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            text.contains(&missing.display().to_string()) && text.contains("does not exist"),
-            "{text}"
         );
     }
 }

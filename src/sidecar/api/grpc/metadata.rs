@@ -1,0 +1,74 @@
+//! `GetMetadata` (the typed metadata encoded as its proto message), `SetMetadata` and
+//! `Shutdown`.
+
+use dapr::dapr::proto::runtime::v1 as pb;
+use tonic::metadata::MetadataMap;
+
+use crate::sidecar::api::universal::Api;
+use crate::sidecar::api::universal::health::ShutdownRequest;
+use crate::sidecar::api::universal::metadata::ActorRuntimeStatus;
+
+fn i32_of(n: Option<usize>) -> i32 {
+    n.and_then(|n| i32::try_from(n).ok()).unwrap_or(0)
+}
+
+pub fn get(api: &Api) -> pb::GetMetadataResponse {
+    let m = api.metadata.get();
+    let app = &m.app_connection;
+    use pb::actor_runtime::ActorRuntimeStatus as Status;
+    let status = match m.actor_runtime.status {
+        ActorRuntimeStatus::Initializing => Status::Initializing,
+        ActorRuntimeStatus::Disabled => Status::Disabled,
+        ActorRuntimeStatus::Running => Status::Running,
+    };
+    pb::GetMetadataResponse {
+        id: m.id,
+        runtime_version: m.runtime_version,
+        enabled_features: m.enabled_features,
+        registered_components: m
+            .components
+            .into_iter()
+            .map(|c| pb::RegisteredComponents {
+                name: c.name,
+                r#type: c.component_type,
+                version: c.version,
+                capabilities: c.capabilities,
+            })
+            .collect(),
+        extended_metadata: m.extended.into_iter().collect(),
+        app_connection_properties: Some(pb::AppConnectionProperties {
+            port: i32::from(app.port.unwrap_or(0)),
+            protocol: app.protocol.clone(),
+            channel_address: app.channel_address.clone(),
+            max_concurrency: i32_of(app.max_concurrency),
+            health: app
+                .health
+                .as_ref()
+                .map(|h| pb::AppConnectionHealthProperties {
+                    health_check_path: h.path.clone(),
+                    health_probe_interval: h.interval.clone(),
+                    health_probe_timeout: h.timeout.clone(),
+                    health_threshold: i32::try_from(h.threshold).unwrap_or(i32::MAX),
+                }),
+        }),
+        actor_runtime: Some(pb::ActorRuntime {
+            runtime_status: status as i32,
+            active_actors: Vec::new(),
+            host_ready: m.actor_runtime.host_ready,
+            placement: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn set(api: &Api, r: pb::SetMetadataRequest) {
+    api.metadata.set_extended(&r.key, r.value);
+}
+
+pub fn shutdown(api: &Api, metadata: &MetadataMap) {
+    let force = metadata.get("dapr-force-shutdown");
+    api.health
+        .request_shutdown(ShutdownRequest::from_force_header(
+            force.and_then(|v| v.to_str().ok()),
+        ));
+}

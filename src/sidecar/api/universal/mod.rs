@@ -1,0 +1,48 @@
+//! The protocol-neutral API: one struct per building block, each with typed requests and
+//! responses, errors from the one table. The HTTP and gRPC adapters hold an [`Api`] and
+//! only decode and encode.
+
+pub mod health;
+pub mod invoke;
+pub mod metadata;
+pub mod state;
+
+use std::sync::Arc;
+
+use crate::sidecar::components::ComponentStore;
+use crate::sidecar::invoke::Invoker;
+use crate::sidecar::resiliency::Resiliency;
+
+/// Every building block of one sidecar.
+pub struct Api {
+    pub app_id: String,
+    pub state: state::StateApi,
+    pub invoke: invoke::InvokeApi,
+    pub metadata: metadata::MetadataApi,
+    pub health: health::HealthApi,
+    components: Arc<ComponentStore>,
+}
+
+impl Api {
+    pub fn new(
+        info: metadata::SidecarInfo,
+        components: Arc<ComponentStore>,
+        invoker: Option<Arc<Invoker>>,
+        resiliency: Resiliency,
+    ) -> Api {
+        let app_id = info.app_id.clone();
+        Api {
+            state: state::StateApi::new(&app_id, components.clone(), resiliency),
+            invoke: invoke::InvokeApi::new(invoker),
+            health: health::HealthApi::new(&app_id),
+            metadata: metadata::MetadataApi::new(info, components.clone()),
+            components,
+            app_id,
+        }
+    }
+
+    /// The running components (closed on shutdown).
+    pub fn components(&self) -> &Arc<ComponentStore> {
+        &self.components
+    }
+}

@@ -1,0 +1,180 @@
+//! The `Configuration` kind, read from the `--config` files: environment variables are
+//! expanded first (`${NAME}`, `$NAME`, as Go's `os.ExpandEnv`), then every document of kind
+//! `Configuration` (or without a kind) is merged in file order, later files winning field
+//! by field. Only the settings this sidecar acts on are kept: `spec.features`,
+//! `spec.nameResolution` and `spec.logging.apiLogging`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::yaml;
+use super::{ResourceError, Source};
+
+/// Settings read from `--config` files, merged in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuntimeConfiguration {
+    /// `spec.features` with `enabled: true`, in file order.
+    pub enabled_features: Vec<String>,
+    /// `spec.nameResolution`, passed to service invocation as is.
+    pub name_resolution: Option<Value>,
+    /// `spec.logging.apiLogging.enabled`.
+    pub api_logging: Option<bool>,
+    /// `spec.logging.apiLogging.omitHealthChecks`.
+    pub api_logging_omit_health_checks: bool,
+}
+
+fn truthy(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn bool_of(v: Option<&Value>) -> Option<bool> {
+    match v {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) => truthy(s),
+        _ => None,
+    }
+}
+
+/// Reads and merges the `--config` files.
+pub fn load(
+    files: &[PathBuf],
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<RuntimeConfiguration, ResourceError> {
+    let mut out = RuntimeConfiguration::default();
+    let mut features: BTreeMap<String, (usize, bool)> = BTreeMap::new();
+    for (fi, file) in files.iter().enumerate() {
+        let text = fs_err::read_to_string(file).map_err(|e| {
+            ResourceError::new(
+                Source {
+                    file: file.clone(),
+                    line: 0,
+                },
+                format!("--config: {e}"),
+            )
+        })?;
+        let text = expand_env(&text, env);
+        for doc in yaml::documents(file, &text) {
+            doc.check_syntax()?;
+            let value: Value = doc.parse()?;
+            let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+            if !kind.is_empty() && kind != "Configuration" {
+                continue;
+            }
+            let Some(spec) = value.get("spec") else {
+                continue;
+            };
+            if let Some(list) = spec.get("features").and_then(|v| v.as_array()) {
+                for (i, feat) in list.iter().enumerate() {
+                    let Some(name) = feat.get("name").and_then(|n| n.as_str()) else {
+                        return Err(ResourceError::new(
+                            doc.source(doc.first_content_line()),
+                            format!(
+                                "field spec.features[{i}].name must be a string such as HotReload \
+                                 (quote names YAML reads as booleans or numbers)"
+                            ),
+                        ));
+                    };
+                    let enabled = bool_of(feat.get("enabled")).unwrap_or(false);
+                    features.insert(name.to_string(), (fi * 10_000 + i, enabled));
+                }
+            }
+            if let Some(nr) = spec.get("nameResolution") {
+                out.name_resolution = Some(nr.clone());
+            }
+            if let Some(api) = spec.get("logging").and_then(|l| l.get("apiLogging")) {
+                if let Some(enabled) = bool_of(api.get("enabled")) {
+                    out.api_logging = Some(enabled);
+                }
+                if let Some(Value::Bool(b)) = api.get("omitHealthChecks") {
+                    out.api_logging_omit_health_checks = *b;
+                }
+            }
+        }
+    }
+    let mut enabled: Vec<(usize, String)> = features
+        .into_iter()
+        .filter(|(_, (_, on))| *on)
+        .map(|(n, (order, _))| (order, n))
+        .collect();
+    enabled.sort();
+    out.enabled_features = enabled.into_iter().map(|(_, n)| n).collect();
+    Ok(out)
+}
+
+/// Go's `os.ExpandEnv`: `${NAME}` and `$NAME` replaced by the variable (empty when unset).
+pub fn expand_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(inner) = after.strip_prefix('{') {
+            if let Some(end) = inner.find('}') {
+                out.push_str(&env(&inner[..end]).unwrap_or_default());
+                rest = &inner[end + 1..];
+                continue;
+            }
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if len == 0 {
+            out.push('$');
+        } else {
+            out.push_str(&env(&after[..len]).unwrap_or_default());
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion() {
+        let env = |k: &str| (k == "HOST").then(|| "h1".to_string());
+        assert_eq!(
+            expand_env("a ${HOST} $HOST ${NOPE}x $", &env),
+            "a h1 h1 x $"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line_and_files_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yaml");
+        let text = "kind: Configuration\nspec:\n  features: []\n---\nkind: Configuration\nspec:\n  features: [\n";
+        std::fs::write(&file, text).unwrap();
+        let e = load(std::slice::from_ref(&file), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}:7:", file.display())), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        std::fs::write(
+            &file,
+            "kind: Configuration\nspec:\n  features:\n  - name: ${F}\n    enabled: true\n  - name: Other\n    enabled: \"false\"\n  logging:\n    apiLogging:\n      enabled: \"true\"\n",
+        )
+        .unwrap();
+        let second = dir.path().join("second.yaml");
+        std::fs::write(
+            &second,
+            "kind: Configuration\nspec:\n  features:\n  - name: Later\n    enabled: true\n  logging:\n    apiLogging:\n      enabled: false\n",
+        )
+        .unwrap();
+        let c = load(&[file, second], &|k| (k == "F").then(|| "HotReload".into())).unwrap();
+        assert_eq!(c.enabled_features, ["HotReload", "Later"]);
+        assert_eq!(c.api_logging, Some(false));
+    }
+}

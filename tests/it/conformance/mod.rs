@@ -1,0 +1,24 @@
+//! Conformance suites: one per component kind, run against every registered type of that
+//! kind. `state` today; `pubsub`, `secretstores`, ... as those kinds arrive.
+
+mod state;
+
+use std::sync::Arc;
+
+use dapr_cli::sidecar::components::state::StateStore;
+use dapr_cli::sidecar::components::{self, ComponentStore, Context};
+use dapr_cli::sidecar::resources::{Component, ResourceError};
+
+/// Starts `c` the way daprd does (registry lookup, validation, creation bounded by
+/// `spec.initTimeout`) and returns its state store.
+pub async fn start_state(c: Component) -> Result<Arc<dyn StateStore>, ResourceError> {
+    let ctx = Context::new("myapp");
+    let name = c.name.clone();
+    let plan = components::plan(vec![c], &ctx)?;
+    let running = ComponentStore::start(plan, &ctx).await?;
+    Ok(running
+        .state(&name)
+        .expect("a started state component")
+        .store
+        .clone())
+}
