@@ -1528,7 +1528,10 @@ fn unlike_a_real_request(line: &str) -> Option<String> {
     let (target, ctype) = rest.rsplit_once(" [")?;
     let ctype = ctype.trim_end_matches(']');
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if ["/version", "/api", "/apis", "/api/v1"].contains(&path) {
+    // Discovery and the OpenAPI documents (older kubectl releases read `/openapi/v2` and
+    // `/swagger-2.0.0.pb-v1` before some commands).
+    let discovery = ["/version", "/api", "/apis", "/api/v1", "/openapi/v2"];
+    if discovery.contains(&path) || path == "/swagger-2.0.0.pb-v1" {
         return (method != "GET").then(|| format!("{method} on discovery"));
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -346,11 +346,12 @@ fn bad_flag_exits_non_zero_naming_the_flag() {
         ),
         (vec!["--app-port", "3000"], "--app-id"),
     ] {
-        let out = std::process::Command::new(crate::support::bin("daprd"))
-            .args(&args)
-            .env("HOME", home.path())
-            .output()
-            .unwrap();
+        let out = crate::support::hermetic(
+            std::process::Command::new(crate::support::bin("daprd")).args(&args),
+            home.path(),
+        )
+        .output()
+        .unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
@@ -360,10 +361,12 @@ fn bad_flag_exits_non_zero_naming_the_flag() {
             "one line expected: {stderr}"
         );
     }
-    let out = std::process::Command::new(crate::support::bin("daprd"))
-        .arg("--version")
-        .output()
-        .unwrap();
+    let out = crate::support::hermetic(
+        std::process::Command::new(crate::support::bin("daprd")).arg("--version"),
+        home.path(),
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
@@ -576,12 +579,14 @@ fn keep_alive_connections_survive_error_answers() {
 
 #[test]
 fn sigterm_drains_in_flight_requests() {
-    // An app that answers after 800 ms.
+    // An app that answers after 800 ms and says when a request has arrived.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let app_port = listener.local_addr().unwrap().port();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
+            let arrived_tx = arrived_tx.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 let mut seen = Vec::new();
@@ -590,6 +595,9 @@ fn sigterm_drains_in_flight_requests() {
                         Ok(0) | Err(_) => return,
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
+                }
+                if seen.starts_with(b"GET /slow") {
+                    let _ = arrived_tx.send(());
                 }
                 std::thread::sleep(Duration::from_millis(800));
                 let _ = conn.write_all(
@@ -607,7 +615,10 @@ fn sigterm_drains_in_flight_requests() {
         let r = client().get(url).send().unwrap();
         (r.status().as_u16(), r.text().unwrap())
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM while the call is in flight (the app holds it).
+    arrived
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the call reached the app");
     d.signal(Signal::SIGTERM);
     assert_eq!(
         call.join().unwrap(),
@@ -952,11 +963,12 @@ fn unix_domain_socket_serves_the_api_instead_of_tcp() {
     );
 
     // `dapr list` finds the sidecar and reads its metadata over the socket.
-    let list = std::process::Command::new(crate::support::bin("dapr"))
-        .args(["list", "-o", "json"])
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
+    let list = crate::support::hermetic(
+        std::process::Command::new(crate::support::bin("dapr")).args(["list", "-o", "json"]),
+        home.path(),
+    )
+    .output()
+    .unwrap();
     let list = String::from_utf8_lossy(&list.stdout).into_owned();
     let rows: Vec<Value> = serde_json::from_str(&list).unwrap_or_default();
     let row = rows

@@ -47,7 +47,7 @@ fn walkthrough(component_type: &str, metadata: &[(&str, &str)], check: impl FnOn
             .resources(&node_res),
     );
     let node = KillOnDrop(
-        Command::new("node")
+        crate::support::without_developer_env(&mut Command::new("node"))
             .arg(apps_dir().join("node/app.js"))
             .env("APP_PORT", app_port.to_string())
             .env("DAPR_HTTP_PORT", node_d.http_port.to_string())
@@ -58,7 +58,7 @@ fn walkthrough(component_type: &str, metadata: &[(&str, &str)], check: impl FnOn
     );
     let py_d = start(&Opts::new("pythonapp", home.path()).resources(&py_res));
     let mut py = KillOnDrop(
-        Command::new("python3")
+        crate::support::without_developer_env(&mut Command::new("python3"))
             .arg(apps_dir().join("python/app.py"))
             .env("DAPR_HTTP_PORT", py_d.http_port.to_string())
             .env("ORDER_INTERVAL", "0.1")

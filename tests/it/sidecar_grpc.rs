@@ -695,11 +695,8 @@ fn run_python_sdk(d: &Daprd, app_id: &str, extra_env: &[(&str, &str)]) {
         .env("H7_APP_ID", app_id)
         .env("H7_INVOKE_APP", app_id)
         .env("DAPR_HEALTH_TIMEOUT", "10")
-        .env("DAPR_API_TIMEOUT_SECONDS", "10")
-        .env_remove("DAPR_API_TOKEN")
-        .env_remove("DAPR_GRPC_ENDPOINT")
-        .env_remove("DAPR_HTTP_ENDPOINT")
-        .env_remove("DAPR_API_METHOD_INVOCATION_PROTOCOL");
+        .env("DAPR_API_TIMEOUT_SECONDS", "10");
+    crate::support::without_developer_env(&mut cmd);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -789,14 +786,12 @@ fn js_sdk_in_grpc_mode() {
     let app_port = rt.block_on(echo_app());
     let (d, _home) = daprd("jssdk", true, |o| o.app_port(app_port));
     let mut cmd = Command::new("node");
-    cmd.arg(sdk_script("js_grpc.mjs"))
+    crate::support::without_developer_env(&mut cmd)
+        .arg(sdk_script("js_grpc.mjs"))
         .current_dir(&dir)
         .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
         .env("DAPR_HTTP_PORT", d.http_port.to_string())
-        .env("H7_INVOKE_APP", "jssdk")
-        .env_remove("DAPR_API_TOKEN")
-        .env_remove("DAPR_GRPC_ENDPOINT")
-        .env_remove("DAPR_HTTP_ENDPOINT");
+        .env("H7_INVOKE_APP", "jssdk");
     run_script(cmd, "JS SDK (gRPC)", &d);
     drop(rt);
 }
@@ -858,15 +853,13 @@ fn js_sdk_in_default_http_mode_as_dapr_run_starts_it() {
         .arg("--log-level=info");
     let mut d = start(&opts);
     let mut cmd = Command::new("node");
-    cmd.arg(sdk_script("js_http.mjs"))
+    crate::support::without_developer_env(&mut cmd)
+        .arg(sdk_script("js_http.mjs"))
         .current_dir(&dir)
         .env("APP_ID", "jshttp")
         .env("APP_PORT", app_port.to_string())
         .env("DAPR_HTTP_PORT", d.http_port.to_string())
-        .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
-        .env_remove("DAPR_API_TOKEN")
-        .env_remove("DAPR_GRPC_ENDPOINT")
-        .env_remove("DAPR_HTTP_ENDPOINT");
+        .env("DAPR_GRPC_PORT", d.grpc_port.to_string());
     run_script(cmd, "JS SDK (HTTP)", &d);
 
     // What the SDK wrote is in the official Redis layout, and its metadata option (sent
@@ -896,7 +889,9 @@ fn busy_grpc_port_fails_start_up_naming_the_flag() {
     let home = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let child = Command::new(crate::support::bin("daprd"))
+    let mut cmd = Command::new(crate::support::bin("daprd"));
+    crate::support::hermetic(&mut cmd, home.path());
+    let child = cmd
         .args(["--app-id", "busygrpc"])
         .args(["--dapr-http-port", &crate::support::free_port().to_string()])
         .args(["--dapr-grpc-port", &port.to_string()])
@@ -904,7 +899,6 @@ fn busy_grpc_port_fails_start_up_naming_the_flag() {
             "--dapr-internal-grpc-port",
             &crate::support::free_port().to_string(),
         ])
-        .env("HOME", home.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

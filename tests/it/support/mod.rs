@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,34 @@ pub fn bin(name: &str) -> PathBuf {
         "daprd" => PathBuf::from(env!("CARGO_BIN_EXE_daprd")),
         other => panic!("unknown binary {other}"),
     }
+}
+
+/// Variables of the developer's own Dapr set-up that must not reach a process under test:
+/// they would point it at the developer's install, token, namespace or sidecar.
+const DEVELOPER_ENV: &[&str] = &[
+    "DAPR_RUNTIME_PATH",
+    "DAPR_API_TOKEN",
+    "APP_API_TOKEN",
+    "NAMESPACE",
+    "DAPR_HTTP_ENDPOINT",
+    "DAPR_GRPC_ENDPOINT",
+    "DAPR_RUNTIME_HOST",
+    "DAPR_API_METHOD_INVOCATION_PROTOCOL",
+];
+
+/// Removes the developer's Dapr variables from `cmd` (SDK scripts and sample apps, which
+/// keep the real `HOME` for their interpreter's packages).
+pub fn without_developer_env(cmd: &mut Command) -> &mut Command {
+    for var in DEVELOPER_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Makes a spawned `dapr` or `daprd` independent of the developer's machine: `HOME` is
+/// `home` and none of the developer's Dapr variables are inherited.
+pub fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    without_developer_env(cmd).env("HOME", home)
 }
 
 /// Poll until `cond` is true or `timeout` passes; returns whether it became true.

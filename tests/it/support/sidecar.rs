@@ -81,12 +81,10 @@ pub fn spawn(opts: &Opts, http_port: u16) -> Daprd {
             "localhost:50005",
         ])
         .args(&opts.args)
-        .env("HOME", &opts.home)
-        .env_remove("DAPR_API_TOKEN")
-        .env_remove("NAMESPACE")
         .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log));
+    crate::support::hermetic(&mut cmd, &opts.home);
     if let Some(r) = &opts.resources {
         cmd.arg("--resources-path").arg(r);
     }
