@@ -11,9 +11,11 @@
 //!   lines on stderr), tables, `-o json|yaml`, progress bars.
 //! * `home`, `error`, `manifests` — shared pieces: the install directory, error types, the
 //!   embedded assets.
-//! * `sidecar` — `daprd`. It depends on none of the CLI code: config → build (bind every
-//!   port) → run → drain. Its API layer (`sidecar::api`) sits over protocol-neutral
-//!   components (`sidecar::components`), state stores behind one trait.
+//! * `sidecar` — `daprd`. It depends on none of the CLI code: config → build (read
+//!   resources, start components, bind every port) → run → drain. One protocol-neutral API
+//!   per building block (`sidecar::api::universal`) under thin HTTP and gRPC adapters, one
+//!   error table; components of every kind behind traits, registered in one place
+//!   (`sidecar::components::registry`).
 pub mod cli;
 pub mod error;
 pub mod home;

@@ -1,8 +1,9 @@
-//! Start-up and shutdown of `daprd`, linkerd style: [`build`] reads the component files,
-//! binds every port (failing early with the flag's name), then creates the state stores and
-//! the invoker concurrently; [`Sidecar::run`] serves until SIGTERM/SIGINT (the caller's
-//! future) or `POST /v1.0/shutdown`, then drains in-flight requests for
-//! `--dapr-graceful-shutdown-seconds` and closes the stores.
+//! Start-up and shutdown of `daprd`, linkerd style: [`build`] reads the resources and plans
+//! the components (every type and field checked before anything connects), binds every
+//! port (failing early with the flag's name), then starts the components and the invoker
+//! concurrently; [`Sidecar::run`] serves until SIGTERM/SIGINT (the caller's future) or
+//! `POST /v1.0/shutdown`, then drains in-flight requests for
+//! `--dapr-graceful-shutdown-seconds` and closes the components.
 //!
 //! Readiness follows upstream: `/v1.0/healthz/outbound` and `/v1.0/metadata` answer as soon
 //! as the API listens; `/v1.0/healthz` turns 204 once the app port accepts connections (at
@@ -159,8 +160,8 @@ async fn bind_all(
     Ok(out)
 }
 
-/// Reads the component files, binds every port (failing early with the flag's name), then
-/// creates the stores and the invoker.
+/// Reads the resources, binds every port (failing early with the flag's name), then starts
+/// the components and the invoker.
 pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     log::info(
         scope::RUNTIME,

@@ -14,3 +14,4 @@ mod sidecar_api;
 mod sidecar_e2e;
 mod sidecar_grpc;
 mod sidecar_invoke;
+mod sidecar_secrets;

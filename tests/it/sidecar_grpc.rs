@@ -227,8 +227,16 @@ fn state_round_trip_etags_and_error_codes() {
             .get_secret(pb::GetSecretRequest::default())
             .await
             .unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (Code::FailedPrecondition, "secret store is not configured")
+        );
+        let e = c
+            .invoke_binding(pb::InvokeBindingRequest::default())
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::Unimplemented);
-        assert!(e.message().contains("GetSecret"), "{e:?}");
+        assert!(e.message().contains("InvokeBinding"), "{e:?}");
     });
 }
 

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     PubSubNotFound,
     OutputBindingNotFound,
     SecretStoresNotConfigured,
+    SecretStoreNotFound,
+    SecretGet,
     /// Invocation failed in a sidecar: target unknown, callee unreachable, app unreachable.
     DirectInvoke,
     DirectInvokeNoAppId,
@@ -173,6 +175,13 @@ impl ErrorKind {
                 Code::FailedPrecondition,
                 None,
             ),
+            SecretStoreNotFound => r(
+                "ERR_SECRET_STORE_NOT_FOUND",
+                StatusCode::UNAUTHORIZED,
+                Code::InvalidArgument,
+                None,
+            ),
+            SecretGet => r("ERR_SECRET_GET", E500, Code::Internal, None),
             DirectInvoke => r("ERR_DIRECT_INVOKE", E500, Code::Internal, None),
             DirectInvokeNoAppId => r(
                 "ERR_DIRECT_INVOKE",
@@ -424,11 +433,33 @@ impl ApiError {
         )
     }
 
-    /// Secrets: no secret store is loaded by this daprd.
+    // ---- secrets ----
+
     pub fn secret_stores_not_configured() -> Self {
         Self::new(
             ErrorKind::SecretStoresNotConfigured,
             "secret store is not configured",
+        )
+    }
+
+    pub fn secret_store_not_found(store: &str) -> Self {
+        Self::new(
+            ErrorKind::SecretStoreNotFound,
+            format!("failed finding secret store with key {store}"),
+        )
+    }
+
+    pub fn secret_get(store: &str, key: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::SecretGet,
+            format!("failed getting secret with key {key} from secret store {store}: {e}"),
+        )
+    }
+
+    pub fn secret_bulk_get(store: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::SecretGet,
+            format!("failed getting secrets from secret store {store}: {e}"),
         )
     }
 

@@ -6,7 +6,8 @@
 //!   blocks look components up in;
 //! * [`secrets`]: `secretKeyRef` resolution, after secret stores have started;
 //! * [`metadata`]: typed reads of component metadata shared by every type;
-//! * one module per category with its trait and implementations: [`state`] today.
+//! * one module per category with its trait and implementations: [`state`],
+//!   [`secretstores`].
 //!
 //! Start-up is two steps: [`plan`] (no I/O: every type known, every field valid, so that
 //! mistakes surface before anything connects) and [`ComponentStore::start`].
@@ -14,9 +15,11 @@
 pub mod metadata;
 pub mod registry;
 pub mod secrets;
+pub mod secretstores;
 pub mod state;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sidecar::log::{self, scope};
@@ -82,6 +85,7 @@ impl Category {
 /// A running component, as its category's API uses it.
 pub enum Instance {
     State(state::StateComponent),
+    SecretStore(Arc<dyn secretstores::SecretStore>),
 }
 
 impl Instance {
@@ -89,6 +93,7 @@ impl Instance {
     pub fn capabilities(&self) -> Vec<String> {
         match self {
             Instance::State(s) => state::capabilities(s.store.features()),
+            Instance::SecretStore(s) => s.features(),
         }
     }
 
@@ -96,6 +101,7 @@ impl Instance {
     pub async fn close(&self) {
         match self {
             Instance::State(s) => s.store.close().await,
+            Instance::SecretStore(_) => {}
         }
     }
 }
@@ -144,7 +150,9 @@ pub fn plan(components: Vec<Component>, ctx: &Context) -> Result<Plan, ResourceE
             plan.skipped.push(c);
             continue;
         };
-        let c = if c.secret_store.is_none() {
+        // A secret store's own references, and those of a component naming no secret
+        // store, come from the environment.
+        let c = if c.secret_store.is_none() || factory.category() == Category::SecretStores {
             secrets::resolve_from_env(c)?
         } else {
             c
@@ -278,6 +286,23 @@ impl ComponentStore {
             Some(Instance::State(s)) => Some(s),
             _ => None,
         }
+    }
+
+    /// The secret store named `name`.
+    pub fn secret_store(&self, name: &str) -> Option<&Arc<dyn secretstores::SecretStore>> {
+        match self.get(Category::SecretStores, name) {
+            Some(Instance::SecretStore(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Names of the running components of `category`, in load order.
+    pub fn names(&self, category: Category) -> Vec<&str> {
+        self.running
+            .iter()
+            .filter(|r| r.category == category)
+            .map(|r| r.info.name.as_str())
+            .collect()
     }
 
     /// Every running component, for metadata, in load order.

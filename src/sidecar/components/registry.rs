@@ -8,7 +8,7 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Category, Instance, state};
+use super::{Category, Instance, secretstores, state};
 use crate::sidecar::resources::{Component, ResourceError};
 
 /// What a constructor knows besides the component.
@@ -45,6 +45,18 @@ impl Factory {
 
 /// Every component type this daprd implements.
 pub static FACTORIES: &[Factory] = &[
+    Factory {
+        component_type: "secretstores.local.env",
+        versions: &["v1"],
+        validate: secretstores::env::validate,
+        create: secretstores::env::create,
+    },
+    Factory {
+        component_type: "secretstores.local.file",
+        versions: &["v1"],
+        validate: secretstores::file::validate,
+        create: secretstores::file::create,
+    },
     Factory {
         component_type: "state.in-memory",
         versions: &["v1"],
@@ -148,6 +160,11 @@ mod tests {
     #[test]
     fn lookup_skips_unimplemented_categories_and_refuses_unknown_types() {
         let pubsub = Component::new("p", "pubsub.redis");
+        assert!(
+            lookup(&Component::new("e", "secretstores.local.env"))
+                .unwrap()
+                .is_some()
+        );
         assert!(lookup(&pubsub).unwrap().is_none());
         let e = lookup(&Component::new("s", "state.foo"))
             .err()

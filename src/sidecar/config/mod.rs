@@ -1,4 +1,5 @@
-//! `daprd`'s command line and Configuration files, resolved into one [`Config`].
+//! `daprd`'s command line, resolved into one [`Config`] (the `--config` files it names are
+//! read by `resources::configuration`).
 //!
 //! Parsing follows the official daprd (spf13/pflag): `--flag value` and `--flag=value`,
 //! bool flags as `--flag` or `--flag=true|false` (a bool never swallows the next argument),

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, params};
 
+use crate::sidecar::resources::parse_duration_with_unit;
+
 /// Errors opening or using the registry file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolverError {
@@ -122,33 +124,16 @@ impl RegistrySettings {
             s.table = t;
         }
         if let Some(d) = get("updateInterval") {
-            s.update_interval = parse_duration(&d).filter(|d| !d.is_zero()).ok_or_else(|| {
-                ResolverError::Config(format!(
-                    "configuration.updateInterval {d:?} is not a duration (e.g. 5s, 500ms, 1m)"
-                ))
-            })?;
+            s.update_interval = parse_duration_with_unit(&d, Duration::from_secs(1))
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    ResolverError::Config(format!(
+                        "configuration.updateInterval {d:?} is not a duration (e.g. 5s, 500ms, 1m)"
+                    ))
+                })?;
         }
         Ok(s)
     }
-}
-
-/// Go-style durations as used in component metadata: `5s`, `500ms`, `1m`, or plain seconds.
-fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(Duration::from_secs(n));
-    }
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(secs))
 }
 
 /// One sidecar's handle on the registry file.

@@ -1,6 +1,7 @@
 //! Conformance suites: one per component kind, run against every registered type of that
 //! kind. `state` today; `pubsub`, `secretstores`, ... as those kinds arrive.
 
+mod secretstores;
 mod state;
 
 use std::sync::Arc;

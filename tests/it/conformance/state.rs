@@ -1,7 +1,8 @@
 //! State store conformance: one set of behaviour checks, written once over
 //! `Arc<dyn StateStore>` and run against `state.in-memory`, `state.sqlite` (temp dir) and
 //! `state.redis` (a real `redis-server` per test). Then store-specific checks: the Redis wire
-//! layout shared with official daprd, the SQLite table layout, and the component loader.
+//! layout shared with official daprd, the SQLite table layout, and the key-prefix strategy.
+//! A new state store type adds its line to the `conformance!` calls below.
 
 use std::any::Any;
 use std::collections::HashSet;

@@ -6,14 +6,15 @@
 //! `invoke`, `metadata`), which decode the messages, call the protocol-neutral [`Api`] and
 //! encode the results; errors render from the error table (`status`).
 //!
-//! Limits: only state, metadata, shutdown and invocation are served; every other RPC
-//! (pub/sub, bindings, secrets, actors, configuration, workflows, jobs, crypto, locks, ...)
+//! Limits: only state, secrets, metadata, shutdown and invocation are served; every other
+//! RPC (pub/sub, bindings, actors, configuration, workflows, jobs, crypto, locks, ...)
 //! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`), except `PublishEvent`, which answers
 //! "pubsub not found" as the official runtime does when no such component exists. No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
 mod invoke;
 mod metadata;
+mod secrets;
 mod state;
 pub mod status;
 
@@ -270,6 +271,14 @@ dapr_service! {
             Err(ApiError::pubsub_not_found(&r.into_inner().pubsub_name, &self.api.app_id).into())
         }
 
+        async fn get_secret(&self, r: Request<pb::GetSecretRequest>) -> Result<Response<pb::GetSecretResponse>, Status> {
+            secrets::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_bulk_secret(&self, r: Request<pb::GetBulkSecretRequest>) -> Result<Response<pb::GetBulkSecretResponse>, Status> {
+            secrets::bulk(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
         async fn get_metadata(&self, _r: Request<pb::GetMetadataRequest>) -> Result<Response<pb::GetMetadataResponse>, Status> {
             Ok(Response::new(metadata::get(&self.api)))
         }
@@ -289,8 +298,6 @@ dapr_service! {
     BulkPublishEvent => bulk_publish_event(pb::BulkPublishRequest) -> pb::BulkPublishResponse;
     SubscribeTopicEventsAlpha1 => subscribe_topic_events_alpha1(tonic::Streaming<pb::SubscribeTopicEventsRequestAlpha1>) -> Self::SubscribeTopicEventsAlpha1Stream;
     InvokeBinding => invoke_binding(pb::InvokeBindingRequest) -> pb::InvokeBindingResponse;
-    GetSecret => get_secret(pb::GetSecretRequest) -> pb::GetSecretResponse;
-    GetBulkSecret => get_bulk_secret(pb::GetBulkSecretRequest) -> pb::GetBulkSecretResponse;
     RegisterActorTimer => register_actor_timer(pb::RegisterActorTimerRequest) -> ();
     UnregisterActorTimer => unregister_actor_timer(pb::UnregisterActorTimerRequest) -> ();
     RegisterActorReminder => register_actor_reminder(pb::RegisterActorReminderRequest) -> ();

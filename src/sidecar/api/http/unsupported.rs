@@ -1,5 +1,4 @@
-//! Building blocks without components in this daprd: publish, output bindings and secrets
-//! answer the official "not found / not configured" errors instead of falling back to
+//! Building blocks without components in this daprd: publish and output bindings answer the official "not found / not configured" errors instead of falling back to
 //! invocation.
 
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 
 use super::edge::drain;
 use super::{HttpState, St};
@@ -25,7 +24,6 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
             post(publish).put(publish),
         )
         .route("/v1.0/bindings/{name}", post(binding).put(binding))
-        .route("/v1.0/secrets/{store}/{key}", get(secrets))
 }
 
 async fn publish(
@@ -40,8 +38,4 @@ async fn publish(
 async fn binding(Path(name): Path<String>, body: Body) -> Response {
     drain(body).await;
     ApiError::output_binding_not_found(&name).into_response()
-}
-
-async fn secrets() -> Response {
-    ApiError::secret_stores_not_configured().into_response()
 }

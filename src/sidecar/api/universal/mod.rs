@@ -5,6 +5,7 @@
 pub mod health;
 pub mod invoke;
 pub mod metadata;
+pub mod secrets;
 pub mod state;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub struct Api {
     pub state: state::StateApi,
     pub invoke: invoke::InvokeApi,
     pub metadata: metadata::MetadataApi,
+    pub secrets: secrets::SecretsApi,
     pub health: health::HealthApi,
     components: Arc<ComponentStore>,
 }
@@ -32,7 +34,8 @@ impl Api {
     ) -> Api {
         let app_id = info.app_id.clone();
         Api {
-            state: state::StateApi::new(&app_id, components.clone(), resiliency),
+            state: state::StateApi::new(&app_id, components.clone(), resiliency.clone()),
+            secrets: secrets::SecretsApi::new(components.clone(), resiliency),
             invoke: invoke::InvokeApi::new(invoker),
             health: health::HealthApi::new(&app_id),
             metadata: metadata::MetadataApi::new(info, components.clone()),
