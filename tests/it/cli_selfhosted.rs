@@ -1006,10 +1006,8 @@ fn list_with_no_instances() {
         panic!("this test needs `unshare -r -p` (user + PID namespaces)");
     };
     assert_eq!(
-        (o.code, o.stdout.as_str()),
-        (0, "No Dapr instances found.\n"),
-        "{}",
-        o.stderr
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "No Dapr instances found.\n", ""),
     );
     let o = run_isolated(&env, &["list", "-o", "json"]).unwrap();
     assert_eq!(o.stdout, "[]");
@@ -1105,6 +1103,8 @@ fn fake_daprd(
             "--enable-metrics",
             "false",
         ])
+        .env("HOME", dir)
+        .env("DAPR_RUNTIME_PATH", dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -1262,6 +1262,9 @@ fn start_daprd(id: &str, http: u16, grpc: u16, app_port: u16, resources: &Path) 
             ])
             .arg("--resources-path")
             .arg(resources)
+            // Never the developer's install or home.
+            .env("HOME", resources)
+            .env("DAPR_RUNTIME_PATH", resources)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
