@@ -154,3 +154,33 @@ impl Printer {
         self.data(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_streams_are_the_official_ones() {
+        for warnings in [Stream::Stdout, Stream::Stderr] {
+            for s in [Status::Success, Status::Info, Status::Pending] {
+                assert_eq!(Printer::default_stream(s, warnings), Stream::Stdout);
+            }
+            assert_eq!(
+                Printer::default_stream(Status::Failure, warnings),
+                Stream::Stderr
+            );
+            assert_eq!(Printer::default_stream(Status::Warning, warnings), warnings);
+        }
+    }
+
+    #[test]
+    fn a_document_keeps_stdout_to_itself() {
+        let p = Printer::new(false);
+        assert_eq!(p.route(Stream::Stdout), Stream::Stdout);
+        assert_eq!(p.route(Stream::Stderr), Stream::Stderr);
+        let d = p.for_document();
+        assert_eq!(d.route(Stream::Stdout), Stream::Stderr);
+        assert_eq!(d.route(Stream::Stderr), Stream::Stderr);
+        assert!(!d.log_as_json() && Printer::new(true).for_document().log_as_json());
+    }
+}

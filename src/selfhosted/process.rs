@@ -530,6 +530,76 @@ mod tests {
         assert!(!wait_connect(&Target::Tcp(port), Duration::from_millis(50)).await);
     }
 
+    /// What a sink hands its console, in order: `(stream, status or None, text)`.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(Stream, Option<Status>, String)>>);
+
+    impl Reporter for Recorded {
+        fn status(&self, status: Status, msg: &str) {
+            panic!("a sink names the stream of {status:?} {msg:?}")
+        }
+        fn status_to(&self, stream: Stream, status: Status, msg: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((stream, Some(status), msg.to_string()));
+        }
+        fn line(&self, stream: Stream, text: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((stream, None, text.to_string()));
+        }
+    }
+
+    #[test]
+    fn sinks_keep_or_merge_the_childs_streams() {
+        // A single run: the child's stderr stays on stderr.
+        let rec = Arc::new(Recorded::default());
+        let single = Sink::new(None, Some(rec.clone()), String::new());
+        single.line("out", false);
+        single.line("err", true);
+        // A run file: everything on stdout, prefixed; a status line about the app keeps
+        // its icon when the console is its only writer.
+        let multi = Sink::new(None, Some(rec.clone()), "== APP - a == ".into()).stdout_only();
+        multi.line("err", true);
+        multi.status(Status::Failure, "boom");
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            [
+                (Stream::Stdout, None, "out".to_string()),
+                (Stream::Stderr, None, "err".to_string()),
+                (Stream::Stdout, None, "== APP - a == err".to_string()),
+                (Stream::Stdout, Some(Status::Failure), "boom".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_status_line_with_a_log_file_is_plain_in_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = LogFile::create(&dir.path().join("logs/a.log")).unwrap();
+        let rec = Arc::new(Recorded::default());
+        let sink = Sink::new(Some(file.clone()), Some(rec.clone()), String::new()).stdout_only();
+        sink.status(Status::Success, "Exited Dapr successfully");
+        assert_eq!(
+            std::fs::read_to_string(&file.path).unwrap(),
+            "Exited Dapr successfully\n"
+        );
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            [(Stream::Stdout, None, "Exited Dapr successfully".to_string())]
+        );
+        let json = Sink::new(Some(file.clone()), None, String::new()).json(true);
+        json.status(Status::Info, "m");
+        let text = std::fs::read_to_string(&file.path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            (last["status"].as_str(), last["msg"].as_str()),
+            (Some("info"), Some("m"))
+        );
+    }
+
     #[test]
     fn path_lookup_and_go_style_errors() {
         assert!(find_in_path("sh").is_ok());
