@@ -101,6 +101,46 @@ impl Reporter for Silent {
     fn line(&self, _: Stream, _: &str) {}
 }
 
+/// One thing a [`Recorded`] reporter was told: the stream if named, the status if it is a
+/// status line, the text.
+#[cfg(test)]
+pub(crate) type Record = (Option<Stream>, Option<Status>, String);
+
+/// A reporter that records what it is told, for unit tests of the back ends.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Recorded(std::sync::Mutex<Vec<Record>>);
+
+#[cfg(test)]
+impl Recorded {
+    /// Everything recorded since the last call.
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+#[cfg(test)]
+impl Reporter for Recorded {
+    fn status(&self, status: Status, msg: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((None, Some(status), msg.into()));
+    }
+    fn status_to(&self, stream: Stream, status: Status, msg: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((Some(stream), Some(status), msg.into()));
+    }
+    fn line(&self, stream: Stream, text: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((Some(stream), None, text.into()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -480,6 +480,7 @@ pub fn go_io_error(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Recorded;
 
     /// A one-request-per-connection HTTP server answering `status` and recording request heads.
     async fn serve_unix(path: PathBuf, status: u16, seen: Arc<Mutex<Vec<String>>>) {
@@ -530,28 +531,6 @@ mod tests {
         assert!(!wait_connect(&Target::Tcp(port), Duration::from_millis(50)).await);
     }
 
-    /// What a sink hands its console, in order: `(stream, status or None, text)`.
-    #[derive(Default)]
-    struct Recorded(Mutex<Vec<(Stream, Option<Status>, String)>>);
-
-    impl Reporter for Recorded {
-        fn status(&self, status: Status, msg: &str) {
-            panic!("a sink names the stream of {status:?} {msg:?}")
-        }
-        fn status_to(&self, stream: Stream, status: Status, msg: &str) {
-            self.0
-                .lock()
-                .unwrap()
-                .push((stream, Some(status), msg.to_string()));
-        }
-        fn line(&self, stream: Stream, text: &str) {
-            self.0
-                .lock()
-                .unwrap()
-                .push((stream, None, text.to_string()));
-        }
-    }
-
     #[test]
     fn sinks_keep_or_merge_the_childs_streams() {
         // A single run: the child's stderr stays on stderr.
@@ -565,12 +544,16 @@ mod tests {
         multi.line("err", true);
         multi.status(Status::Failure, "boom");
         assert_eq!(
-            *rec.0.lock().unwrap(),
+            rec.take(),
             [
-                (Stream::Stdout, None, "out".to_string()),
-                (Stream::Stderr, None, "err".to_string()),
-                (Stream::Stdout, None, "== APP - a == err".to_string()),
-                (Stream::Stdout, Some(Status::Failure), "boom".to_string()),
+                (Some(Stream::Stdout), None, "out".to_string()),
+                (Some(Stream::Stderr), None, "err".to_string()),
+                (Some(Stream::Stdout), None, "== APP - a == err".to_string()),
+                (
+                    Some(Stream::Stdout),
+                    Some(Status::Failure),
+                    "boom".to_string()
+                ),
             ]
         );
     }
@@ -587,8 +570,12 @@ mod tests {
             "Exited Dapr successfully\n"
         );
         assert_eq!(
-            *rec.0.lock().unwrap(),
-            [(Stream::Stdout, None, "Exited Dapr successfully".to_string())]
+            rec.take(),
+            [(
+                Some(Stream::Stdout),
+                None,
+                "Exited Dapr successfully".to_string()
+            )]
         );
         let json = Sink::new(Some(file.clone()), None, String::new()).json(true);
         json.status(Status::Info, "m");

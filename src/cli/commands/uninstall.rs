@@ -9,7 +9,7 @@ use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands::{self as k8s, UninstallOptions};
 use crate::output::{Status, Stream};
-use crate::selfhosted::uninstall::{self, Step};
+use crate::selfhosted::uninstall;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -94,17 +94,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     p.info("Removing Dapr from your machine...");
     let home = ctx.home()?;
-    let result = uninstall::uninstall(&home, args.all, &mut |step| match step {
-        Step::Removed(dir) => p.info(&format!("Removing directory: {}", dir.display())),
-        Step::Missing(dir) => p.warning(
-            Stream::Stdout,
-            &format!("WARNING: {} does not exist", dir.display()),
-        ),
-        Step::NoContainer(name) => p.warning(
-            Stream::Stdout,
-            &format!("WARNING: {name} container does not exist"),
-        ),
-    });
+    // The official uninstall prints its warnings on stdout.
+    let result = uninstall::uninstall(&home, args.all, &p.reporter(Stream::Stdout));
     match result {
         Ok(()) => {
             p.success("Dapr has been removed successfully");
