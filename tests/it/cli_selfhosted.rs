@@ -558,7 +558,7 @@ fn init_with_a_network_writes_the_network_host_names_without_probing() {
     let o = env.ok(&["init", "--network", "mynet"]);
     let all = o.all();
     assert!(!all.contains("Redis found"), "{all}");
-    assert!(all.contains("dapr_redis:6379"), "{all}");
+    o.expect_stdout("ℹ️  The default statestore and pubsub components use the Redis of network mynet at dapr_redis:6379.");
     let d = env.dapr_dir();
     let state = std::fs::read_to_string(d.join("components/statestore.yaml")).unwrap();
     assert!(state.contains("    value: dapr_redis:6379\n"), "{state}");
@@ -816,7 +816,9 @@ fn init_rejects_bad_flag_combinations() {
         "./local-dir",
     ]);
     assert_eq!(o.code, 1);
-    o.expect("both --image-registry and --from-dir flags cannot be given at the same time");
+    o.expect_stderr(
+        "❌  both --image-registry and --from-dir flags cannot be given at the same time",
+    );
     let o = env.run(&["init", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
     o.expect("Invalid container runtime");
@@ -829,8 +831,8 @@ fn init_rejects_bad_flag_combinations() {
     for registry in ["docker.io", "ghcr.io"] {
         let o = env.run(&["init", "--image-registry", registry]);
         assert_eq!(o.code, 1, "{}", o.all());
-        o.expect(
-            "flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
+        o.expect_stderr(
+            "❌  flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
         );
     }
     let o = env

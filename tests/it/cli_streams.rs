@@ -359,6 +359,19 @@ fn run_failures_go_to_stderr_and_closing_lines_to_stdout() {
     let o = h.run(&[
         "run",
         "--app-id",
+        &unique("killed"),
+        "--",
+        "sh",
+        "-c",
+        "kill -KILL $$",
+    ]);
+    assert_eq!(o.code, Some(1), "{}", o.show());
+    o.on_stderr("❌  The App process was terminated by signal: SIGKILL");
+    o.on_stdout("✅  Exited Dapr successfully");
+
+    let o = h.run(&[
+        "run",
+        "--app-id",
         &unique("nocmd"),
         "--",
         "no-such-command-h5s",
@@ -472,24 +485,29 @@ fn template(h: &Home, name: &str, text: &str) -> String {
 #[test]
 fn run_file_writes_everything_it_shows_to_stdout() {
     let h = Home::installed();
-    let (a, b) = (unique("rf-a"), unique("rf-b"));
-    for dir in ["a", "b"] {
+    let (a, b, c) = (unique("rf-a"), unique("rf-b"), unique("rf-c"));
+    for dir in ["a", "b", "c"] {
         std::fs::create_dir_all(h.path().join(dir)).unwrap();
     }
     let file = template(
         &h,
         "dapr.yaml",
         &format!(
-            "version: 1\napps:\n  - appID: {a}\n    appDirPath: ./a\n    appLogDestination: console\n    daprdLogDestination: console\n    command: [\"sh\", \"-c\", \"o=OUT e=ERR; echo line-$o; echo line-$e >&2; sleep 1000\"]\n  - appID: {b}\n    appDirPath: ./b\n"
+            "version: 1\napps:\n  - appID: {a}\n    appDirPath: ./a\n    appLogDestination: console\n    daprdLogDestination: console\n    command: [\"sh\", \"-c\", \"o=OUT e=ERR; echo line-$o; echo line-$e >&2; sleep 1000\"]\n  - appID: {b}\n    appDirPath: ./b\n  - appID: {c}\n    appDirPath: ./c\n    appLogDestination: console\n    command: [\"sh\", \"-c\", \"exit 4\"]\n"
         ),
     );
     let run = h.start(&["run", "-f", &file, "--log-level", "debug"]);
-    let b_logs = h.path().join("b/.dapr/logs");
+    let c_logs = h.path().join("c/.dapr/logs");
     run.expect_stdout(
-        &format!("ℹ️  Writing log files to directory : {}", b_logs.display()),
+        &format!("ℹ️  Writing log files to directory : {}", c_logs.display()),
         UP,
     );
     run.expect_stdout(&format!("== APP - {a} == line-ERR"), UP);
+    // An app that fails does not end the run; the line goes to its console writer.
+    run.expect_stdout(
+        "❌  The App process exited with error code: exit status 4",
+        UP,
+    );
     let o = run.snapshot();
     for line in [
         "⚠  The following flags are ignored when using --run-file and should be configured in the run file instead: log-level".to_string(),
@@ -525,6 +543,7 @@ fn run_file_writes_everything_it_shows_to_stdout() {
         "ℹ️  termination signal received: shutting down",
         "✅  Exited App successfully",
         "✅  Exited Dapr successfully",
+        "❌  Error exiting App: exit status 4",
     ] {
         o.on_stdout(line);
     }
@@ -562,6 +581,24 @@ fn run_file_failures_on_the_official_streams() {
         (Streams::json_statuses(&o.stdout), o.stderr.as_str()),
         (vec![("failure".into(), "No apps to run".into())], "")
     );
+
+    // No daprd installed: the start failure is on stdout (the app's console writer).
+    let bare = Home::bare();
+    std::fs::create_dir_all(bare.path().join("app")).unwrap();
+    let id = unique("rf-nodaprd");
+    let file = template(
+        &bare,
+        "dapr.yaml",
+        &format!(
+            "version: 1\napps:\n  - appID: {id}\n    appDirPath: ./app\n    resourcesPath: .\n    command: [\"sleep\", \"1000\"]\n"
+        ),
+    );
+    let o = bare.run(&["run", "-f", &file]);
+    assert_eq!(o.code, Some(1), "{}", o.show());
+    o.on_stdout(&format!(
+        "❌  Error starting Dapr and app (\"{id}\"): fork/exec "
+    ));
+    assert_eq!(o.stderr, "", "{}", o.show());
 
     // A run config that does not validate: on stderr.
     std::fs::create_dir_all(h.path().join("app")).unwrap();
@@ -686,6 +723,32 @@ fn invoke_and_publish_warn_on_stdout_and_fail_on_stderr() {
                 "f",
             ],
             "❌  Only one of --data and --data-file allowed in the same publish command\n",
+        ),
+        (
+            &[
+                "invoke",
+                "-a",
+                "x",
+                "-m",
+                "m",
+                "--data-file",
+                "no/such/file",
+            ],
+            "❌  Error reading payload from 'no/such/file'. Error: open no/such/file: no such file or directory\n",
+        ),
+        (
+            &[
+                "publish",
+                "-i",
+                "x",
+                "-p",
+                "ps",
+                "-t",
+                "t",
+                "--data-file",
+                "no/such/file",
+            ],
+            "❌  Error reading payload from 'no/such/file'. Error: open no/such/file: no such file or directory\n",
         ),
     ] {
         let o = h.run(args);
