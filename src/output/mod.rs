@@ -91,7 +91,7 @@ impl Printer {
     }
 
     /// One status line (without its newline), as plain text with its icon or as JSON.
-    pub fn status_line(&self, status: Status, msg: &str) -> String {
+    fn status_line(&self, status: Status, msg: &str) -> String {
         status.line(msg, self.log_as_json)
     }
 
