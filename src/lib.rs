@@ -6,11 +6,15 @@
 //!   clap arguments next to the function that runs them. Commands orchestrate; they do not do
 //!   the work themselves.
 //! * `selfhosted` and `kubernetes` — the two back ends the commands drive. They never print:
-//!   they return data and report progress through small reporter traits.
-//! * `output` — the only code that writes to the terminal: the printer (data on stdout, status
-//!   lines on stderr), tables, `-o json|yaml`, progress bars.
-//! * `home`, `error`, `manifests` — shared pieces: the install directory, error types, the
-//!   embedded assets.
+//!   they return data and report progress through the one `report::Reporter` trait, which
+//!   the command layer implements with the printer.
+//! * `output` — the only code that writes to the terminal: the printer (data on stdout;
+//!   status lines on the stream the official CLI uses for each, decided in the printer:
+//!   success/info/pending on stdout, failures on stderr, warnings as each call site says;
+//!   stdout holds nothing but the document with `-o json|yaml`), tables, `-o json|yaml`,
+//!   the download bar.
+//! * `home`, `error`, `manifests`, `report` — shared pieces: the install directory, error
+//!   types, the embedded assets, the reporter trait and status kinds.
 //! * `sidecar` — `daprd`. It depends on none of the CLI code: config → build (read
 //!   resources, start components, bind every port) → run → drain. One protocol-neutral API
 //!   per building block (`sidecar::api::universal`) under thin HTTP and gRPC adapters, one
@@ -22,6 +26,7 @@ pub mod home;
 pub mod kubernetes;
 pub mod manifests;
 pub mod output;
+pub mod report;
 pub mod selfhosted;
 pub mod sidecar;
 

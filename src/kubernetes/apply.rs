@@ -14,19 +14,10 @@ use serde_json::Value;
 
 use super::client::{K8sError, is_not_found, resource_for, server_message};
 use super::manifests::Object;
+use crate::report::{Reporter, Status};
 
 /// The field manager recorded on every object this CLI applies.
 pub const FIELD_MANAGER: &str = "dapr-cli";
-
-/// How the back end reports progress; the command layer prints it.
-pub trait Progress {
-    /// A step started (e.g. `Waiting for dapr-sentry to be ready...`).
-    fn pending(&self, msg: &str);
-    /// A step finished.
-    fn done(&self, msg: &str);
-    /// Something skipped or unusual, not an error.
-    fn warn(&self, msg: &str);
-}
 
 fn api_for(client: &Client, obj: &Object) -> Result<Api<DynamicObject>, K8sError> {
     let (ar, namespaced) =
@@ -253,14 +244,17 @@ pub async fn wait_workloads(
     client: &Client,
     objects: &[Object],
     timeout: Duration,
-    progress: &dyn Progress,
+    reporter: &dyn Reporter,
 ) -> Result<(), K8sError> {
     let deadline = Instant::now() + timeout;
     for w in objects
         .iter()
         .filter(|o| o.kind() == "Deployment" || o.kind() == "StatefulSet")
     {
-        progress.pending(&format!("Waiting for {} to be ready...", w.name()));
+        reporter.status(
+            Status::Pending,
+            &format!("Waiting for {} to be ready...", w.name()),
+        );
         loop {
             let state = get_value(client, w).await?;
             let (ready, wanted, ok) = state
@@ -268,7 +262,10 @@ pub async fn wait_workloads(
                 .map(workload_readiness)
                 .unwrap_or((0, 0, false));
             if ok {
-                progress.done(&format!("{} is ready ({ready}/{wanted})", w.name()));
+                reporter.status(
+                    Status::Success,
+                    &format!("{} is ready ({ready}/{wanted})", w.name()),
+                );
                 break;
             }
             if Instant::now() >= deadline {
@@ -298,7 +295,7 @@ pub async fn apply_all<'a>(
     client: &Client,
     objects: &'a [Object],
     crd_timeout: Duration,
-    progress: &dyn Progress,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<&'a Object>, K8sError> {
     let mut skipped = Vec::new();
     let mut crds_waited = false;
@@ -308,7 +305,10 @@ pub async fn apply_all<'a>(
             crds_waited = true;
         }
         if !apply_one(client, obj).await? {
-            progress.warn(&format!("{} already exists, skipping", obj.describe()));
+            reporter.status(
+                Status::Warning,
+                &format!("{} already exists, skipping", obj.describe()),
+            );
             skipped.push(obj);
         }
     }

@@ -1,9 +1,9 @@
 //! Kubernetes back end: renders the embedded control-plane manifests, applies them with
 //! server-side apply through `kube` (create / merge patch on a server without it), and
 //! reads the cluster for `status`, `list`, `logs`, `components`, `configurations` and
-//! `mtls`. The back-end modules never print; progress goes through the
-//! [`apply::Progress`] trait and results come back as data. Only [`commands`] (the entry
-//! points the `-k` commands call) talks to the `Printer`.
+//! `mtls`. Nothing here prints: results come back as data, progress and warnings go
+//! through the `report::Reporter` the command layer implements. [`commands`] is the door
+//! the `-k` commands use.
 //!
 //! Limits: no Helm. Installs are recognised by the control plane's `app` labels (the
 //! same ones the official CLI reads), not by Helm release secrets, so an install made
@@ -16,13 +16,15 @@
 //! * `resources` — components/configurations tables, trust bundle, certificate expiry
 //! * `certs` — trust-chain generation for `mtls renew-certificate`
 //! * `annotate` — the offline manifest annotator
-//! * `commands` — one entry point per `-k` command
+//! * `commands` — one entry point per reading `-k` command, and the shared helpers
+//! * `lifecycle` — `init`, `uninstall`, `upgrade`, `renew-certificate` (re-exported by `commands`)
 
 pub mod annotate;
 pub mod apply;
 pub mod certs;
 pub mod client;
 pub mod commands;
+pub mod lifecycle;
 pub mod manifests;
 pub mod resources;
 pub mod status;

@@ -171,6 +171,38 @@ pub async fn control_plane_status(client: &Client) -> Result<Vec<StatusRow>, K8s
     Ok(rows)
 }
 
+/// The columns of `status -k`, in the order of [`StatusRow`]'s fields.
+pub const STATUS_HEADERS: [&str; 8] = [
+    "NAME",
+    "NAMESPACE",
+    "HEALTHY",
+    "STATUS",
+    "REPLICAS",
+    "VERSION",
+    "AGE",
+    "CREATED",
+];
+
+/// The columns of `list -k`, in the order of [`AppRow`]'s fields.
+pub const APP_HEADERS: [&str; 5] = ["NAMESPACE", "APP ID", "APP PORT", "AGE", "CREATED"];
+
+/// Table cells of rows: each row's serialized fields in declaration order (the column
+/// order of [`StatusRow`] and [`AppRow`]), values as text.
+pub fn table_cells<T: Serialize>(rows: &[T]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .map(|(_, v)| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 /// One Dapr-enabled pod (`list -k`); JSON keys as the official CLI's, the field order
 /// is the table's column order.
 #[derive(Debug, Clone, Serialize, PartialEq)]

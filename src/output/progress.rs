@@ -1,18 +1,19 @@
-//! Download progress: an indicatif bar on a terminal, nothing otherwise (and nothing with
-//! `--log-as-json`, where every stderr line must be one JSON object).
+//! The download bar: an indicatif bar on stderr when stderr is a terminal, nothing
+//! otherwise (and nothing with `--log-as-json`, where every line must be one JSON object).
+//! It is not a status line: it vanishes when the download ends.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
-pub struct Progress {
+pub struct DownloadBar {
     bar: Option<ProgressBar>,
 }
 
-impl Progress {
+impl DownloadBar {
     /// A bar for a transfer of `total` bytes (unknown when `None`), labelled `label`.
-    pub fn new(enabled: bool, label: &str, total: Option<u64>) -> Progress {
+    pub fn new(enabled: bool, label: &str, total: Option<u64>) -> DownloadBar {
         if !enabled || !std::io::stderr().is_terminal() {
-            return Progress { bar: None };
+            return DownloadBar { bar: None };
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
@@ -25,7 +26,7 @@ impl Progress {
             None => ProgressBar::new_spinner(),
         };
         bar.set_message(label.to_string());
-        Progress { bar: Some(bar) }
+        DownloadBar { bar: Some(bar) }
     }
 
     pub fn set(&self, done: u64) {

@@ -8,7 +8,8 @@
 //! file and renamed over `bin/daprd`, so a re-run replaces it atomically even while a
 //! sidecar runs. Files under the install directory are only written when absent: a re-run
 //! never loses user edits. No containers are started (placement, scheduler, Redis and
-//! Zipkin are out of scope here); progress is reported through `Reporter`, never printed.
+//! Zipkin are out of scope here); download progress is reported through the
+//! `report::Reporter`, never printed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,25 +19,11 @@ use sha2::Digest;
 
 use crate::error::Error;
 use crate::home::DaprHome;
+use crate::report::Reporter;
 
 /// Where official release archives are downloaded from, unless `$DAPR_RELEASE_BASE_URL` says otherwise.
 pub const DEFAULT_RELEASE_BASE_URL: &str = "https://github.com/dapr/dapr/releases/download";
 pub const RELEASE_BASE_URL_ENV: &str = "DAPR_RELEASE_BASE_URL";
-
-/// Progress of a download, implemented by the command with a progress bar.
-pub trait Reporter {
-    fn download_started(&self, url: &str, total: Option<u64>);
-    fn download_progress(&self, done: u64);
-    fn download_finished(&self);
-}
-
-/// A reporter that reports nothing.
-pub struct Silent;
-impl Reporter for Silent {
-    fn download_started(&self, _: &str, _: Option<u64>) {}
-    fn download_progress(&self, _: u64) {}
-    fn download_finished(&self) {}
-}
 
 #[derive(Debug, Clone)]
 pub enum RuntimeSource {

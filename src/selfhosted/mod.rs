@@ -1,6 +1,7 @@
-//! Self-hosted back end: the install directory, the processes `dapr run` starts, the
-//! instances `dapr list` finds, their logs. Never prints: returns data, reports progress
-//! through small reporter traits that the commands implement with the `Printer`.
+//! Self-hosted back end: the install directory, the processes `dapr run` starts (`run` and
+//! `runfile` say what to run, `supervisor` runs it, `process` is the plumbing), the
+//! instances `dapr list` finds, their logs. Never prints: returns data and reports through
+//! the `report::Reporter` that the commands implement with the `Printer`.
 
 pub mod client;
 pub mod init;
@@ -10,4 +11,5 @@ pub mod process;
 pub mod run;
 pub mod runfile;
 pub mod stop;
+pub mod supervisor;
 pub mod uninstall;

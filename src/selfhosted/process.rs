@@ -20,31 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::process::Child;
 
 use super::client::Target;
-
-/// Kind of a status note the back end wants shown (the command layer maps it to an icon).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Note {
-    Info,
-    Success,
-    Failure,
-    Warning,
-}
-
-/// Where the back end's console output goes; implemented by the command with the `Printer`.
-pub trait Console: Send + Sync {
-    /// A status line (`ℹ️`, `✅`, `❌`, `⚠`).
-    fn note(&self, note: Note, msg: &str);
-    /// A plain line on stderr.
-    fn plain(&self, msg: &str);
-    /// One line of a child's stdout, written to our stdout (`line` has no newline).
-    fn out_line(&self, line: &str);
-    /// One line of a child's stderr, written to our stderr.
-    fn err_line(&self, line: &str);
-    /// Whether status lines are JSON (`--log-as-json`), also those written to log files.
-    fn log_as_json(&self) -> bool {
-        false
-    }
-}
+use crate::report::{Reporter, Status, Stream};
 
 /// A free TCP port, chosen by the OS. The listener is returned so that several ports can be
 /// held at once (and are therefore distinct) before being released together.
@@ -198,21 +174,26 @@ impl LogFile {
 #[derive(Clone)]
 pub struct Sink {
     pub file: Option<LogFile>,
-    pub console: Option<Arc<dyn Console>>,
+    pub console: Option<Arc<dyn Reporter>>,
     pub prefix: String,
     /// `--log-as-json`: status lines are JSON objects, wherever they go.
     json: bool,
+    /// Everything this sink shows on the console goes to stdout (the official run file's
+    /// console writer is stdout for a child's both streams and for the CLI's lines about
+    /// it); otherwise a child's stderr stays on stderr.
+    stdout_only: bool,
     /// The copy tasks writing into this sink, so that a stop can wait for the last lines.
     pumps: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Sink {
-    pub fn new(file: Option<LogFile>, console: Option<Arc<dyn Console>>, prefix: String) -> Sink {
+    pub fn new(file: Option<LogFile>, console: Option<Arc<dyn Reporter>>, prefix: String) -> Sink {
         Sink {
             file,
             console,
             prefix,
             json: false,
+            stdout_only: false,
             pumps: Arc::default(),
         }
     }
@@ -220,6 +201,12 @@ impl Sink {
     /// Status lines as JSON (`--log-as-json`).
     pub fn json(mut self, on: bool) -> Sink {
         self.json = on;
+        self
+    }
+
+    /// Show everything on stdout (run files), see [`Sink::stdout_only`].
+    pub fn stdout_only(mut self) -> Sink {
+        self.stdout_only = true;
         self
     }
 
@@ -240,37 +227,33 @@ impl Sink {
             f.write_line(&text);
         }
         if let Some(c) = &self.console {
-            if err {
-                c.err_line(&text)
+            let stream = if err && !self.stdout_only {
+                Stream::Stderr
             } else {
-                c.out_line(&text)
-            }
+                Stream::Stdout
+            };
+            c.line(stream, &text)
         }
     }
 
-    /// A CLI status line about this app, written as the official CLI does: a JSON object
-    /// everywhere with `--log-as-json`; with its icon when it goes to the terminal alone;
-    /// plain text into a log file (or a file and the terminal).
-    pub fn status(&self, note: Note, msg: &str) {
-        let line = if self.json {
-            let status = match note {
-                Note::Info => crate::output::Status::Info,
-                Note::Success => crate::output::Status::Success,
-                Note::Failure => crate::output::Status::Failure,
-                Note::Warning => crate::output::Status::Warning,
-            };
-            crate::output::Printer::new(true).status_line(status, msg)
-        } else {
-            msg.to_string()
-        };
+    /// A CLI status line about this app, written as the official run file does: a JSON
+    /// object everywhere with `--log-as-json`; with its icon when it goes to the terminal
+    /// alone; plain text into a log file (or a file and the terminal). On the terminal it
+    /// is on stdout, whatever its kind (the official writer is stdout).
+    pub fn status(&self, status: Status, msg: &str) {
         match (&self.file, &self.console) {
-            (None, Some(c)) if !self.json => c.note(note, msg),
+            (None, Some(c)) => c.status_to(Stream::Stdout, status, msg),
             (file, console) => {
+                let line = if self.json {
+                    status.line(msg, true)
+                } else {
+                    msg.to_string()
+                };
                 if let Some(f) = file {
                     f.write_line(&line);
                 }
                 if let Some(c) = console {
-                    c.out_line(&line);
+                    c.line(Stream::Stdout, &line);
                 }
             }
         }
@@ -497,6 +480,7 @@ pub fn go_io_error(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Recorded;
 
     /// A one-request-per-connection HTTP server answering `status` and recording request heads.
     async fn serve_unix(path: PathBuf, status: u16, seen: Arc<Mutex<Vec<String>>>) {
@@ -545,6 +529,62 @@ mod tests {
         drop(l);
         assert!(!sidecar_ready(&Target::Tcp(port)).await);
         assert!(!wait_connect(&Target::Tcp(port), Duration::from_millis(50)).await);
+    }
+
+    #[test]
+    fn sinks_keep_or_merge_the_childs_streams() {
+        // A single run: the child's stderr stays on stderr.
+        let rec = Arc::new(Recorded::default());
+        let single = Sink::new(None, Some(rec.clone()), String::new());
+        single.line("out", false);
+        single.line("err", true);
+        // A run file: everything on stdout, prefixed; a status line about the app keeps
+        // its icon when the console is its only writer.
+        let multi = Sink::new(None, Some(rec.clone()), "== APP - a == ".into()).stdout_only();
+        multi.line("err", true);
+        multi.status(Status::Failure, "boom");
+        assert_eq!(
+            rec.take(),
+            [
+                (Some(Stream::Stdout), None, "out".to_string()),
+                (Some(Stream::Stderr), None, "err".to_string()),
+                (Some(Stream::Stdout), None, "== APP - a == err".to_string()),
+                (
+                    Some(Stream::Stdout),
+                    Some(Status::Failure),
+                    "boom".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_status_line_with_a_log_file_is_plain_in_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = LogFile::create(&dir.path().join("logs/a.log")).unwrap();
+        let rec = Arc::new(Recorded::default());
+        let sink = Sink::new(Some(file.clone()), Some(rec.clone()), String::new()).stdout_only();
+        sink.status(Status::Success, "Exited Dapr successfully");
+        assert_eq!(
+            std::fs::read_to_string(&file.path).unwrap(),
+            "Exited Dapr successfully\n"
+        );
+        assert_eq!(
+            rec.take(),
+            [(
+                Some(Stream::Stdout),
+                None,
+                "Exited Dapr successfully".to_string()
+            )]
+        );
+        let json = Sink::new(Some(file.clone()), None, String::new()).json(true);
+        json.status(Status::Info, "m");
+        let text = std::fs::read_to_string(&file.path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            (last["status"].as_str(), last["msg"].as_str()),
+            (Some("info"), Some("m"))
+        );
     }
 
     #[test]

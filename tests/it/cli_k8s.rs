@@ -142,7 +142,7 @@ fn support_wait(cond: impl FnMut() -> bool) -> bool {
 
 use dapr_cli::kubernetes::client::ClusterOptions;
 use dapr_cli::kubernetes::commands::{self as k8s, InitOptions};
-use dapr_cli::output::Printer;
+use dapr_cli::report::Silent;
 
 /// A fake API server, a kubeconfig for it and a temp dir, for one test.
 struct Cluster {
@@ -195,6 +195,7 @@ impl Cluster {
             .arg(&self.kubeconfig)
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
+            .env("DAPR_RUNTIME_PATH", self.dir.path())
             .env_remove("KUBECONFIG")
             .env_remove("DAPR_RUNTIME_VERSION")
             .env_remove("DAPR_IMAGE_REGISTRY")
@@ -257,7 +258,8 @@ fn init_dry_run_prints_the_manifests_and_touches_nothing() {
         dapr_cli::kubernetes::manifests::CRD_NAMES.len()
     );
     assert!(yaml.contains("image: ghcr.io/dapr/sentry:1.18.3"), "{yaml}");
-    // Status lines stay on stderr: only the first line, no Helm note, no success line.
+    // Stdout holds the manifests alone: the first status line goes to stderr, and there
+    // is no Helm note and no success line.
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err, "⌛  Making the jump to hyperspace...\n");
     assert_eq!(writes(&c.api), Vec::<String>::new());
@@ -283,6 +285,7 @@ fn init_dry_run_prints_the_manifests_and_touches_nothing() {
             ])
             .env_remove("KUBECONFIG")
             .env("HOME", c.dir.path())
+            .env("DAPR_RUNTIME_PATH", c.dir.path())
             .env_remove("DAPR_RUNTIME_VERSION")
             .env_remove("DAPR_IMAGE_REGISTRY")
             .output()
@@ -371,8 +374,9 @@ fn init_k_rejects_self_hosted_only_flags_and_bad_values() {
 fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
     let c = Cluster::new();
     let out = succeeded(c.init(&[]));
-    // Each line once: the command prints the first, the back end the rest.
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    // Each line once, all on stdout as the official CLI prints them.
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stdout).to_string();
     for line in [
         "⌛  Making the jump to hyperspace...\n",
         "ℹ️  Note: To install Dapr using Helm, see here: https://docs.dapr.io/getting-started/install-dapr-kubernetes/#install-with-helm-advanced\n\n",
@@ -385,7 +389,6 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
         err.starts_with("⌛  Making the jump to hyperspace...\n"),
         "{err}"
     );
-    assert!(out.stdout.is_empty(), "{}", text(&out));
     for crd in dapr_cli::kubernetes::manifests::CRD_NAMES {
         let v = c
             .api
@@ -444,9 +447,10 @@ fn init_installs_the_control_plane_and_status_mtls_uninstall_see_it() {
 
     let out = succeeded(c.dapr(&["uninstall", "-k", "--timeout", "10"]));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
         "ℹ️  Removing Dapr from your cluster...\n✅  Dapr has been removed successfully\n"
     );
+    assert!(out.stderr.is_empty(), "{}", text(&out));
     assert!(c.api.list("", "pods").is_empty());
     assert!(!c.api.exists(
         "rbac.authorization.k8s.io",
@@ -498,8 +502,8 @@ fn a_failed_rollout_names_the_object_and_why() {
     c.api.fail_rollout("dapr-sentry");
     let out = c.dapr(&["init", "-k", "--wait", "--timeout", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("Success!"), "{}", text(&out));
     let msg = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!msg.contains("Success!"), "{msg}");
     assert!(msg.contains("Deployment dapr-system/dapr-sentry"), "{msg}");
     assert!(msg.contains("ImagePullBackOff"), "{msg}");
     let out = c.dapr(&["status", "-k"]);
@@ -519,7 +523,7 @@ fn bad_kubeconfig_and_unreachable_cluster_are_clear_errors() {
             kubeconfig: Some(c.dir.path().join("missing")),
             context: None,
         },
-        &Printer::new(false),
+        &Silent,
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("missing"), "{err:#}");
@@ -528,7 +532,7 @@ fn bad_kubeconfig_and_unreachable_cluster_are_clear_errors() {
             kubeconfig: Some(c.kubeconfig.clone()),
             context: Some("other".into()),
         },
-        &Printer::new(false),
+        &Silent,
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("cannot connect"), "{err:#}");
@@ -648,6 +652,18 @@ fn components_and_configurations_tables_and_json() {
     ]));
     assert!(!text(&out).contains("In future releases"), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // With `-o json` the warning moves to stderr: stdout holds the document alone.
+    let warned = succeeded(c.dapr(&["components", "-k", "--namespace", "test", "-o", "json"]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&warned.stdout).unwrap(),
+        v,
+        "{}",
+        text(&warned)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&warned.stderr),
+        format!("⚠  {}\n", dapr_cli::kubernetes::commands::NAMESPACE_WARNING)
+    );
     assert_eq!(
         v,
         serde_json::json!([{"name": "statestore2", "namespace": "test",
@@ -733,6 +749,7 @@ fn list_and_logs_find_dapr_apps() {
     assert_exit_says(&out, 1, "cannot connect to the cluster");
 
     let logs = |app: &str, pod: Option<String>| {
+        let mut text = String::new();
         k8s::logs(
             &k8s::LogsOptions {
                 cluster: c.options(),
@@ -741,10 +758,15 @@ fn list_and_logs_find_dapr_apps() {
                 namespace: "default".into(),
                 follow: false,
             },
-            &Printer::new(false),
+            &mut |chunk| text.push_str(chunk),
         )
+        .map(|()| text)
     };
-    assert_eq!(logs("nodeapp", None).unwrap(), 0);
+    let text = logs("nodeapp", None).unwrap();
+    assert!(
+        text.contains("dapr initialized. Status: Running.") && text.contains("app_id=nodeapp"),
+        "{text}"
+    );
     let err = logs("ghost", None).unwrap_err();
     assert_eq!(
         format!("{err:#}"),
@@ -908,6 +930,8 @@ fn annotate_reads_files_dirs_and_stdin() {
         let mut child = Command::new(crate::support::bin("dapr"))
             .arg("annotate")
             .args(args)
+            .env("HOME", dir.path())
+            .env("DAPR_RUNTIME_PATH", dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -1280,17 +1304,27 @@ fn logs_follow_streams_until_the_pod_goes_away() {
         namespace: "default".into(),
         follow: true,
     };
+    let got = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = got.clone();
     let follower = std::thread::spawn(move || {
-        k8s::logs(&opts, &Printer::new(false)).map_err(|e| e.to_string())
+        k8s::logs(&opts, &mut |chunk| sink.lock().unwrap().push_str(chunk))
+            .map_err(|e| e.to_string())
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        support_wait(|| got
+            .lock()
+            .unwrap()
+            .contains("dapr initialized. Status: Running.")),
+        "the log so far: {:?}",
+        got.lock().unwrap()
+    );
     assert!(
         !follower.is_finished(),
         "--follow keeps streaming while the pod lives"
     );
     c.api.delete("", "pods", "default", "web");
     assert!(support_wait(|| follower.is_finished()));
-    assert_eq!(follower.join().unwrap(), Ok(0));
+    assert_eq!(follower.join().unwrap(), Ok(()));
 }
 
 #[test]
@@ -1301,6 +1335,7 @@ fn kubeconfig_comes_from_the_environment_and_context_selects_the_cluster() {
             .args(args)
             .env("KUBECONFIG", &c.kubeconfig)
             .env("HOME", c.dir.path())
+            .env("DAPR_RUNTIME_PATH", c.dir.path())
             .env_remove("DAPR_RUNTIME_VERSION")
             .env_remove("DAPR_IMAGE_REGISTRY")
             .output()
@@ -1784,6 +1819,8 @@ fn a_plainer_api_server_is_enough() {
             .args(["uninstall", "-k", "--kubeconfig"])
             .arg(&c.kubeconfig)
             .env_remove("KUBECONFIG")
+            .env("HOME", c.dir.path())
+            .env("DAPR_RUNTIME_PATH", c.dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

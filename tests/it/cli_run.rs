@@ -9,8 +9,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support;
 
@@ -95,6 +96,8 @@ impl Home {
 struct Proc {
     child: Child,
     out: Arc<Mutex<String>>,
+    /// How many of the two reader threads reached EOF.
+    eof: Arc<AtomicUsize>,
     code: Option<i32>,
 }
 
@@ -116,11 +119,12 @@ impl Proc {
             .spawn()
             .unwrap();
         let out = Arc::new(Mutex::new(String::new()));
+        let eof = Arc::new(AtomicUsize::new(0));
         for r in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
-            let out = out.clone();
+            let (out, eof) = (out.clone(), eof.clone());
             std::thread::spawn(move || {
                 let mut r = r;
                 let mut buf = [0u8; 4096];
@@ -132,11 +136,13 @@ impl Proc {
                         .unwrap()
                         .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
+                eof.fetch_add(1, Ordering::SeqCst);
             });
         }
         Proc {
             child,
             out,
+            eof,
             code: None,
         }
     }
@@ -145,9 +151,14 @@ impl Proc {
         self.child.id()
     }
 
+    /// Everything printed so far; once the process has ended, everything it printed
+    /// (the reader threads drain both pipes to EOF first).
     fn text(&self) -> String {
-        // Give the reader threads a moment to drain the pipes after an exit.
-        std::thread::sleep(Duration::from_millis(50));
+        if self.code.is_some() {
+            support::wait_until(Duration::from_secs(5), || {
+                self.eof.load(Ordering::SeqCst) == 2
+            });
+        }
         self.out.lock().unwrap().clone()
     }
 
@@ -164,21 +175,18 @@ impl Proc {
         );
     }
 
+    /// The exit code, waiting at most `timeout` for the process to end.
     fn wait(&mut self, timeout: Duration) -> Option<i32> {
-        if let Some(c) = self.code {
-            return Some(c);
-        }
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Some(st) = self.child.try_wait().unwrap() {
+        support::wait_until(timeout, || {
+            if self.code.is_none()
+                && let Some(st) = self.child.try_wait().unwrap()
+            {
                 use std::os::unix::process::ExitStatusExt;
-                let c = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-                self.code = Some(c);
-                return Some(c);
+                self.code = Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)));
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+            self.code.is_some()
+        });
+        self.code
     }
 
     fn term(&self) {
@@ -280,11 +288,25 @@ fn metadata(http_port: u16) -> serde_json::Value {
 }
 
 /// The pid printed by an app as `CHILD=<pid>` (the command line itself also shows `CHILD=$!`).
-fn child_pid(out: &str) -> u32 {
+fn parse_child_pid(out: &str) -> Option<u32> {
     out.split("CHILD=")
         .filter_map(|s| s.lines().next()?.trim().parse().ok())
         .next()
-        .unwrap_or_else(|| panic!("no CHILD=<pid> in {out}"))
+}
+
+fn child_pid(out: &str) -> u32 {
+    parse_child_pid(out).unwrap_or_else(|| panic!("no CHILD=<pid> in {out}"))
+}
+
+/// Wait until the app printed `CHILD=<pid>` (not just the command line showing `CHILD=$!`).
+fn wait_child_pid(p: &Proc) -> u32 {
+    assert!(
+        support::wait_until(Duration::from_secs(20), || parse_child_pid(&p.text())
+            .is_some()),
+        "no CHILD=<pid> printed: {}",
+        p.text()
+    );
+    child_pid(&p.text())
 }
 
 fn all_gone(pids: &[u32]) -> bool {
@@ -452,9 +474,8 @@ fn sigterm_stops_app_group_grandchildren_and_sidecar() {
     let h = Home::new();
     let app_id = id("grandkids");
     let mut p = h.start(&sh_run(&app_id, &[], "sleep 1000 & echo CHILD=$!; wait"));
-    p.expect("CHILD=", Duration::from_secs(20));
-    p.expect(UP, Duration::from_secs(10));
-    let grandchild = child_pid(&p.text());
+    p.expect(UP, Duration::from_secs(20));
+    let grandchild = wait_child_pid(&p);
     let dpid = daprd_pid(&app_id).expect("daprd running");
     let app_pid = app_pid_of(dpid);
     let group = group_members(app_pid);
@@ -490,9 +511,10 @@ fn second_signal_kills_an_app_that_ignores_sigterm() {
     let app_pid = app_pid_of(dpid);
     p.term();
     assert!(p.wait_for("terminated signal received", Duration::from_secs(5)));
-    std::thread::sleep(Duration::from_millis(300));
+    // The app ignores SIGTERM: the run must not end within the first moments of its
+    // 5 s grace period.
     assert!(
-        p.wait(Duration::ZERO).is_none(),
+        p.wait(Duration::from_millis(300)).is_none(),
         "still in the grace period"
     );
     p.term();
@@ -510,8 +532,7 @@ fn sigkill_of_the_cli_still_leaves_no_orphans() {
     let app_id = id("killed");
     let mut p = h.start(&sh_run(&app_id, &[], "sleep 1000 & echo CHILD=$!; wait"));
     p.expect(UP, Duration::from_secs(20));
-    assert!(p.wait_for("CHILD=", Duration::from_secs(10)));
-    let grandchild = child_pid(&p.text());
+    let grandchild = wait_child_pid(&p);
     let dpid = daprd_pid(&app_id).unwrap();
     let _ = Command::new("kill")
         .arg("-KILL")

@@ -37,21 +37,25 @@ impl Out {
         );
     }
 
+    /// `needle` is on stdout, and not on stderr.
     #[track_caller]
     fn expect_stdout(&self, needle: &str) {
         assert!(
-            self.stdout.contains(needle),
-            "{needle:?} not on stdout:\n{}",
-            self.all()
+            self.stdout.contains(needle) && !self.stderr.contains(needle),
+            "{needle:?} not on stdout alone:\n--- stdout\n{}--- stderr\n{}",
+            self.stdout,
+            self.stderr
         );
     }
 
+    /// `needle` is on stderr, and not on stdout.
     #[track_caller]
     fn expect_stderr(&self, needle: &str) {
         assert!(
-            self.stderr.contains(needle),
-            "{needle:?} not on stderr:\n{}",
-            self.all()
+            self.stderr.contains(needle) && !self.stdout.contains(needle),
+            "{needle:?} not on stderr alone:\n--- stdout\n{}--- stderr\n{}",
+            self.stdout,
+            self.stderr
         );
     }
 }
@@ -463,7 +467,8 @@ fn version_without_install_says_na() {
     }
     let o = env.run(&["version", "-o", "yaml"]);
     assert_eq!(o.code, 1);
-    o.expect_stderr("❌  An invalid output format was specified.");
+    // On stdout, as the official `version` prints it.
+    o.expect_stdout("❌  An invalid output format was specified.");
 }
 
 // ---------------------------------------------------------------- init / uninstall
@@ -484,9 +489,9 @@ fn init_installs_the_bundled_runtime_and_server_less_defaults() {
     );
     assert!(all.contains("ℹ️  No Redis answered at"), "{all}");
     assert!(
-        o.stdout.is_empty(),
-        "status lines belong on stderr: {}",
-        o.stdout
+        o.stderr.is_empty(),
+        "init's status lines all belong on stdout: {}",
+        o.stderr
     );
 
     let d = env.dapr_dir();
@@ -527,7 +532,7 @@ fn init_with_redis_writes_the_official_components() {
     let redis = support::Redis::start();
     let env = Env::new().with("DAPR_INIT_REDIS_ADDRESS", &redis.addr());
     let o = env.ok(&["init"]);
-    o.expect_stderr(&format!("Redis found at {}", redis.addr()));
+    o.expect_stdout(&format!("Redis found at {}", redis.addr()));
     let d = env.dapr_dir().join("components");
     assert_eq!(
         std::fs::read_to_string(d.join("statestore.yaml")).unwrap(),
@@ -553,7 +558,7 @@ fn init_with_a_network_writes_the_network_host_names_without_probing() {
     let o = env.ok(&["init", "--network", "mynet"]);
     let all = o.all();
     assert!(!all.contains("Redis found"), "{all}");
-    assert!(all.contains("dapr_redis:6379"), "{all}");
+    o.expect_stdout("ℹ️  The default statestore and pubsub components use the Redis of network mynet at dapr_redis:6379.");
     let d = env.dapr_dir();
     let state = std::fs::read_to_string(d.join("components/statestore.yaml")).unwrap();
     assert!(state.contains("    value: dapr_redis:6379\n"), "{state}");
@@ -573,7 +578,7 @@ fn reinit_is_safe_and_keeps_user_files() {
     std::fs::write(d.join("config.yaml"), "# my config\n").unwrap();
     std::fs::write(d.join("bin/daprd"), "stale").unwrap();
     let o = env.ok(&["init"]);
-    o.expect_stderr("already exists");
+    o.expect_stdout("already exists");
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "# mine\n");
     assert_eq!(
         std::fs::read_to_string(d.join("config.yaml")).unwrap(),
@@ -609,7 +614,8 @@ fn init_without_a_bundled_runtime_says_what_to_do() {
 fn log_as_json_turns_status_lines_into_json() {
     let env = Env::new();
     let o = env.ok(&["init", "--log-as-json"]);
-    for line in o.stderr.lines() {
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    for line in o.stdout.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(
@@ -619,9 +625,11 @@ fn log_as_json_turns_status_lines_into_json() {
         assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
         assert!(v["msg"].is_string());
     }
-    assert!(o.stderr.contains(r#""msg":"Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started""#));
+    assert!(o.stdout.contains(r#""msg":"Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started""#));
+    // The same stream as the plain line: `list`'s invalid-format failure is on stdout.
     let o = env.run(&["list", "-o", "bad", "--log-as-json"]);
-    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).unwrap();
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
     assert_eq!(
         (v["status"].as_str(), v["msg"].as_str()),
         (
@@ -677,7 +685,7 @@ fn init_downloads_a_release_and_verifies_it() {
 
     let env = Env::new().with("DAPR_RELEASE_BASE_URL", &base);
     let o = env.ok(&["init", "--runtime-version", "9.8.7"]);
-    o.expect_stderr("Installing runtime version 9.8.7");
+    o.expect_stdout("Installing runtime version 9.8.7");
     let daprd = env.dapr_dir().join("bin/daprd");
     assert_eq!(std::fs::read(&daprd).unwrap(), b"#!/bin/sh\necho 9.8.7\n");
     assert_eq!(mode(&daprd), 0o755);
@@ -729,11 +737,11 @@ fn slim_init_of_a_release_installs_placement_and_scheduler() {
         );
         assert_eq!(mode(&bin.join(n)), 0o755);
     }
-    o.expect_stderr(&format!(
+    o.expect_stdout(&format!(
         "placement binary has been installed to {}.",
         bin.display()
     ));
-    o.expect_stderr(&format!(
+    o.expect_stdout(&format!(
         "scheduler binary has been installed to {}.",
         bin.display()
     ));
@@ -772,8 +780,10 @@ fn init_from_an_air_gapped_bundle() {
 
     let env = Env::new();
     let o = env.ok(&["init", "--from-dir", bundle.path().to_str().unwrap()]);
-    o.expect_stderr("Extracted binaries and completed components set up.");
-    o.expect_stderr("preview feature");
+    o.expect_stdout("Extracted binaries and completed components set up.");
+    o.expect_stdout(
+        "⚠  Local bundle installation using --from-dir flag is currently a preview feature",
+    );
     let d = env.dapr_dir();
     assert_eq!(std::fs::read(d.join("bin/daprd")).unwrap(), b"bundled");
     assert_eq!(
@@ -806,7 +816,9 @@ fn init_rejects_bad_flag_combinations() {
         "./local-dir",
     ]);
     assert_eq!(o.code, 1);
-    o.expect("both --image-registry and --from-dir flags cannot be given at the same time");
+    o.expect_stderr(
+        "❌  both --image-registry and --from-dir flags cannot be given at the same time",
+    );
     let o = env.run(&["init", "--container-runtime", "invalid"]);
     assert_eq!(o.code, 1);
     o.expect("Invalid container runtime");
@@ -819,8 +831,8 @@ fn init_rejects_bad_flag_combinations() {
     for registry in ["docker.io", "ghcr.io"] {
         let o = env.run(&["init", "--image-registry", registry]);
         assert_eq!(o.code, 1, "{}", o.all());
-        o.expect(
-            "flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
+        o.expect_stderr(
+            "❌  flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
         );
     }
     let o = env
@@ -897,22 +909,22 @@ fn uninstall_keeps_components_and_uninstall_all_removes_everything() {
     env.ok(&["init"]);
     let d = env.dapr_dir();
     let o = env.ok(&["uninstall"]);
-    o.expect_stderr("ℹ️  Removing Dapr from your machine...");
-    o.expect_stderr(&format!(
+    o.expect_stdout("ℹ️  Removing Dapr from your machine...");
+    o.expect_stdout(&format!(
         "ℹ️  Removing directory: {}",
         d.join("bin").display()
     ));
-    o.expect_stderr("✅  Dapr has been removed successfully");
+    o.expect_stdout("✅  Dapr has been removed successfully");
     assert!(!d.join("bin").exists());
     assert!(d.join("config.yaml").is_file() && d.join("components/statestore.yaml").is_file());
     assert!(env.ok(&["version"]).stdout.contains("Runtime version: n/a"));
 
     let o = env.ok(&["uninstall", "--all"]);
-    o.expect_stderr(&format!(
-        "WARNING: {} does not exist",
+    o.expect_stdout(&format!(
+        "⚠  WARNING: {} does not exist",
         d.join("bin").display()
     ));
-    o.expect_stderr(&format!("ℹ️  Removing directory: {}", d.display()));
+    o.expect_stdout(&format!("ℹ️  Removing directory: {}", d.display()));
     assert!(!d.exists());
 }
 
@@ -996,10 +1008,8 @@ fn list_with_no_instances() {
         panic!("this test needs `unshare -r -p` (user + PID namespaces)");
     };
     assert_eq!(
-        (o.code, o.stdout.as_str()),
-        (0, "No Dapr instances found.\n"),
-        "{}",
-        o.stderr
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "No Dapr instances found.\n", ""),
     );
     let o = run_isolated(&env, &["list", "-o", "json"]).unwrap();
     assert_eq!(o.stdout, "[]");
@@ -1010,7 +1020,8 @@ fn list_with_no_instances() {
 
     let o = env.run(&["list", "-o", "invalid"]);
     assert_eq!(o.code, 1);
-    o.expect_stderr("❌  An invalid output format was specified.");
+    // On stdout, as the official `list` prints it.
+    o.expect_stdout("❌  An invalid output format was specified.");
 }
 
 #[test]
@@ -1094,6 +1105,8 @@ fn fake_daprd(
             "--enable-metrics",
             "false",
         ])
+        .env("HOME", dir)
+        .env("DAPR_RUNTIME_PATH", dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -1188,7 +1201,7 @@ fn list_reads_flags_and_metadata_and_stop_signals_the_owning_cli() {
     assert!(yaml.contains(&format!("appId: {id}")), "{yaml}");
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    o.expect_stderr(&format!("✅  app stopped successfully: {id}"));
+    o.expect_stdout(&format!("✅  app stopped successfully: {id}"));
     let mut cli = cli;
     assert!(
         support::wait_until(Duration::from_secs(5), || cli
@@ -1217,7 +1230,7 @@ fn stop_signals_the_sidecar_when_its_cli_owns_several_apps() {
     let _fb = fake_daprd(dir.path(), &b, support::free_port(), &ext);
     let mut cli = cli;
     let o = env.ok(&["stop", "--app-id", &a]);
-    o.expect_stderr(&format!("app stopped successfully: {a}"));
+    o.expect_stdout(&format!("app stopped successfully: {a}"));
     assert!(
         support::wait_until(Duration::from_secs(5), || fa
             .0
@@ -1251,6 +1264,9 @@ fn start_daprd(id: &str, http: u16, grpc: u16, app_port: u16, resources: &Path) 
             ])
             .arg("--resources-path")
             .arg(resources)
+            // Never the developer's install or home.
+            .env("HOME", resources)
+            .env("DAPR_RUNTIME_PATH", resources)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -1293,7 +1309,7 @@ fn a_daprd_started_by_hand_is_listed_and_stopped() {
     assert!(line.split_whitespace().count() >= 9, "{line}");
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    o.expect_stderr(&format!("app stopped successfully: {id}"));
+    o.expect_stdout(&format!("app stopped successfully: {id}"));
     assert!(support::wait_until(Duration::from_secs(10), || daprd
         .0
         .try_wait()
@@ -1453,7 +1469,7 @@ fn invoke_goes_through_a_real_daprd() {
         file.to_str().unwrap(),
     ]);
     o.expect_stdout(r#"{"dapr": "is_great"}"#);
-    o.expect_stderr("✅  App invoked successfully");
+    o.expect_stdout("✅  App invoked successfully");
     let o = env.ok(&[
         "invoke",
         "--app-id",
@@ -1592,7 +1608,7 @@ fn list_and_stop_an_app_started_by_dapr_run() {
     let app_pid = row["appPid"].as_u64().unwrap() as u32;
 
     let o = env.ok(&["stop", "--app-id", &id]);
-    o.expect_stderr(&format!("app stopped successfully: {id}"));
+    o.expect_stdout(&format!("app stopped successfully: {id}"));
     assert_run_ended(&mut run, Duration::from_secs(10), &[]);
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(out.contains("Exited Dapr successfully"), "{out}");
@@ -1651,11 +1667,11 @@ fn stop_a_run_file_by_path_and_by_app_ids() {
         }
         if by_ids {
             let o = env.ok(&["stop", "--app-id", &a, &b]);
-            o.expect_stderr(&format!("app stopped successfully: {a}"));
-            o.expect_stderr(&format!("app stopped successfully: {b}"));
+            o.expect_stdout(&format!("app stopped successfully: {a}"));
+            o.expect_stdout(&format!("app stopped successfully: {b}"));
         } else {
             let o = env.ok(&["stop", "-f", dir.to_str().unwrap()]);
-            o.expect_stderr("✅  Dapr and app processes stopped successfully");
+            o.expect_stdout("✅  Dapr and app processes stopped successfully");
         }
         assert_run_ended(&mut run, Duration::from_secs(20), &pids);
         assert!(

@@ -293,7 +293,8 @@ impl Sandbox {
             .env("DAPR_INSTALL_DIR", &self.install_dir)
             .env("DAPR_RELEASE_BASE_URL", &server.url)
             .env("NO_COLOR", "1")
-            .env_remove("DAPR_RUNTIME_PATH")
+            // Never the developer's install: a `dapr` the script runs looks in the sandbox.
+            .env("DAPR_RUNTIME_PATH", &self.home)
             .env_remove("GITHUB_ORG")
             .env_remove("GITHUB_REPO");
         cmd
@@ -426,21 +427,28 @@ fn curl_pipe_installs_latest_release() {
     let version = Command::new(sandbox.install_dir.join("dapr"))
         .arg("version")
         .env("HOME", &sandbox.home)
-        .env_remove("DAPR_RUNTIME_PATH")
+        .env("DAPR_RUNTIME_PATH", &sandbox.home)
         .output()
         .unwrap();
     assert!(
-        version.status.success(),
-        "installed `dapr version` failed: {}",
+        version.status.success()
+            && String::from_utf8_lossy(&version.stdout).starts_with(&format!(
+                "CLI version: {} \nRuntime version: n/a",
+                env!("CARGO_PKG_VERSION")
+            )),
+        "installed `dapr version`: {}",
         text(&version)
     );
     let daprd = Command::new(sandbox.install_dir.join("daprd"))
         .arg("--version")
+        .env("HOME", &sandbox.home)
+        .env("DAPR_RUNTIME_PATH", &sandbox.home)
         .output()
         .unwrap();
     assert!(
-        daprd.status.success(),
-        "installed `daprd --version` failed: {}",
+        daprd.status.success()
+            && String::from_utf8_lossy(&daprd.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "installed `daprd --version`: {}",
         text(&daprd)
     );
 }

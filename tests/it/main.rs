@@ -7,6 +7,7 @@ mod support;
 mod cli_k8s;
 mod cli_run;
 mod cli_selfhosted;
+mod cli_streams;
 mod conformance;
 mod installer;
 mod resources;

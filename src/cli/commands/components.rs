@@ -4,7 +4,9 @@
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands::{self as k8s, ResourceListOptions};
-use crate::output::format::{INVALID_FORMAT, OutputFormat};
+use crate::kubernetes::resources;
+use crate::output::format::{self, INVALID_FORMAT, OutputFormat};
+use crate::output::{Stream, table};
 
 /// The flags of `components -k` and `configurations -k` (help worded for components;
 /// `configurations` rewords it with `mut_arg`).
@@ -32,21 +34,52 @@ pub struct ResourceListArgs {
     pub cluster: ClusterArgs,
 }
 
+/// Which resources a [`ResourceListArgs`] command lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Component,
+    Configuration,
+}
+
 impl ResourceListArgs {
-    /// The back-end options; `None` after reporting an invalid `-o`.
-    pub fn options(self, ctx: &Context) -> Option<ResourceListOptions> {
+    /// List the resources of `kind` and print them as the table, JSON or YAML.
+    pub fn run(self, kind: Kind, ctx: &Context) -> anyhow::Result<i32> {
         let Some(output) = OutputFormat::parse(&self.output) else {
             ctx.printer.failure(INVALID_FORMAT);
-            return None;
+            return Ok(1);
         };
-        Some(ResourceListOptions {
+        let p = match output {
+            OutputFormat::Table => ctx.printer,
+            OutputFormat::Json | OutputFormat::Yaml => ctx.printer.for_document(),
+        };
+        // Unlike `list -k`, the official commands warn whatever the namespace flags say,
+        // on stdout ahead of the table (on stderr here when stdout holds JSON or YAML).
+        if !self.no_namespace_warning {
+            p.warning(Stream::Stdout, k8s::NAMESPACE_WARNING);
+        }
+        let opts = ResourceListOptions {
             cluster: self.cluster.options(),
-            namespace: Some(self.namespace).filter(|n| !n.is_empty()),
-            all_namespaces: self.all_namespaces,
-            no_namespace_warning: self.no_namespace_warning,
-            name: Some(self.name).filter(|n| !n.is_empty()),
-            output,
-        })
+            namespace: Some(self.namespace).filter(|n| !n.is_empty() && !self.all_namespaces),
+        };
+        let reporter = p.reporter(Stream::Stdout);
+        let items = match kind {
+            Kind::Component => k8s::components(&opts, &reporter)?,
+            Kind::Configuration => k8s::configurations(&opts, &reporter)?,
+        };
+        let name = Some(self.name.as_str()).filter(|n| !n.is_empty());
+        match (output, kind) {
+            (OutputFormat::Json, _) => p.data(&format::json(&resources::details(&items, name))),
+            (OutputFormat::Yaml, _) => p.data(&format::yaml(&resources::details(&items, name))),
+            (OutputFormat::Table, Kind::Component) => p.data(&table::render(
+                &resources::COMPONENT_HEADERS,
+                &resources::component_rows(&items, name),
+            )),
+            (OutputFormat::Table, Kind::Configuration) => p.data(&table::render(
+                &resources::CONFIGURATION_HEADERS,
+                &resources::configuration_rows(&items, name),
+            )),
+        }
+        Ok(0)
     }
 }
 
@@ -61,8 +94,5 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
-    match args.list.options(ctx) {
-        Some(opts) => k8s::components(&opts, &ctx.printer),
-        None => Ok(1),
-    }
+    args.list.run(Kind::Component, ctx)
 }

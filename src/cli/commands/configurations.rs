@@ -1,8 +1,7 @@
 //! `dapr configurations -k`: the Dapr configurations in the cluster as a table, JSON or YAML.
 
-use super::components::ResourceListArgs;
+use super::components::{Kind, ResourceListArgs};
 use crate::cli::Context;
-use crate::kubernetes::commands as k8s;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -19,8 +18,5 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
-    match args.list.options(ctx) {
-        Some(opts) => k8s::configurations(&opts, &ctx.printer),
-        None => Ok(1),
-    }
+    args.list.run(Kind::Configuration, ctx)
 }

@@ -15,12 +15,10 @@
 //! * re-running `init` reinstalls the binary and keeps every existing file (the official
 //!   CLI refuses and asks for `dapr uninstall` first).
 
-use std::cell::RefCell;
-
 use crate::cli::Context;
 use crate::kubernetes::client::{ClusterArgs, ClusterOptions};
 use crate::kubernetes::commands::{self as k8s, InitOptions};
-use crate::output::progress::Progress;
+use crate::output::{Printer, Stream};
 use crate::selfhosted::init::{self as backend, Components, RuntimeSource};
 
 pub const REDIS_ADDRESS_ENV: &str = "DAPR_INIT_REDIS_ADDRESS";
@@ -150,29 +148,6 @@ pub struct Args {
     pub cluster: ClusterArgs,
 }
 
-/// Shows a progress bar while a runtime archive downloads.
-struct BarReporter {
-    enabled: bool,
-    bar: RefCell<Option<Progress>>,
-}
-
-impl backend::Reporter for BarReporter {
-    fn download_started(&self, url: &str, total: Option<u64>) {
-        let name = url.rsplit('/').next().unwrap_or(url);
-        *self.bar.borrow_mut() = Some(Progress::new(self.enabled, name, total));
-    }
-    fn download_progress(&self, done: u64) {
-        if let Some(b) = self.bar.borrow().as_ref() {
-            b.set(done);
-        }
-    }
-    fn download_finished(&self) {
-        if let Some(b) = self.bar.borrow_mut().take() {
-            b.finish();
-        }
-    }
-}
-
 /// The error for an `--image-variant` other than none or `mariner` (both modes check it,
 /// each at its own place in the official order of checks).
 fn unsupported_image_variant(variant: &str) -> Option<String> {
@@ -180,48 +155,57 @@ fn unsupported_image_variant(variant: &str) -> Option<String> {
         .then(|| format!("image variant {variant} is not supported"))
 }
 
-fn fail(ctx: &Context, msg: &str) -> anyhow::Result<i32> {
-    ctx.printer.failure(msg);
+fn fail(p: &Printer, msg: &str) -> anyhow::Result<i32> {
+    p.failure(msg);
     Ok(1)
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
-    let p = &ctx.printer;
+    // `-k --dry-run` prints the manifests: stdout is theirs alone.
+    let printer = if args.kubernetes && args.dry_run {
+        ctx.printer.for_document()
+    } else {
+        ctx.printer
+    };
+    let p = &printer;
     p.pending("Making the jump to hyperspace...");
     // Checked before the mode, as the official CLI does.
     if !args.image_registry.is_empty() && !args.from_dir.is_empty() {
         return fail(
-            ctx,
+            p,
             "both --image-registry and --from-dir flags cannot be given at the same time",
         );
     }
     if args.kubernetes {
         if ctx.runtime_path_given() {
-            return fail(ctx, "--runtime-path is only valid for self-hosted mode");
+            return fail(p, "--runtime-path is only valid for self-hosted mode");
         }
         if args.redis_stack {
-            return fail(ctx, "--redis-stack is only valid for self-hosted mode");
+            return fail(p, "--redis-stack is only valid for self-hosted mode");
         }
         if let Some(msg) = unsupported_image_variant(&args.image_variant) {
-            return fail(ctx, &msg);
+            return fail(p, &msg);
         }
-        return run_kubernetes(args, ctx);
+        return run_kubernetes(args, p);
     }
     if args.dry_run {
-        return fail(ctx, "--dry-run is only valid for Kubernetes mode");
+        return fail(p, "--dry-run is only valid for Kubernetes mode");
     }
     let runtime = args.container_runtime.trim();
     if runtime != "docker" && runtime != "podman" {
         return fail(
-            ctx,
+            p,
             "Invalid container runtime. Supported values are docker and podman.",
         );
     }
     if let Some(msg) = unsupported_image_variant(&args.image_variant) {
-        return fail(ctx, &msg);
+        return fail(p, &msg);
     }
     if !args.image_registry.is_empty() {
-        p.warning("Flag --image-registry is a preview feature and is subject to change.");
+        p.warning(
+            Stream::Stdout,
+            "Flag --image-registry is a preview feature and is subject to change.",
+        );
     }
     let from_dir = !args.from_dir.is_empty();
     // The official registry checks, kept so scripts fail the same way even though no image
@@ -229,7 +213,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     if !args.slim {
         if matches!(args.image_registry.trim(), "ghcr.io" | "docker.io") {
             return fail(
-                ctx,
+                p,
                 "flag --image-registry not set correctly. It cannot be \"ghcr.io\" or \"docker.io\"",
             );
         }
@@ -240,13 +224,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             && !default_registry.trim().eq_ignore_ascii_case("ghcr")
         {
             return fail(
-                ctx,
+                p,
                 "environment variable \"DAPR_DEFAULT_IMAGE_REGISTRY\" can only be set to GHCR",
             );
         }
     }
     if from_dir {
         p.warning(
+            Stream::Stdout,
             "Local bundle installation using --from-dir flag is currently a preview feature and is subject to change. It is only available from CLI version 1.7 onwards.",
         );
     }
@@ -282,10 +267,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     p.info(&format!("Installing runtime version {version}"));
 
-    let reporter = BarReporter {
-        enabled: !ctx.log_as_json,
-        bar: RefCell::new(None),
-    };
+    let reporter = p.reporter(Stream::Stdout);
     let installed = backend::install_runtime(&home, &source, args.slim, &reporter)?;
     let bin = home.bin_dir();
     let path_hint = format!(
@@ -293,12 +275,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         bin.display()
     );
     let export = format!("    export PATH=$PATH:{}", bin.display());
+    // Two plain lines on stdout, as the official CLI prints them; with `--log-as-json`
+    // one info line, so that every line stays one JSON object.
     if ctx.log_as_json {
-        // Every stderr line must stay one JSON object.
         p.info(&format!("{path_hint} {}", export.trim()));
     } else {
-        p.plain_err(&path_hint);
-        p.plain_err(&export);
+        p.line(Stream::Stdout, &path_hint);
+        p.line(Stream::Stdout, &export);
     }
 
     let redis_addr = std::env::var(REDIS_ADDRESS_ENV)
@@ -375,9 +358,10 @@ pub(crate) fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
     o
 }
 
-/// `dapr init -k`: the back end prints the Helm note, the progress and the success line
-/// (the first line was printed by `run`); empty flag values mean "not given".
-fn run_kubernetes(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+/// `dapr init -k` (the first line was printed by `run`): with `--dry-run` the manifests on
+/// stdout; else the official preview warning and Helm note, the back end's progress, the
+/// success line. Empty flag values mean "not given".
+fn run_kubernetes(args: Args, p: &Printer) -> anyhow::Result<i32> {
     let given = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let file = |s: String| given(s).map(std::path::PathBuf::from);
     let opts = InitOptions {
@@ -397,5 +381,23 @@ fn run_kubernetes(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         issuer_private_key: file(args.issuer_private_key),
         issuer_public_certificate: file(args.issuer_public_certificate),
     };
-    k8s::init(&opts, &ctx.printer)
+    // The trust-chain files are read before anything else is printed.
+    let plan = k8s::plan_init(&opts)?;
+    if opts.dry_run {
+        p.data(&plan.manifests());
+        return Ok(0);
+    }
+    if opts.image_registry.is_some() {
+        p.warning(
+            Stream::Stdout,
+            "Flag --image-registry is a preview feature and is subject to change.",
+        );
+    }
+    p.info("Note: To install Dapr using Helm, see here: https://docs.dapr.io/getting-started/install-dapr-kubernetes/#install-with-helm-advanced\n");
+    k8s::init(&opts, plan, &p.reporter(Stream::Stdout))?;
+    p.success(&format!(
+        "Success! Dapr has been installed to namespace {}. To verify, run `dapr status -k' in your terminal. To get started, go here: https://docs.dapr.io/getting-started",
+        opts.namespace
+    ));
+    Ok(0)
 }

@@ -2,6 +2,7 @@
 //! (`<verb> /v1.0/invoke/<app-id>/method/<method>`) and print the response body.
 
 use crate::cli::Context;
+use crate::output::Stream;
 use crate::selfhosted::instances;
 
 #[derive(Debug, Default, clap::Args)]
@@ -100,7 +101,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
     };
     if !args.unix_domain_socket.is_empty() {
-        p.warning("Unix domain sockets are currently a preview feature");
+        p.warning(
+            Stream::Stdout,
+            "Unix domain sockets are currently a preview feature",
+        );
     }
     let id = &args.app_id;
     let Some(sidecar) = instances::find(id) else {

@@ -5,8 +5,9 @@
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands::{self as k8s, ListOptions};
+use crate::kubernetes::status;
 use crate::output::format::{self, INVALID_FORMAT, OutputFormat};
-use crate::output::table;
+use crate::output::{Printer, Status, Stream, table};
 use crate::selfhosted::instances::{self, Instance};
 
 #[derive(Debug, Default, clap::Args)]
@@ -96,31 +97,49 @@ pub fn render_table(rows: &[Instance]) -> String {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let Some(fmt) = OutputFormat::parse(&args.output).filter(|_| args.output != "list") else {
-        ctx.printer.failure(INVALID_FORMAT);
+        // On stdout, as the official `list` prints this failure.
+        ctx.printer
+            .status_to(Stream::Stdout, Status::Failure, INVALID_FORMAT);
         return Ok(1);
     };
+    let p = match fmt {
+        OutputFormat::Table => ctx.printer,
+        OutputFormat::Json | OutputFormat::Yaml => ctx.printer.for_document(),
+    };
     if args.kubernetes {
-        return run_kubernetes(args, fmt, ctx);
+        return run_kubernetes(args, fmt, &p);
     }
     let rows = instances::list()?;
     match fmt {
-        OutputFormat::Table if rows.is_empty() => ctx.printer.data("No Dapr instances found.\n"),
-        OutputFormat::Table => ctx.printer.data(&render_table(&rows)),
-        OutputFormat::Json => ctx.printer.data(&format::json(&rows)),
-        OutputFormat::Yaml => ctx.printer.data(&format::yaml(&rows)),
+        // A plain line (`fmt.Println` in the official CLI).
+        OutputFormat::Table if rows.is_empty() => p.data("No Dapr instances found.\n"),
+        OutputFormat::Table => p.data(&render_table(&rows)),
+        OutputFormat::Json => p.data(&format::json(&rows)),
+        OutputFormat::Yaml => p.data(&format::yaml(&rows)),
     }
     Ok(0)
 }
 
-/// `dapr list -k`: without `--namespace` or `-A` the back end warns and lists every namespace.
-fn run_kubernetes(args: Args, output: OutputFormat, ctx: &Context) -> anyhow::Result<i32> {
+/// `dapr list -k`: without `--namespace` or `-A` a warning (on stderr), then every namespace.
+fn run_kubernetes(args: Args, output: OutputFormat, p: &Printer) -> anyhow::Result<i32> {
+    let namespace = Some(args.namespace).filter(|n| !n.is_empty());
+    if namespace.is_none() && !args.all_namespaces {
+        p.warning(Stream::Stderr, k8s::NAMESPACE_WARNING);
+    }
     let opts = ListOptions {
         cluster: super::init::cluster_options(&args.cluster),
-        namespace: Some(args.namespace).filter(|n| !n.is_empty()),
-        all_namespaces: args.all_namespaces,
-        output,
+        namespace: namespace.filter(|_| !args.all_namespaces),
     };
-    k8s::list(&opts, &ctx.printer)
+    let rows = k8s::list(&opts, &p.reporter(Stream::Stdout))?;
+    match output {
+        OutputFormat::Json => p.data(&format::json(&rows)),
+        OutputFormat::Yaml => p.data(&format::yaml(&rows)),
+        OutputFormat::Table => p.data(&table::render(
+            &status::APP_HEADERS,
+            &status::table_cells(&rows),
+        )),
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -89,5 +89,7 @@ pub fn kubernetes_logs(args: &Args, ctx: &Context) -> anyhow::Result<i32> {
         namespace: args.namespace.clone(),
         follow: args.follow,
     };
-    crate::kubernetes::commands::logs(&opts, &ctx.printer)
+    crate::kubernetes::commands::logs(&opts, &mut |text| ctx.printer.data(text))?;
+    ctx.printer.success("Fetched logs");
+    Ok(0)
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands as k8s;
+use crate::output::Stream;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -78,12 +79,44 @@ pub struct RenewArgs {
     pub cluster: ClusterArgs,
 }
 
+/// Go's default time format, e.g. `2027-11-26 10:00:00 +0000 UTC`.
+fn go_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
+}
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let p = &ctx.printer;
+    let reporter = p.reporter(Stream::Stdout);
     match args.command {
         Some(Sub::Export { out, cluster }) => {
-            k8s::mtls_export(&cluster.options(), &out, &ctx.printer)
+            let files = match k8s::trust_bundle(&cluster.options()) {
+                Ok(f) => f,
+                Err(e) => {
+                    p.failure(&format!("error getting trust chain certificate: {e:#}"));
+                    return Ok(1);
+                }
+            };
+            let dir = k8s::write_trust_bundle(&out, &files)?;
+            p.success(&format!(
+                "Trust certs successfully exported to {}",
+                dir.display()
+            ));
+            Ok(0)
         }
-        Some(Sub::Expiry { cluster }) => k8s::mtls_expiry(&cluster.options(), &ctx.printer),
+        // Like the official CLI, a failure is printed but exits 0.
+        Some(Sub::Expiry { cluster }) => {
+            match k8s::root_expiry(&cluster.options()) {
+                Ok(after) => {
+                    let hours = (after - chrono::Utc::now()).num_hours();
+                    p.data(&format!(
+                        "Root certificate expires in {hours} hours. Expiry date: {}",
+                        go_time(after)
+                    ));
+                }
+                Err(e) => p.failure(&format!("error getting root cert expiry: {e:#}")),
+            }
+            Ok(0)
+        }
         Some(Sub::RenewCertificate(a)) => {
             let opts = k8s::RenewOptions {
                 cluster: a.cluster.options(),
@@ -95,9 +128,34 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
                 restart: a.restart,
                 timeout_secs: a.timeout,
             };
-            k8s::renew_certificate(&opts, &ctx.printer)
+            p.pending("Starting certificate rotation");
+            match k8s::renew_certificate(&opts, &reporter)? {
+                Ok(expiry) => {
+                    p.success(&format!(
+                        "Certificate rotation is successful! Your new certificate is valid through {}",
+                        expiry.format("%a, %d %b %Y %H:%M:%S UTC")
+                    ));
+                    Ok(0)
+                }
+                Err(reason) => {
+                    p.failure(&format!("certificate rotation failed: {reason}"));
+                    Ok(1)
+                }
+            }
         }
         // clap has already required -k here.
-        None => k8s::mtls(&args.cluster.options(), &ctx.printer),
+        None => match k8s::mtls(&args.cluster.options(), &reporter)? {
+            Some(on) => {
+                let state = if on { "enabled" } else { "disabled" };
+                p.data(&format!(
+                    "Mutual TLS is {state} in your Kubernetes cluster \n"
+                ));
+                Ok(0)
+            }
+            None => {
+                p.failure("error checking mTLS: system configuration not found");
+                Ok(1)
+            }
+        },
     }
 }

@@ -3,6 +3,7 @@
 //! CloudEvent is sent as `application/cloudevents+json` so the sidecar keeps its fields.
 
 use crate::cli::Context;
+use crate::output::Stream;
 use crate::selfhosted::{client, instances};
 
 #[derive(Debug, Default, clap::Args)]
@@ -94,7 +95,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
     };
     if !args.unix_domain_socket.is_empty() {
-        p.warning("Unix domain sockets are currently a preview feature");
+        p.warning(
+            Stream::Stdout,
+            "Unix domain sockets are currently a preview feature",
+        );
     }
     let query = match metadata_query(&args.metadata) {
         Ok(q) => q,
@@ -138,7 +142,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             client::Target::Tcp(port) => format!("http://localhost:{port}{path}"),
             client::Target::Unix(_) => format!("http://unix{path}"),
         };
-        p.plain_err(&url);
+        // The official CLI prints the URL on its own line (stdout) before the failure.
+        p.line(Stream::Stdout, &url);
         let detail = String::from_utf8_lossy(&resp.body).trim().to_string();
         let mut msg = format!(
             "Error publishing topic {topic}: unexpected status code {} on publishing to {topic} in {}",

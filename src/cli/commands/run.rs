@@ -1,7 +1,9 @@
 //! `dapr run`: run an app with a Dapr sidecar (`-- <command>`), or every app of a multi-app
 //! run template (`-f <file|dir|->`). The flags are the official ones; the work is done by
-//! `selfhosted::run` and `selfhosted::runfile`. `-f -k` (run templates on Kubernetes) is
-//! answered by `kubernetes_run_file`, the single hook the Kubernetes back end replaces.
+//! `selfhosted::run`/`selfhosted::runfile` (what to run) and `selfhosted::supervisor` (running
+//! it). Status lines go where the official command prints them (its warnings on stdout).
+//! `-f -k` (run templates on Kubernetes) is answered by `kubernetes_run_file`, the single
+//! hook the Kubernetes back end replaces.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,10 +11,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::cli::Context;
-use crate::output::Printer;
-use crate::selfhosted::process::{Console, Note};
+use crate::output::Stream;
+use crate::report::Reporter;
+use crate::selfhosted::instances;
 use crate::selfhosted::run::{self, RunConfig};
-use crate::selfhosted::{instances, runfile};
+use crate::selfhosted::supervisor::{multi, single};
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -115,41 +118,15 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
-/// The `Printer` as the back end's console.
-struct PrinterConsole(Printer);
-
-impl Console for PrinterConsole {
-    fn note(&self, note: Note, msg: &str) {
-        match note {
-            Note::Info => self.0.info(msg),
-            Note::Success => self.0.success(msg),
-            Note::Failure => self.0.failure(msg),
-            Note::Warning => self.0.warning(msg),
-        }
-    }
-    fn plain(&self, msg: &str) {
-        self.0.plain_err(msg)
-    }
-    fn out_line(&self, line: &str) {
-        self.0.data_line(line)
-    }
-    fn err_line(&self, line: &str) {
-        self.0.plain_err(line)
-    }
-    fn log_as_json(&self) -> bool {
-        self.0.log_as_json()
-    }
-}
-
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     // cobra's notice for a flag marked deprecated (both are hidden from --help).
     if args.components_path.is_some() {
-        ctx.printer.plain_err("Flag --components-path has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"resources-path\" flag instead");
+        ctx.printer.line(Stream::Stderr, "Flag --components-path has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"resources-path\" flag instead");
     }
     if args.app_ssl {
-        ctx.printer.plain_err("Flag --app-ssl has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"app-protocol\" flag with https or grpcs values instead");
+        ctx.printer.line(Stream::Stderr, "Flag --app-ssl has been deprecated, This flag is deprecated and will be removed in the future releases. Use \"app-protocol\" flag with https or grpcs values instead");
     }
-    let console: Arc<dyn Console> = Arc::new(PrinterConsole(ctx.printer));
+    let reporter: Arc<dyn Reporter> = Arc::new(ctx.printer.reporter(Stream::Stdout));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -162,12 +139,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
         let ignored = ignored_flags(&args);
         if !ignored.is_empty() {
-            ctx.printer.warning(&format!(
-                "The following flags are ignored when using --run-file and should be configured in the run file instead: {}",
-                ignored.join(", ")
-            ));
+            ctx.printer.warning(
+                Stream::Stdout,
+                &format!(
+                    "The following flags are ignored when using --run-file and should be configured in the run file instead: {}",
+                    ignored.join(", ")
+                ),
+            );
         }
-        return Ok(rt.block_on(runfile::run_file(file, console, ctx.log_as_json)));
+        return Ok(rt.block_on(multi::run_file(file, reporter, ctx.log_as_json)));
     }
 
     let home = ctx.home()?;
@@ -205,8 +185,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         env: Vec::new(),
     };
     if cfg.unix_domain_socket.is_some() {
-        ctx.printer
-            .warning("Unix domain sockets are currently a preview feature");
+        ctx.printer.warning(
+            Stream::Stdout,
+            "Unix domain sockets are currently a preview feature",
+        );
     }
     // The instance scan is only needed to keep a generated id or an explicit port unique.
     let needs_scan = cfg.app_id.trim().is_empty() || cfg.has_explicit_port();
@@ -217,7 +199,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     };
     let prepared = run::prepare(&cfg, home.root(), &running)?;
     let log_dir = Some(home.root().join("logs"));
-    Ok(rt.block_on(run::run_single(prepared, console, log_dir)))
+    Ok(rt.block_on(single::run_single(prepared, reporter, log_dir)))
 }
 
 /// `dapr run -f <file> -k`: deploy a run template to Kubernetes.

@@ -2,6 +2,9 @@
 
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
+use crate::kubernetes::commands as k8s;
+use crate::kubernetes::status;
+use crate::output::{Stream, table};
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -17,5 +20,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
-    crate::kubernetes::commands::status(&args.cluster.options(), &ctx.printer)
+    let p = &ctx.printer;
+    let rows = k8s::status(&args.cluster.options(), &p.reporter(Stream::Stdout))?;
+    if rows.is_empty() {
+        p.failure("No status returned. Is Dapr initialized in your cluster?");
+        return Ok(1);
+    }
+    p.data(&table::render(
+        &status::STATUS_HEADERS,
+        &status::table_cells(&rows),
+    ));
+    Ok(0)
 }

@@ -8,7 +8,8 @@
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands::{self as k8s, UninstallOptions};
-use crate::selfhosted::uninstall::{self, Step};
+use crate::output::{Status, Stream};
+use crate::selfhosted::uninstall;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -76,7 +77,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     let p = &ctx.printer;
     let runtime = args.container_runtime.trim();
     if runtime != "docker" && runtime != "podman" {
-        p.failure("Invalid container runtime. Supported values are docker and podman.");
+        // On stdout, as the official uninstall prints this one failure.
+        p.status_to(
+            Stream::Stdout,
+            Status::Failure,
+            "Invalid container runtime. Supported values are docker and podman.",
+        );
         return Ok(1);
     }
     if args.kubernetes {
@@ -88,11 +94,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     p.info("Removing Dapr from your machine...");
     let home = ctx.home()?;
-    let result = uninstall::uninstall(&home, args.all, &mut |step| match step {
-        Step::Removed(dir) => p.info(&format!("Removing directory: {}", dir.display())),
-        Step::Missing(dir) => p.warning(&format!("WARNING: {} does not exist", dir.display())),
-        Step::NoContainer(name) => p.warning(&format!("WARNING: {name} container does not exist")),
-    });
+    // The official uninstall prints its warnings on stdout.
+    let result = uninstall::uninstall(&home, args.all, &p.reporter(Stream::Stdout));
     match result {
         Ok(()) => {
             p.success("Dapr has been removed successfully");
@@ -105,8 +108,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
 }
 
-/// `dapr uninstall -k`: the back end prints every line, `Removing Dapr from your cluster...` included.
+/// `dapr uninstall -k`. As the official CLI, a failure is printed and exits 0 (issue #1667).
 fn run_kubernetes(args: &Args, ctx: &Context) -> anyhow::Result<i32> {
+    let p = &ctx.printer;
+    p.info("Removing Dapr from your cluster...");
     let opts = UninstallOptions {
         cluster: super::init::cluster_options(&args.cluster),
         namespace: args.namespace.clone(),
@@ -114,5 +119,15 @@ fn run_kubernetes(args: &Args, ctx: &Context) -> anyhow::Result<i32> {
         dev: args.dev,
         timeout_secs: u64::from(args.timeout),
     };
-    k8s::uninstall(&opts, &ctx.printer)
+    match k8s::uninstall(&opts) {
+        // A plain line, on stdout with the command's other warnings.
+        Ok(false) => p.line(Stream::Stdout, "WARNING: dapr release does not exist"),
+        Ok(true) => {}
+        Err(e) => {
+            p.failure(&format!("Error removing Dapr: {e}"));
+            return Ok(0);
+        }
+    }
+    p.success("Dapr has been removed successfully");
+    Ok(0)
 }

@@ -3,6 +3,7 @@
 use crate::cli::Context;
 use crate::kubernetes::client::ClusterArgs;
 use crate::kubernetes::commands::{self as k8s, UpgradeOptions};
+use crate::output::Stream;
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -47,5 +48,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         image_registry: Some(args.image_registry).filter(|r| !r.is_empty()),
         image_variant: Some(args.image_variant).filter(|v| !v.is_empty()),
     };
-    k8s::upgrade(&opts, &ctx.printer)
+    let p = &ctx.printer;
+    match k8s::upgrade(&opts, &p.reporter(Stream::Stdout))? {
+        Ok(version) => {
+            p.success(&format!(
+                "Dapr control plane successfully upgraded to version {version}. Make sure your deployments are restarted to pick up the latest sidecar version."
+            ));
+            Ok(0)
+        }
+        Err(reason) => {
+            p.failure(&format!("Failed to upgrade Dapr: {reason}"));
+            Ok(1)
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 use crate::cli::Context;
 use crate::output::format::INVALID_FORMAT;
+use crate::output::{Status, Stream};
 
 #[derive(Debug, Default, clap::Args)]
 #[command(
@@ -52,7 +53,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             Ok(0)
         }
         _ => {
-            ctx.printer.failure(INVALID_FORMAT);
+            // On stdout, as the official `version` prints it.
+            ctx.printer
+                .status_to(Stream::Stdout, Status::Failure, INVALID_FORMAT);
             Ok(1)
         }
     }

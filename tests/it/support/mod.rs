@@ -1,6 +1,9 @@
 //! Shared test helpers: free ports, a real `redis-server` per test, waiting for HTTP.
-//! Each area may add its own helpers in its own file under `support/`.
+//! Each area may add its own helpers in its own file under `support/` (`streams`: `dapr`
+//! with stdout and stderr captured apart).
 #![allow(dead_code)]
+
+pub mod streams;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
