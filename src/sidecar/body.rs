@@ -22,11 +22,13 @@ pub fn is_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// A body that fails with [`BodyLimitExceeded`] once more than `limit` bytes have passed,
-/// so an oversized streamed body is cut off instead of forwarded.
+/// so an oversized streamed body is cut off instead of forwarded. It can hold a guard (a
+/// concurrency permit, say) until it is dropped.
 pub struct LimitedBody<B> {
     inner: B,
     remaining: usize,
     limit: usize,
+    _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<B> LimitedBody<B> {
@@ -35,7 +37,14 @@ impl<B> LimitedBody<B> {
             inner,
             remaining: limit,
             limit,
+            _guard: None,
         }
+    }
+
+    /// Keeps `guard` alive as long as the body.
+    pub fn holding(mut self, guard: impl Send + Sync + 'static) -> Self {
+        self._guard = Some(Box::new(guard));
+        self
     }
 }
 

@@ -94,20 +94,10 @@ impl Env {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(support::bin("dapr"));
-        c.args(args)
-            .env("HOME", self.home())
+        support::hermetic(&mut c, &self.home())
+            .args(args)
             .env("DAPR_RUNTIME_PATH", self.dir.path().join("rt"))
             .env("NO_COLOR", "1");
-        for k in [
-            "DAPR_RUNTIME_VERSION",
-            "DAPR_RELEASE_BASE_URL",
-            "DAPR_NETWORK",
-            "DAPR_CONTAINER_RUNTIME",
-            "DAPR_IMAGE_REGISTRY",
-            "DAPR_DEFAULT_IMAGE_REGISTRY",
-        ] {
-            c.env_remove(k);
-        }
         for (k, v) in &self.vars {
             c.env(k, v);
         }
@@ -1069,53 +1059,30 @@ fn pid_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// A process whose executable is named `daprd` (a copy of the Python interpreter) that
-/// serves `/v1.0/metadata` with the given `extended` map: a sidecar as `dapr list` sees it,
-/// independent of the real daprd's progress.
+/// A stand-in sidecar serving `/v1.0/metadata` with the given `extended` map, with the
+/// flags `dapr list` reads: a sidecar as `dapr list` sees it, independent of the real
+/// daprd's progress.
 fn fake_daprd(
     dir: &Path,
     app_id: &str,
     http_port: u16,
     extended: &serde_json::Value,
 ) -> KillOnDrop {
-    let real = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    let exe = dir.join("daprd");
-    if !exe.exists() {
-        std::fs::copy(&real, &exe).unwrap();
-    }
-    let body = serde_json::json!({ "id": app_id, "extended": extended }).to_string();
-    let script = format!(
-        "import http.server,sys\nB={body:?}.encode()\nclass H(http.server.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.send_header('Content-Length', str(len(B))); s.end_headers(); s.wfile.write(B)\n  def log_message(s,*a): pass\nhttp.server.HTTPServer(('127.0.0.1',{http_port}),H).serve_forever()\n"
-    );
-    let child = Command::new(&exe)
-        .args([
-            "-c",
-            &script,
-            "--app-id",
-            app_id,
-            "--dapr-http-port",
-            &http_port.to_string(),
+    support::fake_daprd::FakeDaprd {
+        dir,
+        app_id,
+        http_port,
+        extended: extended.clone(),
+        received: None,
+        args: &[
             "--dapr-grpc-port=4555",
             "--app-port",
             "9000",
             "--enable-metrics",
             "false",
-        ])
-        .env("HOME", dir)
-        .env("DAPR_RUNTIME_PATH", dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let child = KillOnDrop(child);
-    assert!(support::wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", http_port)).is_ok()
-    }));
-    child
+        ],
+    }
+    .start()
 }
 
 #[test]

@@ -12,7 +12,6 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::streams::{Home, Streams, unique};
@@ -775,42 +774,17 @@ fn invoke_and_publish_warn_on_stdout_and_fail_on_stderr() {
     o.on_stderr("❌  Error parsing metadata as JSON. Error: ");
 }
 
-/// A process named `daprd` (a copy of the Python interpreter) with the flags `dapr list`
-/// reads, serving the sidecar routes `dapr publish` uses: `GET /v1.0/metadata` and
-/// `POST /v1.0/publish/...` (204, the body saved to `received`). This repository's daprd
-/// has no pub/sub component yet, so a sidecar that accepts an event is this one; the
-/// `dapr publish` under test is the real one.
+/// A stand-in sidecar that accepts published events and records the last one.
 fn sidecar_accepting_events(dir: &Path, app_id: &str, port: u16, received: &Path) -> KillOnDrop {
-    let python = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    let python = String::from_utf8_lossy(&python.stdout).trim().to_string();
-    let exe = dir.join("daprd");
-    std::fs::copy(&python, &exe).unwrap();
-    let meta = serde_json::json!({ "id": app_id, "extended": {} }).to_string();
-    let script = format!(
-        "import http.server\nM={meta:?}.encode()\nclass H(http.server.BaseHTTPRequestHandler):\n  def do_GET(s):\n    s.send_response(200); s.send_header('Content-Length', str(len(M))); s.end_headers(); s.wfile.write(M)\n  def do_POST(s):\n    b=s.rfile.read(int(s.headers.get('Content-Length', 0)))\n    open({received:?}, 'wb').write(s.path.encode() + b' ' + b)\n    s.send_response(204); s.end_headers()\n  def log_message(s,*a): pass\nhttp.server.HTTPServer(('127.0.0.1',{port}),H).serve_forever()\n",
-        received = received.display().to_string()
-    );
-    let child = Command::new(&exe)
-        .args([
-            "-c",
-            &script,
-            "--app-id",
-            app_id,
-            "--dapr-http-port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let child = KillOnDrop(child);
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
-    child
+    crate::support::fake_daprd::FakeDaprd {
+        dir,
+        app_id,
+        http_port: port,
+        extended: serde_json::json!({}),
+        received: Some(received),
+        args: &[],
+    }
+    .start()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::sidecar::body::LimitedBody;
 use crate::sidecar::messages::{InvokeRequest, InvokeResponse};
@@ -148,44 +148,16 @@ impl AppChannel {
         }
         let (mut parts, body) = res.into_parts();
         crate::sidecar::invoke::headers::strip_hop_by_hop(&mut parts.headers);
-        let body = LimitedBody::new(body, self.max_body);
+        let body = match permit {
+            None => LimitedBody::new(body, self.max_body),
+            // The permit is released once the app's reply has been read.
+            Some(p) => LimitedBody::new(body, self.max_body).holding(p),
+        };
         Ok(InvokeResponse {
             status: parts.status,
             metadata: parts.headers,
-            body: match permit {
-                None => Body::new(body),
-                Some(p) => Body::new(PermitBody {
-                    inner: body,
-                    _permit: p,
-                }),
-            },
+            body: Body::new(body),
         })
-    }
-}
-
-/// A response body that releases the app-concurrency permit when dropped.
-struct PermitBody<B> {
-    inner: B,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<B: hyper::body::Body + Unpin> hyper::body::Body for PermitBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

@@ -1,8 +1,9 @@
 //! Shared test helpers: free ports, a real `redis-server` per test, waiting for HTTP.
 //! Each area may add its own helpers in its own file under `support/` (`streams`: `dapr`
-//! with stdout and stderr captured apart).
+//! with stdout and stderr captured apart; `fake_daprd`: a stand-in sidecar process).
 #![allow(dead_code)]
 
+pub mod fake_daprd;
 pub mod streams;
 
 use std::net::TcpListener;
@@ -39,6 +40,14 @@ const DEVELOPER_ENV: &[&str] = &[
     "DAPR_GRPC_ENDPOINT",
     "DAPR_RUNTIME_HOST",
     "DAPR_API_METHOD_INVOCATION_PROTOCOL",
+    "DAPR_HOST_IP",
+    "DAPR_RUNTIME_VERSION",
+    "DAPR_RELEASE_BASE_URL",
+    "DAPR_NETWORK",
+    "DAPR_CONTAINER_RUNTIME",
+    "DAPR_IMAGE_REGISTRY",
+    "DAPR_DEFAULT_IMAGE_REGISTRY",
+    "KUBECONFIG",
 ];
 
 /// Removes the developer's Dapr variables from `cmd` (SDK scripts and sample apps, which

@@ -64,24 +64,12 @@ impl Home {
     /// `dapr <args>`, hermetic, started in this home.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin("dapr"));
-        c.args(args)
-            .env("HOME", self.path())
+        super::hermetic(&mut c, self.path())
+            .args(args)
             .env("DAPR_RUNTIME_PATH", self.path())
             .env("NO_COLOR", "1")
             .current_dir(self.path())
             .stdin(Stdio::null());
-        for k in [
-            "DAPR_HOST_IP",
-            "DAPR_RUNTIME_VERSION",
-            "DAPR_RELEASE_BASE_URL",
-            "DAPR_NETWORK",
-            "DAPR_CONTAINER_RUNTIME",
-            "DAPR_IMAGE_REGISTRY",
-            "DAPR_DEFAULT_IMAGE_REGISTRY",
-            "KUBECONFIG",
-        ] {
-            c.env_remove(k);
-        }
         for (k, v) in &self.vars {
             c.env(k, v);
         }
