@@ -5,7 +5,7 @@
 //! `spec.nameResolution` and `spec.logging.apiLogging`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -47,7 +47,7 @@ pub fn load(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<RuntimeConfiguration, ResourceError> {
     let mut out = RuntimeConfiguration::default();
-    let mut features: BTreeMap<String, (usize, bool)> = BTreeMap::new();
+    let mut features = Features::new();
     for (fi, file) in files.iter().enumerate() {
         let text = fs_err::read_to_string(file).map_err(|e| {
             ResourceError::new(
@@ -59,44 +59,72 @@ pub fn load(
             )
         })?;
         let text = expand_env(&text, env);
-        for doc in yaml::documents(file, &text) {
-            doc.check_syntax()?;
-            let value: Value = doc.parse()?;
-            let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-            if !kind.is_empty() && kind != "Configuration" {
-                continue;
+        merge(file, fi, &text, &mut out, &mut features)?;
+    }
+    Ok(finish(out, features))
+}
+
+/// Feature name ⇒ (order, enabled), merged across files.
+type Features = BTreeMap<String, (usize, bool)>;
+
+/// Merges the `Configuration` documents of one file's (env-expanded) `text` into `out`;
+/// `fi` is the file's place among the `--config` files.
+fn merge(
+    file: &Path,
+    fi: usize,
+    text: &str,
+    out: &mut RuntimeConfiguration,
+    features: &mut Features,
+) -> Result<(), ResourceError> {
+    for doc in yaml::documents(file, text) {
+        doc.check_syntax()?;
+        let value: Value = doc.parse()?;
+        let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        if !kind.is_empty() && kind != "Configuration" {
+            continue;
+        }
+        let Some(spec) = value.get("spec") else {
+            continue;
+        };
+        if let Some(list) = spec.get("features").and_then(|v| v.as_array()) {
+            for (i, feat) in list.iter().enumerate() {
+                let Some(name) = feat.get("name").and_then(|n| n.as_str()) else {
+                    return Err(ResourceError::new(
+                        doc.source(doc.first_content_line()),
+                        format!(
+                            "field spec.features[{i}].name must be a string such as HotReload \
+                             (quote names YAML reads as booleans or numbers)"
+                        ),
+                    ));
+                };
+                let enabled = bool_of(feat.get("enabled")).unwrap_or(false);
+                features.insert(name.to_string(), (fi * 10_000 + i, enabled));
             }
-            let Some(spec) = value.get("spec") else {
-                continue;
-            };
-            if let Some(list) = spec.get("features").and_then(|v| v.as_array()) {
-                for (i, feat) in list.iter().enumerate() {
-                    let Some(name) = feat.get("name").and_then(|n| n.as_str()) else {
-                        return Err(ResourceError::new(
-                            doc.source(doc.first_content_line()),
-                            format!(
-                                "field spec.features[{i}].name must be a string such as HotReload \
-                                 (quote names YAML reads as booleans or numbers)"
-                            ),
-                        ));
-                    };
-                    let enabled = bool_of(feat.get("enabled")).unwrap_or(false);
-                    features.insert(name.to_string(), (fi * 10_000 + i, enabled));
-                }
+        }
+        if let Some(nr) = spec.get("nameResolution") {
+            out.name_resolution = Some(nr.clone());
+        }
+        if let Some(api) = spec.get("logging").and_then(|l| l.get("apiLogging")) {
+            if let Some(enabled) = bool_of(api.get("enabled")) {
+                out.api_logging = Some(enabled);
             }
-            if let Some(nr) = spec.get("nameResolution") {
-                out.name_resolution = Some(nr.clone());
-            }
-            if let Some(api) = spec.get("logging").and_then(|l| l.get("apiLogging")) {
-                if let Some(enabled) = bool_of(api.get("enabled")) {
-                    out.api_logging = Some(enabled);
-                }
-                if let Some(Value::Bool(b)) = api.get("omitHealthChecks") {
-                    out.api_logging_omit_health_checks = *b;
-                }
+            if let Some(Value::Bool(b)) = api.get("omitHealthChecks") {
+                out.api_logging_omit_health_checks = *b;
             }
         }
     }
+    Ok(())
+}
+
+/// One file's text read on its own (the fuzz target's entry point).
+pub fn parse(file: &Path, text: &str) -> Result<RuntimeConfiguration, ResourceError> {
+    let mut out = RuntimeConfiguration::default();
+    let mut features = Features::new();
+    merge(file, 0, text, &mut out, &mut features)?;
+    Ok(finish(out, features))
+}
+
+fn finish(mut out: RuntimeConfiguration, features: Features) -> RuntimeConfiguration {
     let mut enabled: Vec<(usize, String)> = features
         .into_iter()
         .filter(|(_, (_, on))| *on)
@@ -104,7 +132,7 @@ pub fn load(
         .collect();
     enabled.sort();
     out.enabled_features = enabled.into_iter().map(|(_, n)| n).collect();
-    Ok(out)
+    out
 }
 
 /// Go's `os.ExpandEnv`: `${NAME}` and `$NAME` replaced by the variable (empty when unset).

@@ -99,25 +99,32 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
                     format!("cannot read resource file: {e}"),
                 )
             })?;
-            for doc in yaml::documents(&file, &text) {
-                doc.check_syntax()?;
-                // Documents that are not mappings belong to nobody.
-                let Some(header) = doc.header() else {
-                    continue;
-                };
-                match (header.api_version(), header.kind()) {
-                    ("dapr.io/v1alpha1", "Component") => {
-                        let c = component::parse(&doc, app_id)?;
-                        if filter.sees(&c.scopes, c.namespace.as_deref()) {
-                            names.claim("component", &c.name, &c.source)?;
-                            out.components.push(c);
-                        }
-                    }
-                    // `Configuration` comes from `--config`; Subscription, Resiliency and
-                    // HTTPEndpoint get their parser here as they arrive.
-                    _ => continue,
+            for c in components(&file, &text, app_id)? {
+                if filter.sees(&c.scopes, c.namespace.as_deref()) {
+                    names.claim("component", &c.name, &c.source)?;
+                    out.components.push(c);
                 }
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Every `Component` document of one file's `text`, in order (before scopes and duplicate
+/// names are considered). Documents of other kinds are skipped.
+pub fn components(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component>, ResourceError> {
+    let mut out = Vec::new();
+    for doc in yaml::documents(file, text) {
+        doc.check_syntax()?;
+        // Documents that are not mappings belong to nobody.
+        let Some(header) = doc.header() else {
+            continue;
+        };
+        match (header.api_version(), header.kind()) {
+            ("dapr.io/v1alpha1", "Component") => out.push(component::parse(&doc, app_id)?),
+            // `Configuration` comes from `--config`; Subscription, Resiliency and
+            // HTTPEndpoint get their parser here as they arrive.
+            _ => continue,
         }
     }
     Ok(out)
