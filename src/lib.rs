@@ -13,8 +13,8 @@
 //!   success/info/pending on stdout, failures on stderr, warnings as each call site says;
 //!   stdout holds nothing but the document with `-o json|yaml`), tables, `-o json|yaml`,
 //!   the download bar.
-//! * `home`, `error`, `manifests`, `report` — shared pieces: the install directory, error
-//!   types, the embedded assets, the reporter trait and status kinds.
+//! * `home`, `error`, `manifests`, `report`, `limits` — shared pieces: the install directory,
+//!   error types, the embedded assets, the reporter trait and status kinds, process limits.
 //! * `sidecar` — `daprd`. It depends on none of the CLI code: config → build (read
 //!   resources, start components, bind every port) → run → drain. One protocol-neutral API
 //!   per building block (`sidecar::api::universal`) under thin HTTP and gRPC adapters, one
@@ -24,6 +24,7 @@ pub mod cli;
 pub mod error;
 pub mod home;
 pub mod kubernetes;
+pub mod limits;
 pub mod manifests;
 pub mod output;
 pub mod report;

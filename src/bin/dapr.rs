@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
+    // Go programs raise the soft open-file limit at start-up; `dapr run`'s children inherit it.
+    let _ = dapr_cli::limits::raise_open_file_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match dapr_cli::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,

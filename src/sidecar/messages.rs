@@ -9,8 +9,9 @@ use http::{HeaderMap, Method, StatusCode};
 /// A call of one method of an app.
 #[derive(Debug)]
 pub struct InvokeRequest {
-    /// The method: the path on an HTTP app (without the leading `/`), the method name on
-    /// a gRPC app. Cleaned by the invoker as Go's `path.Clean` would.
+    /// The method, decoded: the path on an HTTP app (without the leading `/`; the HTTP
+    /// adapter undoes the caller's percent-encoding, the app channel encodes it again), the
+    /// method name on a gRPC app. Normalized by the invoker (`invoke::headers`).
     pub method: String,
     /// The HTTP verb (gRPC callers give one in `http_extension`, else `POST`).
     pub verb: Method,

@@ -11,6 +11,7 @@
 //! * `app_channel`: calls to this sidecar's own app, and its health;
 //! * `invoke`: service invocation to other sidecars and name resolution;
 //! * `resiliency`: the one place outbound calls get their retry policy;
+//! * `server`: accepting and serving connections with a sidecar's limits;
 //! * `messages`, `body`, `log`: shared pieces.
 //!
 //! Nothing here depends on the CLI modules.
@@ -26,3 +27,4 @@ pub mod messages;
 pub mod resiliency;
 pub mod resources;
 pub mod runtime;
+pub mod server;

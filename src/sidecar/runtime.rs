@@ -23,9 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use axum::ServiceExt;
-use axum::extract::Request;
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
@@ -334,35 +331,13 @@ async fn wait_true(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    serve_on(listener, router, stop)
-}
-
-fn serve_on<L>(
+/// Serves the HTTP API `router` on one listener until `stop` turns true.
+fn serve<L: super::server::Accept>(
     listener: L,
     router: axum::Router,
     stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let svc = ServiceExt::<Request>::into_make_service(http::service(router));
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, svc)
-            .with_graceful_shutdown(wait_true(stop))
-            .await
-        {
-            log::error(scope::HTTP, &format!("HTTP server failed: {e}"));
-        }
-    })
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(super::server::serve_http(listener, router, wait_true(stop)))
 }
 
 /// Serves the gRPC API (`api::grpc`) on one listener until shutdown.
@@ -414,7 +389,7 @@ impl Sidecar {
         let router = http::router(http.clone());
         let (unix_grpc, mut socket_files) = match unix {
             Some(UnixListeners { http, grpc, files }) => {
-                servers.push(serve_on(http, router.clone(), stop_rx.clone()));
+                servers.push(serve(http, router.clone(), stop_rx.clone()));
                 log::info(
                     scope::HTTP,
                     &format!(
@@ -591,6 +566,10 @@ pub fn main(cfg: Config) -> i32 {
     ) {
         log::fatal(scope::RUNTIME, &format!("--log-file: {e}"));
         return 1;
+    }
+    match crate::limits::raise_open_file_limit() {
+        Some(limit) => log::debug(scope::RUNTIME, &format!("open file limit: {limit}")),
+        None => log::warn(scope::RUNTIME, "cannot read the open file limit"),
     }
     // One thread serves the API: a sidecar's work is short I/O-bound requests, and a small
     // runtime keeps the idle footprint low. Blocking store calls use the blocking pool.

@@ -10,21 +10,33 @@ use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::ChannelError;
 use crate::sidecar::body::{BodyLimitExceeded, is_too_large};
-use crate::sidecar::invoke::headers::DAPR_API_TOKEN;
+use crate::sidecar::invoke::headers::{DAPR_API_TOKEN, method_path};
 use crate::sidecar::messages::InvokeRequest;
 
-/// A pooled HTTP/1.1 client with `TCP_NODELAY`.
+/// How long a pooled connection may sit idle before it is closed (Go's default transport
+/// keeps idle connections 90 s too).
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A pooled HTTP/1.1 client with `TCP_NODELAY` whose idle connections close after
+/// [`POOL_IDLE_TIMEOUT`].
 pub fn http_client() -> Client<HttpConnector, Body> {
+    http_client_idle(POOL_IDLE_TIMEOUT)
+}
+
+/// [`http_client`] with another idle timeout. The pool needs a timer to act on it at all:
+/// without one, idle connections were never closed.
+pub fn http_client_idle(idle: Duration) -> Client<HttpConnector, Body> {
     let mut conn = HttpConnector::new();
     conn.set_nodelay(true);
     conn.set_connect_timeout(Some(Duration::from_secs(5)));
     conn.enforce_http(true);
     Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(idle)
         .build(conn)
 }
 
@@ -81,15 +93,16 @@ impl HttpApp {
     }
 }
 
-/// `http://<authority>/<method>[?<query>]`.
+/// `http://<authority>/<method>[?<query>]`, the (decoded) method percent-encoded where a
+/// path needs it.
 pub fn build_uri(authority: &str, method: &str, query: Option<&str>) -> Result<Uri, String> {
-    let mut s = String::with_capacity(
-        8 + authority.len() + method.len() + query.map_or(0, |q| q.len() + 1),
-    );
+    let path = method_path(method.trim_start_matches('/'));
+    let mut s =
+        String::with_capacity(8 + authority.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     s.push_str("http://");
     s.push_str(authority);
     s.push('/');
-    s.push_str(method.trim_start_matches('/'));
+    s.push_str(&path);
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         s.push('?');
         s.push_str(q);
@@ -129,6 +142,58 @@ pub fn map_client_error(e: &hyper_util::client::legacy::Error) -> ChannelError {
 mod tests {
     use super::*;
 
+    /// Regression: without a pool timer idle connections stayed open forever (a burst of
+    /// calls left one descriptor per connection on both sides).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_pooled_connections_are_closed() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let open = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counter = open.clone();
+        tokio::spawn(async move {
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok")))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                        .await;
+                    counter.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        let client = http_client_idle(Duration::from_millis(300));
+        let calls = (0..20).map(|_| {
+            let req = Request::get(format!("http://{addr}/"))
+                .body(Body::empty())
+                .unwrap();
+            client.request(req)
+        });
+        for r in futures_util::future::join_all(calls).await {
+            let _ = http_body_util::BodyExt::collect(r.unwrap().into_body()).await;
+        }
+        assert!(
+            open.load(Ordering::SeqCst) > 1,
+            "the burst opened several connections"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while open.load(Ordering::SeqCst) > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} idle connections still open",
+                open.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     #[test]
     fn uri_building() {
         assert_eq!(
@@ -141,6 +206,11 @@ mod tests {
             build_uri("127.0.0.1:80", "", None).unwrap().to_string(),
             "http://127.0.0.1:80/"
         );
-        assert!(build_uri("127.0.0.1:80", "a b", None).is_err());
+        assert_eq!(
+            build_uri("127.0.0.1:80", "a b/ü", None)
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:80/a%20b/%C3%BC"
+        );
     }
 }

@@ -85,10 +85,29 @@ pub fn strip_request(headers: &mut HeaderMap) {
     }
 }
 
+/// Normalizes a method as the official runtime does before dispatching it: a method with
+/// `#`, `?`, NUL or another control character is refused (they would turn into a query, a
+/// fragment or a header injection on the app's side), then Go's `path.Clean` applies:
+/// `//` collapses, `.` and `..` resolve, a trailing slash goes, `.` becomes empty. A method
+/// that climbs above the root with `..` is refused too. `method` is decoded (HTTP callers'
+/// percent-encoding already undone), so `%2e%2e` arrives here as `..`.
+pub fn normalize_method(method: &str) -> Result<String, String> {
+    if let Some(c) = method
+        .chars()
+        .find(|c| matches!(c, '#' | '?') || c.is_control())
+    {
+        return Err(format!(
+            "invalid method name {method:?}: the character {c:?} is not allowed"
+        ));
+    }
+    clean_method(method)
+        .ok_or_else(|| format!("invalid method name {method:?}: it climbs above the app's root"))
+}
+
 /// Go's `path.Clean` applied to a method (relative path): collapses `//`, resolves `.` and
 /// `..`, drops a trailing slash; `.` becomes empty. Returns `None` when `..` would climb above
-/// the root, which the official runtime rejects as an invalid method.
-pub fn clean_method(method: &str) -> Option<String> {
+/// the root.
+fn clean_method(method: &str) -> Option<String> {
     let trimmed = method.trim_start_matches('/');
     // Fast path: already clean (no empty, `.` or `..` segments, no trailing slash).
     if !trimmed.is_empty()
@@ -112,10 +131,54 @@ pub fn clean_method(method: &str) -> Option<String> {
     Some(out.join("/"))
 }
 
+/// Characters escaped when a (decoded) method becomes a URI path on an HTTP app or the
+/// sidecar-to-sidecar hop: those a path cannot hold, and `%` so that a literal percent sign
+/// is not read as an escape.
+const PATH_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+/// A decoded method as the path of a URI (`/` stays a separator).
+pub fn method_path(method: &str) -> String {
+    percent_encoding::utf8_percent_encode(method, PATH_ESCAPE).to_string()
+}
+
+/// A URI path back to the method it encodes; `None` when it is not UTF-8.
+pub fn decode_method(path: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()
+        .map(|m| m.into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn methods_are_normalized_and_encoded_back() {
+        assert_eq!(normalize_method("a/./b").as_deref(), Ok("a/b"));
+        for bad in ["../../etc/passwd", "a\0b", "a\r\nb", "a?b", "a#b"] {
+            assert!(normalize_method(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(method_path("a b/c%d"), "a%20b/c%25d");
+        assert_eq!(decode_method("a%20b/c%25d").as_deref(), Some("a b/c%d"));
+        assert_eq!(decode_method("%ff"), None);
+    }
 
     #[test]
     fn clean_method_like_go_path_clean() {

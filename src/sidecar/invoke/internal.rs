@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 
 use super::Invoker;
 use super::headers::{
-    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, strip_request,
+    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, decode_method, strip_request,
 };
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::body::LimitedBody;
@@ -34,34 +34,29 @@ pub(super) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = Box::pin(crate::sidecar::server::incoming(listener));
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(crate::sidecar::server::HEADER_READ_TIMEOUT);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((s, _)) => s,
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let inv = invoker.clone();
-                let service = service_fn(move |req| {
-                    let inv = inv.clone();
-                    async move { Ok::<_, Infallible>(inv.handle_internal(req).await) }
-                });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
+        let stream = tokio::select! {
+            Some(Ok(s)) = futures_util::StreamExt::next(&mut connections) => s,
             _ = &mut shutdown => break,
-        }
+        };
+        let inv = invoker.clone();
+        let service = service_fn(move |req| {
+            let inv = inv.clone();
+            async move { Ok::<_, Infallible>(inv.handle_internal(req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
     }
-    drop(listener);
+    drop(connections);
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
     Ok(())
 }
@@ -111,8 +106,12 @@ impl Invoker {
         }
         h.remove(INTERNAL_TARGET_NAMESPACE);
         strip_request(h);
+        let Some(method) = decode_method(parts.uri.path().trim_start_matches('/')) else {
+            let e = ApiError::direct_invoke(&self.app_id, "the method is not UTF-8");
+            return hop_error(&e, false);
+        };
         let req = InvokeRequest {
-            method: parts.uri.path().trim_start_matches('/').to_owned(),
+            method,
             verb: parts.method,
             query: parts.uri.query().map(str::to_owned),
             metadata: parts.headers,

@@ -190,9 +190,8 @@ impl Invoker {
             Some(_) => (target, self.namespace.as_str()),
             None => split_namespace(target, &self.namespace),
         };
-        req.method = headers::clean_method(&req.method).ok_or_else(|| {
-            ApiError::direct_invoke(app_id, format_args!("invalid method name {:?}", req.method))
-        })?;
+        req.method = headers::normalize_method(&req.method)
+            .map_err(|why| ApiError::direct_invoke(app_id, why))?;
         if content_length(&req.metadata).is_some_and(|len| len > self.max_body as u64) {
             return Err(ApiError::body_too_large(self.max_body));
         }

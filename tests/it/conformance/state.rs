@@ -280,6 +280,40 @@ mod cases {
         assert_eq!(get_data(&s, "myapp||other").await.unwrap(), b"1");
     }
 
+    /// A TTL beyond what any store can represent is refused before anything is written, on
+    /// its own and inside a transaction (regression: it overflowed the expiry time and
+    /// aborted the sidecar).
+    pub async fn out_of_range_ttl_is_refused(s: Arc<dyn StateStore>) {
+        let mut huge = set("myapp||huge", b"1");
+        huge.metadata
+            .insert("ttlInSeconds".into(), "9000000000000".into());
+        let err = s.set(huge.clone()).await.unwrap_err();
+        assert!(
+            matches!(&err, StateError::BadRequest(m) if m.contains("too large")),
+            "{err:?}"
+        );
+        assert!(get_data(&s, "myapp||huge").await.is_none());
+        let err = s
+            .transact(
+                vec![
+                    TransactionOp::Upsert(set("myapp||first", b"1")),
+                    TransactionOp::Upsert(huge),
+                ],
+                &no_md(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StateError::BadRequest(_)), "{err:?}");
+        assert!(get_data(&s, "myapp||first").await.is_none());
+        // The largest accepted TTL works and reads back with an expiry time.
+        let mut max = set("myapp||max", b"2");
+        max.metadata
+            .insert("ttlInSeconds".into(), "9223372036".into());
+        s.set(max).await.unwrap();
+        let got = s.get("myapp||max", &no_md()).await.unwrap().unwrap();
+        assert!(got.metadata.contains_key("ttlExpireTime"), "{got:?}");
+    }
+
     pub async fn many_keys(s: Arc<dyn StateStore>) {
         for i in 0..60 {
             s.set(set(
@@ -326,6 +360,7 @@ macro_rules! conformance {
             conformance!(@case $make; get_missing, roundtrip, etag_changes_per_write,
                 etag_mismatch_on_set, delete_with_etag, delete_missing_ok, first_write_concurrency,
                 last_write_wins, ttl_expiry, transaction_applies_all, transaction_is_all_or_nothing,
+                out_of_range_ttl_is_refused,
                 many_keys, unicode_keys);
         }
     };
@@ -355,6 +390,64 @@ mod redis_layout {
             c = c.with_meta(k, v);
         }
         start_state(c.clone()).await.unwrap()
+    }
+
+    /// A key another runtime gave an absurd TTL reads back (regression: computing its
+    /// `ttlExpireTime` overflowed and aborted every sidecar reading it); a component-level
+    /// TTL that large is refused at start-up, naming the field.
+    #[tokio::test]
+    async fn absurd_ttls_neither_crash_reads_nor_start() {
+        let redis = support::Redis::start();
+        let s = store(&redis, &[]).await;
+        s.set(set("myapp||far", b"1")).await.unwrap();
+        assert_eq!(
+            redis.cli(&["EXPIRE", "myapp||far", "9000000000000"]).trim(),
+            "1"
+        );
+        let got = s.get("myapp||far", &no_md()).await.unwrap().unwrap();
+        assert_eq!(got.data.as_ref(), b"1");
+        assert!(!got.metadata.contains_key("ttlExpireTime"), "{got:?}");
+        let c = Component::new("statestore", "state.redis")
+            .with_meta("redisHost", &redis.addr())
+            .with_meta("ttlInSeconds", "9000000000000");
+        let e = start_state(c).await.err().expect("refused").to_string();
+        assert!(
+            e.contains("field ttlInSeconds") && e.contains("too large"),
+            "{e}"
+        );
+    }
+
+    /// The write script checks every TTL before its first write: a batch whose second TTL
+    /// is out of range writes nothing (regression: the first `HSET`s had already run).
+    #[tokio::test]
+    async fn the_write_script_validates_before_writing() {
+        let redis = support::Redis::start();
+        let script = dapr_cli::sidecar::components::state::redis::write_script();
+        let out = redis.cli(&[
+            "EVAL",
+            script,
+            "2",
+            "a",
+            "b", //
+            "set",
+            "0",
+            "x",
+            "1",
+            "", //
+            "set",
+            "0",
+            "y",
+            "1",
+            "90000000000000",
+        ]);
+        assert!(out.contains("TTL_INVALID"), "{out}");
+        assert_eq!(redis.cli(&["EXISTS", "a", "b"]).trim(), "0");
+        let out = redis.cli(&[
+            "EVAL", script, "1", "a", //
+            "set", "0", "x", "1", "60",
+        ]);
+        assert_eq!(out.trim(), "OK");
+        assert_eq!(redis.cli(&["HGET", "a", "data"]).trim(), "x");
     }
 
     #[tokio::test]

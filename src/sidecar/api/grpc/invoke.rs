@@ -23,24 +23,6 @@ use crate::sidecar::messages::InvokeRequest;
 /// Header (response metadata) carrying the app's HTTP status on `InvokeService`.
 pub const DAPR_HTTP_STATUS: &str = "dapr-http-status";
 
-/// Characters escaped in the method when it becomes a path on an HTTP app: those a URI
-/// path cannot hold, plus `?` and `#` so a method name never turns into a query or fragment.
-const PATH_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'[')
-    .add(b']');
-
 /// gRPC request metadata that is transport detail, not caller metadata for the app.
 fn skip_metadata(name: &str) -> bool {
     matches!(
@@ -110,9 +92,9 @@ pub async fn invoke(
     }
     let data = msg.data.map(|a| a.value).unwrap_or_default();
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
-    let method = percent_encoding::utf8_percent_encode(&msg.method, PATH_ESCAPE).to_string();
+    // gRPC methods are raw strings (no percent-decoding), as upstream.
     let call = InvokeRequest {
-        method,
+        method: msg.method,
         verb,
         query,
         metadata: headers,

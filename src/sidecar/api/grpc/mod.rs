@@ -29,7 +29,6 @@ use dapr::dapr::proto::runtime::v1::dapr_server::{Dapr, DaprServer};
 use futures_util::stream::BoxStream;
 use tokio::net::{TcpListener, UnixListener};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
 use super::error::ApiError;
@@ -98,15 +97,13 @@ pub async fn serve_with(
     let router = tonic::transport::Server::builder().add_service(svc);
     match listener.into() {
         GrpcListener::Tcp(l) => {
-            let incoming = TcpIncoming::from(l).with_nodelay(Some(true));
             router
-                .serve_with_incoming_shutdown(incoming, shutdown)
+                .serve_with_incoming_shutdown(crate::sidecar::server::incoming(l), shutdown)
                 .await
         }
         GrpcListener::Unix(l) => {
-            let incoming = tokio_stream::wrappers::UnixListenerStream::new(l);
             router
-                .serve_with_incoming_shutdown(incoming, shutdown)
+                .serve_with_incoming_shutdown(crate::sidecar::server::incoming(l), shutdown)
                 .await
         }
     }

@@ -14,7 +14,7 @@ use axum::routing::any;
 use super::{HttpState, St};
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::invoke::basic_app_id;
-use crate::sidecar::invoke::headers::DAPR_APP_ID;
+use crate::sidecar::invoke::headers::{DAPR_APP_ID, decode_method};
 use crate::sidecar::messages::InvokeRequest;
 
 pub(super) fn routes() -> Router<Arc<HttpState>> {
@@ -26,6 +26,12 @@ pub(super) async fn handle(State(s): St, req: Request) -> Response {
     let (target, method) = match find_target(parts.uri.path(), &parts.headers) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
+    };
+    // The method as the caller meant it: percent-encoding undone, as Go's server does for
+    // the official runtime (`%2e%2e` is `..`, refused later like any traversal).
+    let Some(method) = decode_method(&method) else {
+        return ApiError::direct_invoke(&target, "invalid method name: not UTF-8 once decoded")
+            .into_response();
     };
     let req = InvokeRequest {
         method,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    StoreKind, TransactionOp, request_ttl, rfc3339,
+    StoreKind, TransactionOp, expiry_after_secs, request_ttl, rfc3339,
 };
 use crate::sidecar::components::{Context, Instance};
 use crate::sidecar::resources::{Component, ResourceError};
@@ -109,7 +109,9 @@ fn check_set(
         _ => {}
     }
     let expires = match ttl {
-        Some(t) if t > 0 => Some(now + chrono::Duration::seconds(t)),
+        Some(t) if t > 0 => Some(expiry_after_secs(now, t).ok_or_else(|| {
+            StateError::BadRequest(format!("metadata ttlInSeconds {t} is out of range"))
+        })?),
         _ => None,
     };
     Ok(Entry {

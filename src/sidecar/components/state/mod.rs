@@ -245,17 +245,57 @@ impl KeyPrefix {
     }
 }
 
-/// Request metadata `ttlInSeconds`: `None` when absent; a non-integer is a bad request.
+/// The largest TTL accepted, in seconds: the longest duration the official runtime can
+/// represent (Go's `time.Duration`, about 292 years). Larger values would overflow the
+/// expiry time of every store.
+pub const MAX_TTL_SECONDS: i64 = i64::MAX / 1_000_000_000;
+
+/// Checks a TTL in seconds: within [`MAX_TTL_SECONDS`] (negative values mean no expiry).
+pub fn check_ttl(ttl: i64, what: &str) -> Result<i64, String> {
+    if ttl > MAX_TTL_SECONDS {
+        Err(format!(
+            "{what} {ttl} is too large; the largest is {MAX_TTL_SECONDS} seconds (about 292 \
+             years), or -1 for no expiry"
+        ))
+    } else {
+        Ok(ttl)
+    }
+}
+
+/// Request metadata `ttlInSeconds`: `None` when absent; a non-integer or an out-of-range
+/// value is a bad request.
 pub(crate) fn request_ttl(metadata: &Metadata) -> Result<Option<i64>, StateError> {
     match metadata.get("ttlInSeconds") {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            StateError::BadRequest(format!(
-                "metadata ttlInSeconds {v:?} is not an integer; use seconds, or -1 for no expiry"
-            ))
-        }),
+        Some(v) => {
+            let ttl = v.trim().parse::<i64>().map_err(|_| {
+                StateError::BadRequest(format!(
+                    "metadata ttlInSeconds {v:?} is not an integer; use seconds, or -1 for no expiry"
+                ))
+            })?;
+            check_ttl(ttl, "metadata ttlInSeconds")
+                .map(Some)
+                .map_err(StateError::BadRequest)
+        }
     }
+}
+
+/// `now` plus `ms` milliseconds, or `None` when that is not a representable time (a key
+/// written elsewhere with an absurd TTL must not break reads).
+pub(crate) fn expiry_after_ms(
+    now: chrono::DateTime<chrono::Utc>,
+    ms: i64,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    now.checked_add_signed(chrono::TimeDelta::try_milliseconds(ms)?)
+}
+
+/// `now` plus a TTL checked by [`request_ttl`] (which keeps it representable).
+pub(crate) fn expiry_after_secs(
+    now: chrono::DateTime<chrono::Utc>,
+    secs: i64,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    now.checked_add_signed(chrono::TimeDelta::try_seconds(secs)?)
 }
 
 /// RFC 3339 UTC with seconds, as Go formats `ttlExpireTime`.

@@ -27,7 +27,7 @@ use futures_util::future::BoxFuture;
 use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    StoreKind, TransactionOp, request_ttl, rfc3339,
+    StoreKind, TransactionOp, check_ttl, expiry_after_ms, request_ttl, rfc3339,
 };
 use crate::sidecar::components::metadata::{meta_bool, meta_duration, meta_int};
 use crate::sidecar::components::{Context, Instance};
@@ -46,8 +46,11 @@ const KIND: StoreKind = StoreKind {
 /// Checks then applies a batch of writes. Per key `KEYS[i]`, five arguments:
 /// kind (`set`|`del`), ETag (`0` = none given), data, first-write flag (`0` = first-write),
 /// TTL seconds (`` = leave as is, >0 = EXPIRE, <=0 = PERSIST).
-/// The check phase simulates earlier operations of the batch on the same key.
+/// The check phase simulates earlier operations of the batch on the same key, and refuses
+/// a TTL that is not a number up to `MAX_TTL` (= [`super::MAX_TTL_SECONDS`]), before the
+/// first write.
 const WRITE_SCRIPT: &str = r#"
+local MAX_TTL = 9223372036
 local sim = {}
 local function state_of(key)
   local s = sim[key]
@@ -64,6 +67,10 @@ for i = 1, #KEYS do
   local b = (i - 1) * 5
   local kind, etag = ARGV[b + 1], ARGV[b + 2]
   local s = state_of(KEYS[i])
+  local ttl = ARGV[b + 5]
+  if ttl ~= "" and (tonumber(ttl) == nil or tonumber(ttl) > MAX_TTL) then
+    return redis.error_reply("TTL_INVALID " .. i)
+  end
   if kind == "set" then
     if not (not s.ver or s.ver == etag or (not s.fw and etag == "0")) then
       return redis.error_reply("ETAG_MISMATCH " .. i)
@@ -97,6 +104,11 @@ for i = 1, #KEYS do
 end
 return redis.status_reply("OK")
 "#;
+
+/// The write script, for tests that run it against a server directly.
+pub fn write_script() -> &'static str {
+    WRITE_SCRIPT
+}
 
 static SCRIPT: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(WRITE_SCRIPT));
 
@@ -177,7 +189,10 @@ impl Config {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         {
-            Some(_) => Some(meta_int(c, "ttlInSeconds", 0)?),
+            Some(_) => {
+                let ttl = meta_int(c, "ttlInSeconds", 0)?;
+                Some(check_ttl(ttl, "ttlInSeconds").map_err(|e| c.field_error("ttlInSeconds", e))?)
+            }
             None => None,
         };
         let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5), MS)?;
@@ -391,6 +406,12 @@ impl RedisStore {
                             op.key
                         )))
                     }
+                } else if text.contains("TTL_INVALID") {
+                    // Refused by the script before any write (the Rust side checks first).
+                    Err(StateError::BadRequest(format!(
+                        "ttlInSeconds must be an integer up to {}",
+                        super::MAX_TTL_SECONDS
+                    )))
                 } else {
                     Err(self.map_error("write", e))
                 }
@@ -504,8 +525,9 @@ impl StateStore for RedisStore {
             )));
         };
         let mut metadata = Metadata::new();
-        if pttl > 0 {
-            let expires = Utc::now() + chrono::Duration::milliseconds(pttl);
+        if pttl > 0
+            && let Some(expires) = expiry_after_ms(Utc::now(), pttl)
+        {
             metadata.insert("ttlExpireTime".to_string(), rfc3339(expires));
         }
         Ok(Some(GetResponse {
@@ -581,5 +603,11 @@ mod tests {
             etag_arg(Some("abc")),
             Err(StateError::EtagInvalid(_))
         ));
+    }
+
+    #[test]
+    fn the_script_checks_the_same_ttl_bound_as_the_api() {
+        let bound = format!("local MAX_TTL = {}\n", super::super::MAX_TTL_SECONDS);
+        assert!(WRITE_SCRIPT.trim_start().starts_with(&bound), "{bound}");
     }
 }

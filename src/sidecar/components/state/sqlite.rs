@@ -28,7 +28,7 @@ use futures_util::future::BoxFuture;
 use super::StateComponent;
 use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
-    StoreKind, TransactionOp, request_ttl, rfc3339,
+    StoreKind, TransactionOp, expiry_after_secs, request_ttl, rfc3339,
 };
 use crate::sidecar::components::metadata::{meta_bool, meta_duration};
 use crate::sidecar::components::{Context, Instance};
@@ -324,7 +324,10 @@ fn encode(value: &[u8]) -> (String, bool) {
 fn expiration(metadata: &Metadata) -> Result<Option<String>, StateError> {
     Ok(match request_ttl(metadata)? {
         Some(t) if t > 0 => Some(
-            (Utc::now() + chrono::Duration::seconds(t))
+            expiry_after_secs(Utc::now(), t)
+                .ok_or_else(|| {
+                    StateError::BadRequest(format!("metadata ttlInSeconds {t} is out of range"))
+                })?
                 .format(TS_FORMAT)
                 .to_string(),
         ),
