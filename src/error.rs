@@ -7,8 +7,11 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("could not determine the home directory; set HOME or use --runtime-path")]
     NoHome,
-    #[error("{path}: {source}")]
+    /// An I/O failure: what was being done, on which path. The OS error is the source, so
+    /// it is printed once, after the action (`cannot create directory /x: Not a directory`).
+    #[error("cannot {action} {}", path.display())]
     Io {
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -22,9 +25,10 @@ impl Error {
         Error::Message(m.into())
     }
 
-    /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error while doing `action` (`create directory`, `write`, ...) on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
+            action,
             path: path.into(),
             source,
         }

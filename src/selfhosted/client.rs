@@ -107,10 +107,16 @@ pub fn request(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()?;
-    read_response(BufReader::new(stream), method == "HEAD")
+    let sent = stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(body))
+        .and_then(|_| stream.flush());
+    match sent {
+        Ok(()) => read_response(BufReader::new(stream), method == "HEAD"),
+        // The server may answer before reading everything (e.g. a body over its limit) and
+        // close: its answer says why, where the failed write only says "broken pipe".
+        Err(e) => read_response(BufReader::new(stream), method == "HEAD").map_err(|_| e.into()),
+    }
 }
 
 fn read_response<R: Read>(mut r: BufReader<R>, head_only: bool) -> Result<Response, ClientError> {

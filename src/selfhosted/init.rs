@@ -132,12 +132,23 @@ pub fn source_version(source: &RuntimeSource) -> String {
 
 /// Create `bin/` and `components/` (0755).
 pub fn create_layout(home: &DaprHome) -> Result<(), Error> {
+    if let Some(base) = home.root().parent()
+        && base.exists()
+        && !base.is_dir()
+    {
+        return Err(Error::msg(format!(
+            "cannot install into {}: {} is not a directory; --runtime-path (or \
+             DAPR_RUNTIME_PATH) must name a directory",
+            home.root().display(),
+            base.display()
+        )));
+    }
     for dir in [
         home.root().to_path_buf(),
         home.bin_dir(),
         home.components_dir(),
     ] {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
     }
     Ok(())
 }
@@ -172,7 +183,7 @@ fn fetch_binary(
                     "the daprd runtime shipped with this CLI was not found at {}; reinstall the CLI or use --runtime-version <version> to download an official runtime",
                     path.display()
                 ))),
-                Err(e) => Err(Error::io(&path, e)),
+                Err(e) => Err(Error::io("read", &path, e)),
             }
         }
         RuntimeSource::Release { base_url, .. } => {
@@ -196,7 +207,7 @@ fn fetch_binary(
             let path = dir
                 .join(&details.dapr_binary_sub_dir)
                 .join(archive_name(name));
-            let archive = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let archive = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
             extract_binary(&archive, name, &path.display().to_string()).map(Some)
         }
     }
@@ -237,7 +248,7 @@ pub fn install_runtime(
         }
     }
     let vf = home.runtime_version_file();
-    std::fs::write(&vf, format!("{version}\n")).map_err(|e| Error::io(&vf, e))?;
+    std::fs::write(&vf, format!("{version}\n")).map_err(|e| Error::io("write", &vf, e))?;
     Ok(Installed { version, extras })
 }
 
@@ -248,16 +259,16 @@ fn write_executable(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("bin"),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io("write", &tmp, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io(&tmp, e))?;
+            .map_err(|e| Error::io("make executable", &tmp, e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+        Error::io("install", path, e)
     })
 }
 
@@ -417,7 +428,7 @@ pub fn write_defaults(
         if path.exists() {
             continue;
         }
-        std::fs::write(&path, content).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, content).map_err(|e| Error::io("write", &path, e))?;
         written.push(path);
     }
     Ok(written)

@@ -41,6 +41,7 @@ fn remove_dir(dir: &Path) -> Result<(), Error> {
         }
     }
     Err(Error::io(
+        "remove",
         dir,
         last.unwrap_or_else(|| std::io::Error::other("could not remove")),
     ))

@@ -1,7 +1,7 @@
 //! Serving connections with the limits a network server every app talks to needs:
 //!
 //! * an accept loop that survives running out of file descriptors: `EMFILE`/`ENFILE` are
-//!   logged (once per episode, naming the limit) and accepting pauses briefly instead of
+//!   logged (at most every 10 s, naming the limit) and accepting pauses briefly instead of
 //!   spinning or giving up;
 //! * HTTP/1.1 and h2c on one port, with a deadline for a request's headers (10 s, as the
 //!   official server's `ReadHeaderTimeout`; it also closes keep-alive connections idle that
@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -85,21 +85,15 @@ fn out_of_descriptors(e: &io::Error) -> bool {
 pub fn incoming<L: Accept>(
     listener: L,
 ) -> impl futures_util::Stream<Item = io::Result<L::Io>> + Send + 'static {
-    futures_util::stream::unfold((listener, false), |(listener, mut starved)| async move {
+    // When the last warning was logged: one per episode of exhaustion, at most every 10 s.
+    let warned: Option<Instant> = None;
+    futures_util::stream::unfold((listener, warned), |(listener, mut warned)| async move {
         loop {
             match listener.accept().await {
-                Ok(io) => {
-                    if starved {
-                        log::info(
-                            scope::RUNTIME,
-                            &format!("accepting connections on {} again", listener.describe()),
-                        );
-                    }
-                    return Some((Ok(io), (listener, false)));
-                }
+                Ok(io) => return Some((Ok(io), (listener, warned))),
                 Err(e) if out_of_descriptors(&e) => {
-                    if !starved {
-                        starved = true;
+                    if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                        warned = Some(Instant::now());
                         let limit = crate::limits::open_file_limit()
                             .map_or("unknown".to_string(), |(soft, _)| soft.to_string());
                         log::warn(

@@ -14,5 +14,6 @@ mod resources;
 mod sidecar_api;
 mod sidecar_e2e;
 mod sidecar_grpc;
+mod sidecar_hostile;
 mod sidecar_invoke;
 mod sidecar_secrets;

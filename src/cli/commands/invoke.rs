@@ -133,7 +133,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
     };
     if !resp.is_success() {
-        p.failure(&format!("error invoking app {id}: {}", resp.status_text()));
+        // The official line, plus the sidecar's own explanation when the sidecar (not the
+        // app) refused the call, e.g. a body over its `--max-body-size`.
+        let why = dapr_error_message(&resp.body)
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        p.failure(&format!(
+            "error invoking app {id}: {}{why}",
+            resp.status_text()
+        ));
         return Ok(1);
     }
     if !resp.body.is_empty() {
@@ -141,4 +149,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
     }
     p.success("App invoked successfully");
     Ok(0)
+}
+
+/// The message of a Dapr error body (`{"errorCode":"ERR_...","message":"..."}`).
+fn dapr_error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errorCode")?
+        .as_str()?
+        .starts_with("ERR_")
+        .then_some(())?;
+    Some(v.get("message")?.as_str()?.to_string())
 }

@@ -31,6 +31,9 @@ pub struct MetadataItem {
     pub value: String,
     /// Set while the entry is an unresolved `secretKeyRef`.
     pub secret_ref: Option<SecretKeyRef>,
+    /// The `envRef` variable the (empty) value came from, when that variable is not set:
+    /// errors about the field name it.
+    pub unset_env: Option<String>,
     /// Line of the entry, for errors about this field.
     pub line: usize,
 }
@@ -80,6 +83,7 @@ impl Component {
             name: name.to_string(),
             value: value.to_string(),
             secret_ref: None,
+            unset_env: None,
             line: self.source.line,
         });
         self
@@ -116,11 +120,22 @@ impl Component {
         }
     }
 
-    /// An error about one of this component's fields, located at that field's line.
+    /// An error about one of this component's fields, located at that field's line. When
+    /// the field's value came from an `envRef` to a variable that is not set, it says so.
     pub fn field_error(&self, field: &str, message: impl std::fmt::Display) -> ResourceError {
+        let unset = self
+            .metadata
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(field))
+            .and_then(|m| m.unset_env.as_deref())
+            .map(|var| format!(" (the value comes from envRef {var}, which is not set)"))
+            .unwrap_or_default();
         ResourceError::new(
             self.field_source(field),
-            format!("component {}: field {}: {}", self.name, field, message),
+            format!(
+                "component {}: field {}: {}{unset}",
+                self.name, field, message
+            ),
         )
     }
 }
@@ -289,6 +304,7 @@ pub fn parse(doc: &Document, app_id: &str) -> Result<Component, ResourceError> {
         };
         let line = item.name.as_ref().map_or(item_line, |n| doc.line_of(n));
         let mut secret_ref = None;
+        let mut unset_env = None;
         let value = if let Some(v) = &item.value {
             substitute(&v.value.0, app_id)
         } else if let Some(r) = &item.secret_key_ref {
@@ -324,7 +340,14 @@ pub fn parse(doc: &Document, app_id: &str) -> Result<Component, ResourceError> {
                     ),
                 ));
             }
-            std::env::var(&var).unwrap_or_default()
+            match std::env::var(&var) {
+                Ok(v) => v,
+                Err(_) => {
+                    // Empty, as upstream; remembered for errors about this field.
+                    unset_env = Some(var);
+                    String::new()
+                }
+            }
         } else {
             String::new()
         };
@@ -332,6 +355,7 @@ pub fn parse(doc: &Document, app_id: &str) -> Result<Component, ResourceError> {
             name: field,
             value,
             secret_ref,
+            unset_env,
             line,
         });
     }

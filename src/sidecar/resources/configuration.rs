@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::ResourceError;
 use super::yaml;
-use super::{ResourceError, Source};
 
 /// Settings read from `--config` files, merged in order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,15 +49,7 @@ pub fn load(
     let mut out = RuntimeConfiguration::default();
     let mut features = Features::new();
     for (fi, file) in files.iter().enumerate() {
-        let text = fs_err::read_to_string(file).map_err(|e| {
-            ResourceError::new(
-                Source {
-                    file: file.clone(),
-                    line: 0,
-                },
-                format!("--config: {e}"),
-            )
-        })?;
+        let text = super::read_capped(file)?;
         let text = expand_env(&text, env);
         merge(file, fi, &text, &mut out, &mut features)?;
     }

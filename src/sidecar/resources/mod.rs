@@ -90,15 +90,7 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
         let (files, ignored) = yaml_files(dir)?;
         out.ignored_files.extend(ignored);
         for file in files {
-            let text = fs_err::read_to_string(&file).map_err(|e| {
-                ResourceError::new(
-                    Source {
-                        file: file.clone(),
-                        line: 0,
-                    },
-                    format!("cannot read resource file: {e}"),
-                )
-            })?;
+            let text = read_capped(&file)?;
             for c in components(&file, &text, app_id)? {
                 if filter.sees(&c.scopes, c.namespace.as_deref()) {
                     names.claim("component", &c.name, &c.source)?;
@@ -108,6 +100,33 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
         }
     }
     Ok(out)
+}
+
+/// The largest resource or Configuration file read. Real ones are a few kilobytes; a
+/// multi-gigabyte file in a resources path must fail with a clear error, not exhaust memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Reads a resource file whole, refusing one over [`MAX_FILE_SIZE`] before reading it.
+pub fn read_capped(file: &Path) -> Result<String, ResourceError> {
+    let at = |what: String| {
+        ResourceError::new(
+            Source {
+                file: file.to_path_buf(),
+                line: 0,
+            },
+            what,
+        )
+    };
+    let size = std::fs::metadata(file)
+        .map_err(|e| at(format!("cannot read resource file: {e}")))?
+        .len();
+    if size > MAX_FILE_SIZE {
+        return Err(at(format!(
+            "the file is {size} bytes, over the limit of {MAX_FILE_SIZE} bytes (16 MiB) for a \
+             resource file; is it really a resource?"
+        )));
+    }
+    std::fs::read_to_string(file).map_err(|e| at(format!("cannot read resource file: {e}")))
 }
 
 /// Every `Component` document of one file's `text`, in order (before scopes and duplicate

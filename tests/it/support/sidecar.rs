@@ -17,6 +17,8 @@ pub struct Opts {
     pub home: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// `ulimit` options the process starts under (e.g. `-Sn 1024`), through `sh`.
+    pub ulimit: Option<String>,
 }
 
 impl Opts {
@@ -28,7 +30,13 @@ impl Opts {
             home: home.to_path_buf(),
             args: Vec::new(),
             env: Vec::new(),
+            ulimit: None,
         }
+    }
+
+    pub fn ulimit(mut self, options: &str) -> Opts {
+        self.ulimit = Some(options.into());
+        self
     }
 
     pub fn resources(mut self, dir: &Path) -> Opts {
@@ -67,7 +75,16 @@ pub fn spawn(opts: &Opts, http_port: u16) -> Daprd {
         .home
         .join(format!("daprd-{}-{http_port}.log", opts.app_id));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new(bin("daprd"));
+    let mut cmd = match &opts.ulimit {
+        // `exec` keeps the pid: the child is daprd itself.
+        Some(u) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("ulimit {u} && exec \"$0\" \"$@\"")])
+                .arg(bin("daprd"));
+            c
+        }
+        None => Command::new(bin("daprd")),
+    };
     cmd.args(["--app-id", &opts.app_id])
         .args(["--dapr-http-port", &http_port.to_string()])
         .args(["--dapr-grpc-port", &grpc_port.to_string()])

@@ -152,8 +152,13 @@ async fn guard(State(s): St, mut req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > s.max_body_size as u64) {
-        // The body stays unread, so the connection cannot be reused: say so.
+    if let Some(len) = declared.filter(|len| *len > s.max_body_size as u64) {
+        // Read and drop what the client is sending (within bounds) so that it gets to read
+        // this answer: a client still writing when the connection closes sees only a broken
+        // pipe. The connection is not reused either way.
+        if len <= DISCARD_MAX {
+            discard(req.into_body()).await;
+        }
         let mut res = ApiError::body_too_large(s.max_body_size).into_response();
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -187,6 +192,26 @@ async fn guard(State(s): St, mut req: Request, next: Next) -> Response {
         ],
     );
     res
+}
+
+/// The largest refused body read (and dropped) before answering; larger ones are refused
+/// unread.
+const DISCARD_MAX: u64 = 64 << 20;
+
+/// Reads and drops a refused body, up to [`DISCARD_MAX`] bytes and for at most 10 s.
+async fn discard(body: Body) {
+    use futures_util::StreamExt;
+    let mut data = body.into_data_stream();
+    let mut seen = 0u64;
+    let reading = async {
+        while let Some(Ok(chunk)) = data.next().await {
+            seen += chunk.len() as u64;
+            if seen > DISCARD_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), reading).await;
 }
 
 /// Reads and drops a small unread body so the keep-alive connection stays usable (hyper
