@@ -94,7 +94,11 @@ pub async fn serve_with(
         inner: svc,
         enabled: settings.api_logging,
     };
-    let router = tonic::transport::Server::builder().add_service(svc);
+    // Pings find peers that went away without closing, so their connections are released.
+    let router = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .add_service(svc);
     match listener.into() {
         GrpcListener::Tcp(l) => {
             router
