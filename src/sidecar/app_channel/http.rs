@@ -13,9 +13,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::ChannelError;
+use crate::sidecar::body::LimitedBody;
 use crate::sidecar::body::{BodyLimitExceeded, is_too_large};
-use crate::sidecar::invoke::headers::{DAPR_API_TOKEN, method_path};
-use crate::sidecar::messages::InvokeRequest;
+use crate::sidecar::invoke::headers::{DAPR_API_TOKEN, method_path, strip_hop_by_hop};
+use crate::sidecar::messages::{InvokeRequest, InvokeResponse};
 
 /// How long a pooled connection may sit idle before it is closed (Go's default transport
 /// keeps idle connections 90 s too).
@@ -75,19 +76,47 @@ impl HttpApp {
         &self.authority
     }
 
-    /// Sends `req` (metadata already cleaned by the invoker) to the app.
-    pub async fn call(&self, req: InvokeRequest) -> Result<Response<Incoming>, ChannelError> {
+    /// Sends `req` (metadata already cleaned by the invoker) to the app; its reply bounded
+    /// by `max_body` (declared lengths checked now, streamed ones as they are read).
+    pub async fn invoke(
+        &self,
+        req: InvokeRequest,
+        max_body: usize,
+    ) -> Result<InvokeResponse, ChannelError> {
         let uri = build_uri(&self.authority, &req.method, req.query.as_deref())
             .map_err(ChannelError::Request)?;
         let mut http_req = Request::new(req.body);
         *http_req.method_mut() = req.verb;
         *http_req.uri_mut() = uri;
         *http_req.headers_mut() = req.metadata;
+        let res = self.send(http_req).await?;
+        let declared = res
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_body as u64) {
+            return Err(ChannelError::ReplyTooLarge(max_body));
+        }
+        let (mut parts, body) = res.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(InvokeResponse {
+            status: parts.status,
+            metadata: parts.headers,
+            body: Body::new(LimitedBody::new(body, max_body)),
+        })
+    }
+
+    /// Sends a request to the app with its token.
+    pub(super) async fn send(
+        &self,
+        mut req: Request<Body>,
+    ) -> Result<Response<Incoming>, ChannelError> {
         if let Some(t) = &self.token {
-            http_req.headers_mut().insert(DAPR_API_TOKEN, t.clone());
+            req.headers_mut().insert(DAPR_API_TOKEN, t.clone());
         }
         self.client
-            .request(http_req)
+            .request(req)
             .await
             .map_err(|e| map_client_error(&e))
     }

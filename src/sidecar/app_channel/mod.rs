@@ -1,18 +1,21 @@
 //! The app channel: how this sidecar calls its own app, separate from sidecar-to-sidecar
-//! invocation. It takes protocol-neutral [`InvokeRequest`]s and speaks the app's protocol
-//! (HTTP/1.1 today, in [`http`]; gRPC apps next), honours `--app-max-concurrency`,
-//! `APP_API_TOKEN`, `--max-body-size` for the app's replies, and the app's health as the
-//! prober in [`health`] reports it. Every call goes through the resiliency policy for the
-//! app (`resiliency::Target::App`).
+//! invocation. It takes protocol-neutral requests — [`InvokeRequest`]s, and for pub/sub the
+//! app's subscriptions and [`events::TopicEvent`]s — and speaks the app's protocol (HTTP/1.1
+//! in [`http`]; gRPC apps next), honours `--app-max-concurrency`, `APP_API_TOKEN`,
+//! `--max-body-size` for the app's replies, and the app's health as the prober in
+//! [`health`] reports it. Every call goes through the resiliency policy for the app
+//! (`resiliency::Target::App`).
 
+pub mod events;
 pub mod health;
 pub mod http;
+mod http_pubsub;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::sidecar::body::LimitedBody;
 use crate::sidecar::messages::{InvokeRequest, InvokeResponse};
@@ -50,9 +53,14 @@ pub struct AppSettings {
     pub max_body_size: usize,
 }
 
+/// The app, by protocol.
+enum App {
+    Http(http::HttpApp),
+}
+
 pub struct AppChannel {
     /// `None` when the sidecar has no app.
-    http: Option<http::HttpApp>,
+    app: Option<App>,
     limit: Option<Arc<Semaphore>>,
     healthy: AtomicBool,
     max_body: usize,
@@ -75,12 +83,16 @@ impl AppChannel {
                 )
             });
         }
-        let http = match s.port.filter(|p| *p != 0) {
+        let app = match s.port.filter(|p| *p != 0) {
             None => None,
-            Some(port) => Some(http::HttpApp::new(&s.address, port, s.token.as_deref())?),
+            Some(port) => Some(App::Http(http::HttpApp::new(
+                &s.address,
+                port,
+                s.token.as_deref(),
+            )?)),
         };
         Ok(AppChannel {
-            http,
+            app,
             limit: s
                 .max_concurrency
                 .filter(|n| *n > 0)
@@ -93,7 +105,9 @@ impl AppChannel {
 
     /// `host:port` of the app, or `None` when the sidecar has no app.
     pub fn authority(&self) -> Option<&str> {
-        self.http.as_ref().map(|h| h.authority())
+        match self.app.as_ref()? {
+            App::Http(h) => Some(h.authority()),
+        }
     }
 
     /// Marks the app healthy or not (from the health prober). While unhealthy, calls fail
@@ -106,58 +120,97 @@ impl AppChannel {
         self.healthy.load(Ordering::Acquire)
     }
 
-    /// Calls the app. The reply's body holds the concurrency permit until it is read, and
-    /// fails with `BodyLimitExceeded` past `--max-body-size` when the app streams it.
-    pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResponse, ChannelError> {
-        let app = self.http.as_ref().ok_or(ChannelError::NoApp)?;
+    /// The app, when there is one and it is healthy.
+    fn app(&self) -> Result<&App, ChannelError> {
+        let app = self.app.as_ref().ok_or(ChannelError::NoApp)?;
         if !self.is_healthy() {
             return Err(ChannelError::Unhealthy);
         }
-        let permit = match &self.limit {
-            Some(s) => Some(
-                s.clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| ChannelError::Request(e.to_string()))?,
-            ),
-            None => None,
-        };
+        Ok(app)
+    }
+
+    /// A slot under `--app-max-concurrency` (none needed without a limit).
+    async fn permit(&self) -> Result<Option<OwnedSemaphorePermit>, ChannelError> {
+        match &self.limit {
+            Some(s) => s
+                .clone()
+                .acquire_owned()
+                .await
+                .map(Some)
+                .map_err(|e| ChannelError::Request(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls a method of the app. The reply's body holds the concurrency permit until it is
+    /// read, and fails with `BodyLimitExceeded` past `--max-body-size` when the app streams it.
+    pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResponse, ChannelError> {
+        let app = self.app()?;
+        let permit = self.permit().await?;
         // The request body streams, so it cannot be replayed: the policy gets one try.
         let policy = self.resiliency.policy(Target::App);
         let mut req = Some(req);
-        let res = policy
+        let mut res = policy
             .run(|_| {
                 let req = req.take();
                 async move {
-                    match req {
-                        Some(r) => Outcome::Done(app.call(r).await),
-                        None => Outcome::Done(Err(ChannelError::Request(
+                    match (req, app) {
+                        (Some(r), App::Http(h)) => Outcome::Done(h.invoke(r, self.max_body).await),
+                        (None, _) => Outcome::Done(Err(ChannelError::Request(
                             "the request was already sent".into(),
                         ))),
                     }
                 }
             })
             .await?;
-        let declared = res
-            .headers()
-            .get(::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
-            return Err(ChannelError::ReplyTooLarge(self.max_body));
-        }
-        let (mut parts, body) = res.into_parts();
-        crate::sidecar::invoke::headers::strip_hop_by_hop(&mut parts.headers);
-        let body = match permit {
-            None => LimitedBody::new(body, self.max_body),
+        if let Some(p) = permit {
             // The permit is released once the app's reply has been read.
-            Some(p) => LimitedBody::new(body, self.max_body).holding(p),
-        };
-        Ok(InvokeResponse {
-            status: parts.status,
-            metadata: parts.headers,
-            body: Body::new(body),
-        })
+            let body = std::mem::take(&mut res.body);
+            res.body = Body::new(LimitedBody::new(body, usize::MAX).holding(p));
+        }
+        Ok(res)
+    }
+
+    /// The app's own subscriptions (`GET /dapr/subscribe`, `ListTopicSubscriptions`); none
+    /// when the app declares none.
+    pub async fn subscriptions(&self) -> Result<Vec<events::TopicSubscription>, ChannelError> {
+        match self.app()? {
+            App::Http(h) => h.subscriptions().await,
+        }
+    }
+
+    /// Delivers one event; the app's verdict on it.
+    pub async fn topic_event(
+        &self,
+        event: &events::TopicEvent,
+    ) -> Result<events::EventStatus, ChannelError> {
+        let app = self.app()?;
+        let _permit = self.permit().await?;
+        let policy = self.resiliency.policy(Target::App);
+        policy
+            .run(|_| async move {
+                Outcome::Done(match app {
+                    App::Http(h) => h.topic_event(event).await,
+                })
+            })
+            .await
+    }
+
+    /// Delivers a batch of events; the app's verdict on each entry.
+    pub async fn bulk_topic_event(
+        &self,
+        event: &events::BulkTopicEvent,
+    ) -> Result<Vec<events::EntryStatus>, ChannelError> {
+        let app = self.app()?;
+        let _permit = self.permit().await?;
+        let policy = self.resiliency.policy(Target::App);
+        policy
+            .run(|_| async move {
+                Outcome::Done(match app {
+                    App::Http(h) => h.bulk_topic_event(event).await,
+                })
+            })
+            .await
     }
 }
 

@@ -7,12 +7,13 @@
 //! * [`secrets`]: `secretKeyRef` resolution, after secret stores have started;
 //! * [`metadata`]: typed reads of component metadata shared by every type;
 //! * one module per category with its trait and implementations: [`state`],
-//!   [`secretstores`].
+//!   [`secretstores`], [`pubsub`].
 //!
 //! Start-up is two steps: [`plan`] (no I/O: every type known, every field valid, so that
 //! mistakes surface before anything connects) and [`ComponentStore::start`].
 
 pub mod metadata;
+pub mod pubsub;
 pub mod registry;
 pub mod secrets;
 pub mod secretstores;
@@ -86,6 +87,7 @@ impl Category {
 pub enum Instance {
     State(state::StateComponent),
     SecretStore(Arc<dyn secretstores::SecretStore>),
+    PubSub(Arc<dyn pubsub::PubSub>),
 }
 
 impl Instance {
@@ -94,6 +96,7 @@ impl Instance {
         match self {
             Instance::State(s) => state::capabilities(s.store.features()),
             Instance::SecretStore(s) => s.features(),
+            Instance::PubSub(p) => p.features(),
         }
     }
 
@@ -102,6 +105,7 @@ impl Instance {
         match self {
             Instance::State(s) => s.store.close().await,
             Instance::SecretStore(_) => {}
+            Instance::PubSub(p) => p.close().await,
         }
     }
 }
@@ -292,6 +296,14 @@ impl ComponentStore {
     pub fn secret_store(&self, name: &str) -> Option<&Arc<dyn secretstores::SecretStore>> {
         match self.get(Category::SecretStores, name) {
             Some(Instance::SecretStore(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The pub/sub broker named `name`.
+    pub fn pubsub(&self, name: &str) -> Option<&Arc<dyn pubsub::PubSub>> {
+        match self.get(Category::PubSub, name) {
+            Some(Instance::PubSub(p)) => Some(p),
             _ => None,
         }
     }
