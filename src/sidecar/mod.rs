@@ -10,6 +10,7 @@
 //!   one error table;
 //! * `app_channel`: calls to this sidecar's own app, and its health;
 //! * `invoke`: service invocation to other sidecars and name resolution;
+//! * `pubsub`: the subscriptions a sidecar serves and the delivery of their events;
 //! * `resiliency`: the one place outbound calls get their retry policy;
 //! * `server`: accepting and serving connections with a sidecar's limits;
 //! * `messages`, `body`, `log`: shared pieces.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod invoke;
 pub mod log;
 pub mod messages;
+pub mod pubsub;
 pub mod resiliency;
 pub mod resources;
 pub mod runtime;

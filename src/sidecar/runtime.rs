@@ -50,6 +50,8 @@ pub struct Sidecar {
     unix: Option<UnixListeners>,
     invoker: Arc<Invoker>,
     started: Instant,
+    /// Declarative subscriptions, served once the app is up.
+    subscriptions: Vec<super::app_channel::events::TopicSubscription>,
 }
 
 /// The API sockets of `--unix-domain-socket`; their files go away with this value.
@@ -192,6 +194,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
     }
     let ctx = components::Context::new(&cfg.app_id);
     let plan = components::plan(loaded.components, &ctx).map_err(|e| anyhow!("{e}"))?;
+    let subscriptions = loaded.subscriptions.into_iter().map(|s| s.spec).collect();
     for c in &plan.skipped {
         log::warn(
             scope::COMPONENTS,
@@ -324,6 +327,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         unix,
         invoker,
         started,
+        subscriptions,
     })
 }
 
@@ -383,6 +387,7 @@ impl Sidecar {
             unix,
             invoker,
             started,
+            subscriptions,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut servers = Vec::new();
@@ -480,6 +485,11 @@ impl Sidecar {
                         &format!("application discovered on port {port}"),
                     );
                 }
+                // Subscriptions are served before the sidecar reports ready, as upstream.
+                api.pubsub
+                    .runtime()
+                    .start_app_subscriptions(subscriptions)
+                    .await;
                 api.health.set_ready();
                 log::info(
                     scope::RUNTIME,
@@ -510,6 +520,8 @@ impl Sidecar {
         }
         log::info(scope::RUNTIME, "Dapr shutting down");
         readiness.abort();
+        // No new messages; those in flight reach the app before anything else stops.
+        api.pubsub.runtime().close().await;
         invoker.deregister().await;
         let _ = stop_tx.send(true);
         let grace = cfg.graceful_shutdown;

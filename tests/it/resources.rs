@@ -19,6 +19,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[derive(Debug)]
 struct Loaded {
     components: Vec<Component>,
+    subscriptions: Vec<String>,
     skipped: Vec<Component>,
     ignored_files: Vec<PathBuf>,
 }
@@ -27,6 +28,7 @@ fn load_dir(dir: &Path) -> Result<Loaded, ResourceError> {
     let read = resources::load(&[dir.to_path_buf()], "myapp")?;
     let plan = components::plan(read.components, &Context::new("myapp"))?;
     Ok(Loaded {
+        subscriptions: read.subscriptions.iter().map(|s| s.name.clone()).collect(),
         components: plan.start.into_iter().map(|(c, _)| c).collect(),
         skipped: plan.skipped,
         ignored_files: read.ignored_files,
@@ -57,7 +59,7 @@ fn multi_document_files_and_other_kinds() {
     let text = format!(
         "# leading comment\n{REDIS}---\napiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: cfg\n\
          spec:\n  tracing:\n    samplingRate: \"1\"\n---\napiVersion: dapr.io/v2alpha1\nkind: Subscription\n\
-         metadata:\n  name: sub\nspec:\n  topic: t\n  metadata:\n    a: b\n---\n\
+         metadata:\n  name: sub\nspec:\n  pubsubname: pubsub\n  topic: t\n  routes:\n    default: /t\n  metadata:\n    a: b\n---\n\
          apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  version: v1\n\
          ---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: mem\nspec:\n  type: state.in-memory\n  version: \"\"\n"
     );
@@ -68,6 +70,7 @@ fn multi_document_files_and_other_kinds() {
     let loaded = load_dir(dir.path()).unwrap();
     let names: Vec<&str> = loaded.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["statestore", "mem"]);
+    assert_eq!(loaded.subscriptions, ["sub"]);
     let redis = &loaded.components[0];
     assert_eq!(redis.meta("redisdb"), Some("2"));
     assert_eq!(redis.meta("enableTLS"), Some("false"));

@@ -51,6 +51,11 @@ pub enum ErrorKind {
     HealthAppIdNotMatch,
     PubSubEmpty,
     PubSubNotFound,
+    PubSubTopicEmpty,
+    PubSubRequestMetadata,
+    PubSubCloudEventsSer,
+    PubSubEventsSer,
+    PubSubPublishMessage,
     OutputBindingNotFound,
     SecretStoresNotConfigured,
     SecretStoreNotFound,
@@ -162,6 +167,36 @@ impl ErrorKind {
                 StatusCode::NOT_FOUND,
                 Code::InvalidArgument,
                 Some("DAPR_PUBSUB_NOT_FOUND"),
+            ),
+            PubSubTopicEmpty => r(
+                "ERR_TOPIC_NAME_EMPTY",
+                StatusCode::NOT_FOUND,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_TOPIC_NAME_EMPTY"),
+            ),
+            PubSubRequestMetadata => r(
+                "ERR_PUBSUB_REQUEST_METADATA",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_METADATA_DESERIALIZATION"),
+            ),
+            PubSubCloudEventsSer => r(
+                "ERR_PUBSUB_CLOUD_EVENTS_SER",
+                E500,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_CLOUD_EVENT_CREATION"),
+            ),
+            PubSubEventsSer => r(
+                "ERR_PUBSUB_EVENTS_SER",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_PUBSUB_UNMARSHAL_EVENTS"),
+            ),
+            PubSubPublishMessage => r(
+                "ERR_PUBSUB_PUBLISH_MESSAGE",
+                E500,
+                Code::Internal,
+                Some("DAPR_PUBSUB_PUBLISH_MESSAGE"),
             ),
             OutputBindingNotFound => r(
                 "ERR_INVOKE_OUTPUT_BINDING",
@@ -412,8 +447,9 @@ impl ApiError {
 
     // ---- building blocks without components in this daprd ----
 
-    /// Publishing: this daprd loads no pub/sub component, so every name is unknown (as
-    /// upstream answers for an unknown name, even with zero pub/sub components).
+    // ---- pub/sub ----
+
+    /// An unknown pub/sub (also the answer when none is loaded, as upstream).
     pub fn pubsub_not_found(name: &str, app_id: &str) -> Self {
         if name.is_empty() {
             return Self::new(ErrorKind::PubSubEmpty, "pubsub name is empty");
@@ -423,6 +459,43 @@ impl ApiError {
             format!("pubsub {name} is not found"),
         )
         .with("appID", app_id)
+    }
+
+    pub fn pubsub_topic_empty(pubsub: &str) -> Self {
+        Self::new(
+            ErrorKind::PubSubTopicEmpty,
+            format!("topic is empty in pubsub {pubsub}"),
+        )
+    }
+
+    pub fn pubsub_request_metadata(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::PubSubRequestMetadata,
+            format!("failed deserializing metadata. Error: {detail}"),
+        )
+    }
+
+    pub fn pubsub_cloud_event(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::PubSubCloudEventsSer,
+            format!("cannot create cloudevent: {detail}"),
+        )
+    }
+
+    pub fn pubsub_events(topic: &str, pubsub: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::PubSubEventsSer,
+            format!(
+                "error when unmarshaling the request for topic {topic} pubsub {pubsub}: {detail}"
+            ),
+        )
+    }
+
+    pub fn pubsub_publish(topic: &str, pubsub: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::PubSubPublishMessage,
+            format!("error when publishing to topic {topic} in pubsub {pubsub}: {detail}"),
+        )
     }
 
     /// Output bindings: none are loaded by this daprd.

@@ -3,8 +3,8 @@
 //!
 //! * `--resources-path` directories ([`load`]): every `*.yaml`/`*.yml` file directly inside
 //!   each directory (other files and subdirectories are skipped), several documents per
-//!   file, each document dispatched on its `kind`. `Component` is read today; documents of
-//!   other kinds (Subscription, Resiliency, HTTPEndpoint, ...) are skipped until their
+//!   file, each document dispatched on its `kind`: `Component` and `Subscription` today;
+//!   documents of other kinds (Resiliency, HTTPEndpoint, ...) are skipped until their
 //!   parser is added here as a module beside `component`. `scopes` and the `NAMESPACE`
 //!   filter are honoured and duplicate names refused, for every kind alike.
 //! * `--config` files (`configuration`): the `Configuration` kind.
@@ -16,6 +16,7 @@
 pub mod component;
 pub mod configuration;
 pub mod duration;
+pub mod subscription;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -75,6 +76,8 @@ impl ResourceError {
 pub struct Resources {
     /// In-scope components, in file order (files sorted by name).
     pub components: Vec<Component>,
+    /// In-scope declarative subscriptions, in file order.
+    pub subscriptions: Vec<subscription::Subscription>,
     /// Files of the resources paths that are not `*.yaml`/`*.yml` (subdirectories are not
     /// listed). Upstream warns `A non-YAML resource file <path> was detected, it will not be
     /// loaded`.
@@ -91,10 +94,20 @@ pub fn load(paths: &[PathBuf], app_id: &str) -> Result<Resources, ResourceError>
         out.ignored_files.extend(ignored);
         for file in files {
             let text = read_capped(&file)?;
-            for c in components(&file, &text, app_id)? {
-                if filter.sees(&c.scopes, c.namespace.as_deref()) {
-                    names.claim("component", &c.name, &c.source)?;
-                    out.components.push(c);
+            for r in parse_text(&file, &text, app_id)? {
+                match r {
+                    Resource::Component(c) => {
+                        if filter.sees(&c.scopes, c.namespace.as_deref()) {
+                            names.claim("component", &c.name, &c.source)?;
+                            out.components.push(c);
+                        }
+                    }
+                    Resource::Subscription(s) => {
+                        if filter.sees(&s.scopes, None) {
+                            names.claim("subscription", &s.name, &s.source)?;
+                            out.subscriptions.push(s);
+                        }
+                    }
                 }
             }
         }
@@ -129,9 +142,16 @@ pub fn read_capped(file: &Path) -> Result<String, ResourceError> {
     std::fs::read_to_string(file).map_err(|e| at(format!("cannot read resource file: {e}")))
 }
 
-/// Every `Component` document of one file's `text`, in order (before scopes and duplicate
-/// names are considered). Documents of other kinds are skipped.
-pub fn components(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component>, ResourceError> {
+/// One resource document of a kind daprd reads from the resources paths.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    Component(Component),
+    Subscription(subscription::Subscription),
+}
+
+/// Every resource of one file's `text`, in order (before scopes and duplicate names are
+/// considered). Documents of other kinds are skipped.
+pub fn parse_text(file: &Path, text: &str, app_id: &str) -> Result<Vec<Resource>, ResourceError> {
     let mut out = Vec::new();
     for doc in yaml::documents(file, text) {
         doc.check_syntax()?;
@@ -140,13 +160,29 @@ pub fn components(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component
             continue;
         };
         match (header.api_version(), header.kind()) {
-            ("dapr.io/v1alpha1", "Component") => out.push(component::parse(&doc, app_id)?),
-            // `Configuration` comes from `--config`; Subscription, Resiliency and
-            // HTTPEndpoint get their parser here as they arrive.
+            ("dapr.io/v1alpha1", "Component") => {
+                out.push(Resource::Component(component::parse(&doc, app_id)?))
+            }
+            (v @ ("dapr.io/v1alpha1" | "dapr.io/v2alpha1"), "Subscription") => {
+                out.push(Resource::Subscription(subscription::parse(&doc, v)?))
+            }
+            // `Configuration` comes from `--config`; Resiliency and HTTPEndpoint get their
+            // parser here as they arrive.
             _ => continue,
         }
     }
     Ok(out)
+}
+
+/// The `Component` documents of one file's `text` (see [`parse_text`]).
+pub fn components(file: &Path, text: &str, app_id: &str) -> Result<Vec<Component>, ResourceError> {
+    Ok(parse_text(file, text, app_id)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Resource::Component(c) => Some(c),
+            Resource::Subscription(_) => None,
+        })
+        .collect())
 }
 
 /// Which resources an app sees: `scopes` (empty = every app) and, when `NAMESPACE` is set,

@@ -7,13 +7,14 @@ use tonic::metadata::MetadataMap;
 use crate::sidecar::api::universal::Api;
 use crate::sidecar::api::universal::health::ShutdownRequest;
 use crate::sidecar::api::universal::metadata::ActorRuntimeStatus;
+use crate::sidecar::pubsub::Kind;
 
 fn i32_of(n: Option<usize>) -> i32 {
     n.and_then(|n| i32::try_from(n).ok()).unwrap_or(0)
 }
 
-pub fn get(api: &Api) -> pb::GetMetadataResponse {
-    let m = api.metadata.get();
+pub async fn get(api: &Api) -> pb::GetMetadataResponse {
+    let m = api.metadata.get().await;
     let app = &m.app_connection;
     use pb::actor_runtime::ActorRuntimeStatus as Status;
     let status = match m.actor_runtime.status {
@@ -36,6 +37,28 @@ pub fn get(api: &Api) -> pb::GetMetadataResponse {
             })
             .collect(),
         extended_metadata: m.extended.into_iter().collect(),
+        subscriptions: m
+            .subscriptions
+            .into_iter()
+            .map(|s| pb::PubsubSubscription {
+                pubsub_name: s.pubsub_name,
+                topic: s.topic,
+                metadata: s.metadata,
+                rules: Some(pb::PubsubSubscriptionRules {
+                    rules: s
+                        .rules
+                        .into_iter()
+                        .map(|(m, path)| pb::PubsubSubscriptionRule { r#match: m, path })
+                        .collect(),
+                }),
+                dead_letter_topic: s.dead_letter_topic,
+                r#type: match s.kind {
+                    Kind::Declarative => pb::PubsubSubscriptionType::Declarative,
+                    Kind::Programmatic => pb::PubsubSubscriptionType::Programmatic,
+                    Kind::Streaming => pb::PubsubSubscriptionType::Streaming,
+                } as i32,
+            })
+            .collect(),
         app_connection_properties: Some(pb::AppConnectionProperties {
             port: i32::from(app.port.unwrap_or(0)),
             protocol: app.protocol.clone(),

@@ -6,14 +6,14 @@
 //! `invoke`, `metadata`), which decode the messages, call the protocol-neutral [`Api`] and
 //! encode the results; errors render from the error table (`status`).
 //!
-//! Limits: only state, secrets, metadata, shutdown and invocation are served; every other
-//! RPC (pub/sub, bindings, actors, configuration, workflows, jobs, crypto, locks, ...)
-//! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`), except `PublishEvent`, which answers
-//! "pubsub not found" as the official runtime does when no such component exists. No gRPC
+//! Limits: only state, pub/sub, secrets, metadata, shutdown and invocation are served;
+//! every other RPC (bindings, actors, configuration, workflows, jobs, crypto, locks, ...)
+//! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
 mod invoke;
 mod metadata;
+mod pubsub;
 mod secrets;
 mod state;
 pub mod status;
@@ -269,7 +269,20 @@ dapr_service! {
         }
 
         async fn publish_event(&self, r: Request<pb::PublishEventRequest>) -> Result<Response<()>, Status> {
-            Err(ApiError::pubsub_not_found(&r.into_inner().pubsub_name, &self.api.app_id).into())
+            let (metadata, _, req) = r.into_parts();
+            pubsub::publish(&self.api, &metadata, req).await.map(Response::new)
+        }
+
+        async fn bulk_publish_event(&self, r: Request<pb::BulkPublishRequest>) -> Result<Response<pb::BulkPublishResponse>, Status> {
+            pubsub::bulk_publish(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn bulk_publish_event_alpha1(&self, r: Request<pb::BulkPublishRequest>) -> Result<Response<pb::BulkPublishResponse>, Status> {
+            pubsub::bulk_publish(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn subscribe_topic_events_alpha1(&self, r: Request<tonic::Streaming<pb::SubscribeTopicEventsRequestAlpha1>>) -> Result<Response<Self::SubscribeTopicEventsAlpha1Stream>, Status> {
+            pubsub::subscribe_stream(self.api.clone(), r.into_inner()).await.map(Response::new)
         }
 
         async fn get_secret(&self, r: Request<pb::GetSecretRequest>) -> Result<Response<pb::GetSecretResponse>, Status> {
@@ -281,7 +294,7 @@ dapr_service! {
         }
 
         async fn get_metadata(&self, _r: Request<pb::GetMetadataRequest>) -> Result<Response<pb::GetMetadataResponse>, Status> {
-            Ok(Response::new(metadata::get(&self.api)))
+            Ok(Response::new(metadata::get(&self.api).await))
         }
 
         async fn set_metadata(&self, r: Request<pb::SetMetadataRequest>) -> Result<Response<()>, Status> {
@@ -295,9 +308,6 @@ dapr_service! {
         }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
-    BulkPublishEventAlpha1 => bulk_publish_event_alpha1(pb::BulkPublishRequest) -> pb::BulkPublishResponse;
-    BulkPublishEvent => bulk_publish_event(pb::BulkPublishRequest) -> pb::BulkPublishResponse;
-    SubscribeTopicEventsAlpha1 => subscribe_topic_events_alpha1(tonic::Streaming<pb::SubscribeTopicEventsRequestAlpha1>) -> Self::SubscribeTopicEventsAlpha1Stream;
     InvokeBinding => invoke_binding(pb::InvokeBindingRequest) -> pb::InvokeBindingResponse;
     RegisterActorTimer => register_actor_timer(pb::RegisterActorTimerRequest) -> ();
     UnregisterActorTimer => unregister_actor_timer(pb::UnregisterActorTimerRequest) -> ();

@@ -44,7 +44,7 @@ async fn healthz_outbound(State(s): St) -> Response {
 async fn metadata_get(State(s): St) -> Response {
     json_response(
         StatusCode::OK,
-        serde_json::to_vec(&encode(&s.api.metadata.get())).unwrap_or_default(),
+        serde_json::to_vec(&encode(&s.api.metadata.get().await)).unwrap_or_default(),
     )
 }
 
@@ -97,6 +97,39 @@ fn encode(m: &Metadata) -> Value {
         doc.insert("components".into(), Value::Array(list));
     }
     doc.insert("extended".into(), json!(m.extended));
+    if !m.subscriptions.is_empty() {
+        let list: Vec<Value> = m
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let mut e = Map::new();
+                e.insert("pubsubname".into(), s.pubsub_name.clone().into());
+                e.insert("topic".into(), s.topic.clone().into());
+                if !s.metadata.is_empty() {
+                    e.insert("metadata".into(), json!(s.metadata));
+                }
+                let rules: Vec<Value> = s
+                    .rules
+                    .iter()
+                    .map(|(m, p)| {
+                        let mut r = Map::new();
+                        if !m.is_empty() {
+                            r.insert("match".into(), m.clone().into());
+                        }
+                        r.insert("path".into(), p.clone().into());
+                        Value::Object(r)
+                    })
+                    .collect();
+                e.insert("rules".into(), Value::Array(rules));
+                if !s.dead_letter_topic.is_empty() {
+                    e.insert("deadLetterTopic".into(), s.dead_letter_topic.clone().into());
+                }
+                e.insert("type".into(), s.kind.as_str().into());
+                Value::Object(e)
+            })
+            .collect();
+        doc.insert("subscriptions".into(), Value::Array(list));
+    }
     let app = &m.app_connection;
     let mut conn = Map::new();
     if let Some(p) = app.port {

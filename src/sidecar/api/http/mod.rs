@@ -8,14 +8,15 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actors, configuration, workflows. Publish and output bindings answer the
-//! official "not found" errors (no such components load here); the state query API
-//! answers `ERR_STATE_STORE_NOT_SUPPORTED`.
+//! Not served: actors, configuration, workflows. Output bindings answer the official "not
+//! found" error (no such components load here); the state query API answers
+//! `ERR_STATE_STORE_NOT_SUPPORTED`.
 
 mod decode;
 mod edge;
 mod invoke;
 mod metadata;
+mod pubsub;
 mod secrets;
 mod state;
 #[cfg(test)]
@@ -72,6 +73,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
     metadata::routes()
         .merge(state::routes())
         .merge(secrets::routes())
+        .merge(pubsub::routes())
         .merge(unsupported::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)

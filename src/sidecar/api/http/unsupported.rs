@@ -5,34 +5,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use super::HttpState;
 use super::edge::drain;
-use super::{HttpState, St};
 use crate::sidecar::api::error::ApiError;
 
 pub(super) fn routes() -> Router<Arc<HttpState>> {
-    Router::new()
-        .route(
-            "/v1.0/publish/{pubsub}/{*topic}",
-            post(publish).put(publish),
-        )
-        .route(
-            "/v1.0-alpha1/publish/bulk/{pubsub}/{*topic}",
-            post(publish).put(publish),
-        )
-        .route("/v1.0/bindings/{name}", post(binding).put(binding))
-}
-
-async fn publish(
-    State(s): St,
-    Path((pubsub, _topic)): Path<(String, String)>,
-    body: Body,
-) -> Response {
-    drain(body).await;
-    ApiError::pubsub_not_found(&pubsub, &s.api.app_id).into_response()
+    Router::new().route("/v1.0/bindings/{name}", post(binding).put(binding))
 }
 
 async fn binding(Path(name): Path<String>, body: Body) -> Response {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use crate::sidecar::components::{ComponentInfo, ComponentStore};
+use crate::sidecar::pubsub::{PubSubRuntime, SubscriptionInfo};
 
 /// App health-check settings as shown in metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,7 @@ pub struct Metadata {
     pub runtime_version: String,
     pub enabled_features: Vec<String>,
     pub components: Vec<ComponentInfo>,
+    pub subscriptions: Vec<SubscriptionInfo>,
     pub extended: BTreeMap<String, String>,
     pub app_connection: AppConnection,
     pub actor_runtime: ActorRuntime,
@@ -75,11 +77,16 @@ pub struct Metadata {
 pub struct MetadataApi {
     info: SidecarInfo,
     components: Arc<ComponentStore>,
+    pubsub: Arc<PubSubRuntime>,
     extended: RwLock<BTreeMap<String, String>>,
 }
 
 impl MetadataApi {
-    pub fn new(info: SidecarInfo, components: Arc<ComponentStore>) -> MetadataApi {
+    pub fn new(
+        info: SidecarInfo,
+        components: Arc<ComponentStore>,
+        pubsub: Arc<PubSubRuntime>,
+    ) -> MetadataApi {
         let mut extended = BTreeMap::new();
         extended.insert(
             "daprRuntimeVersion".to_string(),
@@ -88,6 +95,7 @@ impl MetadataApi {
         MetadataApi {
             info,
             components,
+            pubsub,
             extended: RwLock::new(extended),
         }
     }
@@ -102,12 +110,13 @@ impl MetadataApi {
         }
     }
 
-    pub fn get(&self) -> Metadata {
+    pub async fn get(&self) -> Metadata {
         Metadata {
             id: self.info.app_id.clone(),
             runtime_version: self.info.runtime_version.clone(),
             enabled_features: self.info.enabled_features.clone(),
             components: self.components.infos(),
+            subscriptions: self.pubsub.subscriptions().await,
             extended: self.extended.read().map(|m| m.clone()).unwrap_or_default(),
             app_connection: self.info.app_connection.clone(),
             actor_runtime: ActorRuntime::default(),

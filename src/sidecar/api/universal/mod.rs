@@ -5,6 +5,7 @@
 pub mod health;
 pub mod invoke;
 pub mod metadata;
+pub mod pubsub;
 pub mod secrets;
 pub mod state;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use crate::sidecar::components::ComponentStore;
 use crate::sidecar::invoke::Invoker;
+use crate::sidecar::pubsub::PubSubRuntime;
 use crate::sidecar::resiliency::Resiliency;
 
 /// Every building block of one sidecar.
@@ -20,6 +22,7 @@ pub struct Api {
     pub state: state::StateApi,
     pub invoke: invoke::InvokeApi,
     pub metadata: metadata::MetadataApi,
+    pub pubsub: pubsub::PubSubApi,
     pub secrets: secrets::SecretsApi,
     pub health: health::HealthApi,
     components: Arc<ComponentStore>,
@@ -33,12 +36,23 @@ impl Api {
         resiliency: Resiliency,
     ) -> Api {
         let app_id = info.app_id.clone();
+        let runtime = Arc::new(PubSubRuntime::new(
+            &app_id,
+            components.clone(),
+            invoker.as_ref().map(|i| i.channel().clone()),
+        ));
         Api {
             state: state::StateApi::new(&app_id, components.clone(), resiliency.clone()),
-            secrets: secrets::SecretsApi::new(components.clone(), resiliency),
+            secrets: secrets::SecretsApi::new(components.clone(), resiliency.clone()),
+            pubsub: pubsub::PubSubApi::new(
+                &app_id,
+                components.clone(),
+                runtime.clone(),
+                resiliency,
+            ),
             invoke: invoke::InvokeApi::new(invoker),
             health: health::HealthApi::new(&app_id),
-            metadata: metadata::MetadataApi::new(info, components.clone()),
+            metadata: metadata::MetadataApi::new(info, components.clone(), runtime),
             components,
             app_id,
         }
