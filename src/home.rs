@@ -83,6 +83,12 @@ impl DaprHome {
     pub fn state_db(&self) -> PathBuf {
         self.root.join("state.db")
     }
+
+    /// The SQLite file of the default `pubsub` component when no Redis answers: shared by
+    /// every local sidecar, so local apps can talk with no server.
+    pub fn pubsub_db(&self) -> PathBuf {
+        self.root.join("pubsub.db")
+    }
 }
 
 /// The version string a `daprd` binary carries, found by reading the file (running it

@@ -3,11 +3,12 @@
 //!
 //! The Redis components and both configurations are byte-for-byte the official files
 //! (yaml.v2 style: list items not indented under their key); only the host names are
-//! filled in. The SQLite state store is this project's server-less default.
+//! filled in. The SQLite state store and pub/sub are this project's server-less defaults.
 
 const STATESTORE_REDIS: &str = include_str!("../assets/components/statestore.redis.yaml");
 const PUBSUB_REDIS: &str = include_str!("../assets/components/pubsub.redis.yaml");
 const STATESTORE_SQLITE: &str = include_str!("../assets/components/statestore.sqlite.yaml");
+const PUBSUB_SQLITE: &str = include_str!("../assets/components/pubsub.sqlite.yaml");
 const CONFIG: &str = include_str!("../assets/config.yaml");
 const CONFIG_SLIM: &str = include_str!("../assets/config.slim.yaml");
 
@@ -26,6 +27,12 @@ pub fn statestore_sqlite(db_path: &std::path::Path) -> String {
     // A JSON string is a valid double-quoted YAML scalar, whatever the path contains.
     let quoted = serde_json::to_string(&db_path.to_string_lossy()).unwrap_or_default();
     STATESTORE_SQLITE.replace("{{DB_PATH}}", &quoted)
+}
+
+/// A `pubsub` (pubsub.sqlite) keeping its messages in `db_path`, shared by local sidecars.
+pub fn pubsub_sqlite(db_path: &std::path::Path) -> String {
+    let quoted = serde_json::to_string(&db_path.to_string_lossy()).unwrap_or_default();
+    PUBSUB_SQLITE.replace("{{DB_PATH}}", &quoted)
 }
 
 /// The official non-slim `config.yaml` (Zipkin tracing at `zipkin_host:9411`).

@@ -390,7 +390,7 @@ pub fn tcp_answers(addr: &str) -> bool {
 pub enum Components {
     /// The official Redis `statestore` and `pubsub` for `host:port`.
     Redis(String),
-    /// A SQLite `statestore` in the install directory (no server needed); no pub/sub.
+    /// A SQLite `statestore` and `pubsub` in the install directory (no server needed).
     Sqlite,
     /// None (slim, air-gapped).
     Empty,
@@ -419,6 +419,10 @@ pub fn write_defaults(
             files.push((
                 dir.join("statestore.yaml"),
                 crate::manifests::statestore_sqlite(&home.state_db()),
+            ));
+            files.push((
+                dir.join("pubsub.yaml"),
+                crate::manifests::pubsub_sqlite(&home.pubsub_db()),
             ));
         }
         Components::Empty => {}

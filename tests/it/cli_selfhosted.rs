@@ -504,7 +504,14 @@ fn init_installs_the_bundled_runtime_and_server_less_defaults() {
             db.display()
         )
     );
-    assert!(!d.join("components/pubsub.yaml").exists());
+    let pubsub = std::fs::read_to_string(d.join("components/pubsub.yaml")).unwrap();
+    assert_eq!(
+        pubsub,
+        format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.sqlite\n  version: v1\n  metadata:\n  - name: connectionString\n    value: \"{}\"\n",
+            d.join("pubsub.db").display()
+        )
+    );
     assert!(
         !env.home().join(".dapr").exists(),
         "DAPR_RUNTIME_PATH must win over HOME"

@@ -335,8 +335,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
             "Redis found at {host}: the default statestore and pubsub components use it."
         )),
         Components::Sqlite if written.contains(&statestore) => p.info(&format!(
-            "No Redis answered at {redis_addr}: the default statestore uses SQLite ({}) and no pubsub component was written.",
-            home.state_db().display()
+            "No Redis answered at {redis_addr}: the default statestore and pubsub use SQLite ({} and {}), shared by every local app.",
+            home.state_db().display(),
+            home.pubsub_db().display()
         )),
         _ => {}
     }
