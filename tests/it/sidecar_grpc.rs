@@ -678,7 +678,7 @@ fn too_large_replies_are_the_sidecars_own_error() {
     });
 }
 
-fn sdk_script(name: &str) -> PathBuf {
+pub(crate) fn sdk_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(name)
@@ -712,7 +712,7 @@ fn run_python_sdk(d: &Daprd, app_id: &str, extra_env: &[(&str, &str)]) {
 }
 
 /// Runs an SDK check script (60 s at most); panics with its output unless it exits 0.
-fn run_script(cmd: Command, what: &str, d: &Daprd) {
+pub(crate) fn run_script(cmd: Command, what: &str, d: &Daprd) {
     let mut child = sidecar_child(cmd);
     let status = child.wait_with_timeout(Duration::from_secs(60));
     let out = child.output();
@@ -771,7 +771,7 @@ fn python_sdk_state_metadata_and_invoke() {
 
 /// The directory of the JS SDK scripts; panics with the install command when the official
 /// JS SDK is not installed there.
-fn js_sdk_dir() -> PathBuf {
+pub(crate) fn js_sdk_dir() -> PathBuf {
     let dir = sdk_script("");
     let probe = Command::new("node")
         .args(["--input-type=module", "-e", "await import('@dapr/dapr')"])
