@@ -8,6 +8,13 @@
 //!   time, not from when it was sent, so a stall is charged to every request it delays
 //!   (no coordinated omission, as in wrk2). Prints p50/p90/p99/p99.9/max in ms and a
 //!   `RESULT` line for scripts.
+//!   With `--stamp 1` each body is JSON `{"t":<unix µs of the slot's release>,"pad":"x…"}`
+//!   (sent as `application/json`) so a `sink` can measure end-to-end latency.
+//! - `loadgen sink --port P [--pubsub pubsub] [--topic orders]`: a subscriber app. It lists
+//!   one subscription on `GET /dapr/subscribe`, answers every delivery `SUCCESS`, and measures
+//!   each stamped event's age on arrival (the CloudEvent's `data.t`). `GET /stats` prints a
+//!   `RESULT` line (count, receive rate between first and last arrival, latency percentiles);
+//!   `POST /reset` starts over.
 //! - `loadgen startup --daprd PATH [--runs 20]`: spawns `daprd` (no app, free ports) and
 //!   polls `GET /v1.0/healthz/outbound` every 0.5 ms until 204; prints min/median/max.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool whose output is the point
@@ -46,10 +53,11 @@ fn main() {
     let code = match mode.as_str() {
         "echo" => rt.block_on(echo(num(&opts, "port", 0))),
         "load" => rt.block_on(load(&opts)),
+        "sink" => rt.block_on(sink(&opts)),
         "startup" => startup(&opts),
         _ => {
             eprintln!(
-                "usage: loadgen echo --port P | load --url U [...] | startup --daprd PATH [--runs N]"
+                "usage: loadgen echo --port P | load --url U [...] | sink --port P [--pubsub N --topic T] | startup --daprd PATH [--runs N]"
             );
             2
         }
@@ -119,7 +127,12 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
         }
     };
     let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let stamp = num::<u8>(opts, "stamp", 0) == 1;
     let body = Bytes::from(vec![b'x'; body_len]);
+    let pad = "x".repeat(body_len.saturating_sub(30));
+    // Wall-clock time of `epoch`, so a slot's release instant can be stamped as Unix µs.
+    let epoch = Instant::now();
+    let epoch_wall = unix_micros();
     let total_slots = ((warmup + duration) * rate) as u64;
     let warm_slots = (warmup * rate) as u64;
     let start = Instant::now() + Duration::from_millis(200);
@@ -131,7 +144,8 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     for _ in 0..conns {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool)>();
         senders.push(tx);
-        let (uri, authority, body) = (uri.clone(), authority.clone(), body.clone());
+        let (uri, authority, body, pad) =
+            (uri.clone(), authority.clone(), body.clone(), pad.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
             let mut errors = 0u64;
@@ -143,10 +157,17 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
                 let ok = match sender.as_mut() {
                     None => false,
                     Some(s) => {
+                        let (ctype, body) = if stamp {
+                            let t = epoch_wall + released.duration_since(epoch).as_micros() as u64;
+                            let json = format!(r#"{{"t":{t},"pad":"{pad}"}}"#);
+                            ("application/json", Bytes::from(json))
+                        } else {
+                            ("application/octet-stream", body.clone())
+                        };
                         let req = Request::post(uri.clone())
                             .header("host", authority.as_str())
-                            .header("content-type", "application/octet-stream")
-                            .body(Full::new(body.clone()))
+                            .header("content-type", ctype)
+                            .body(Full::new(body))
                             .expect("request");
                         match s.send_request(req).await {
                             Ok(res) => {
@@ -218,6 +239,130 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
         errors
     );
     if errors > 0 { 1 } else { 0 }
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// What the sink has seen since the last reset.
+#[derive(Default)]
+struct SinkStats {
+    latencies_us: Vec<u32>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    unstamped: u64,
+}
+
+impl SinkStats {
+    fn record(&mut self, body: &[u8]) {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        let stamp = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|ev| ev.pointer("/data/t").and_then(|t| t.as_u64()));
+        match stamp {
+            Some(t) => {
+                let age = unix_micros().saturating_sub(t);
+                self.latencies_us.push(age.min(u32::MAX as u64) as u32);
+            }
+            None => self.unstamped += 1,
+        }
+    }
+
+    fn report(&self) -> String {
+        let mut all = self.latencies_us.clone();
+        all.sort_unstable();
+        let n = all.len() as u64 + self.unstamped;
+        let span = match (self.first, self.last) {
+            (Some(a), Some(b)) => (b - a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let rate = if span > 0.0 { (n - 1) as f64 / span } else { 0.0 };
+        let pct = |p: f64| {
+            if all.is_empty() {
+                0.0
+            } else {
+                all[((p / 100.0) * (all.len() - 1) as f64).round() as usize] as f64 / 1000.0
+            }
+        };
+        format!(
+            "RESULT received={n} span_s={span:.3} rate_per_s={rate:.0} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3}\n",
+            pct(50.0),
+            pct(90.0),
+            pct(99.0),
+            pct(99.9),
+            pct(100.0)
+        )
+    }
+}
+
+async fn sink(opts: &HashMap<String, String>) -> i32 {
+    let port: u16 = num(opts, "port", 0);
+    let pubsub = opts.get("pubsub").cloned().unwrap_or_else(|| "pubsub".into());
+    let topic = opts.get("topic").cloned().unwrap_or_else(|| "orders".into());
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sink: cannot listen on 127.0.0.1:{port}: {e}");
+            return 1;
+        }
+    };
+    let subscriptions = Bytes::from(
+        serde_json::json!([{ "pubsubname": pubsub, "topic": topic, "route": "/events" }])
+            .to_string(),
+    );
+    let stats = std::sync::Arc::new(std::sync::Mutex::new(SinkStats::default()));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (stats, subscriptions) = (stats.clone(), subscriptions.clone());
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let (stats, subscriptions) = (stats.clone(), subscriptions.clone());
+                async move {
+                    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let out = match (method.as_str(), path.as_str()) {
+                        ("GET", "/dapr/subscribe") => subscriptions,
+                        ("POST", "/events") => {
+                            stats.lock().map(|mut s| s.record(&body)).ok();
+                            Bytes::from_static(br#"{"status":"SUCCESS"}"#)
+                        }
+                        ("GET", "/stats") => stats
+                            .lock()
+                            .map(|s| Bytes::from(s.report()))
+                            .unwrap_or_default(),
+                        ("POST", "/reset") => {
+                            stats.lock().map(|mut s| *s = SinkStats::default()).ok();
+                            Bytes::from_static(b"ok")
+                        }
+                        _ => Bytes::from_static(b"ok"),
+                    };
+                    let mut res = Response::new(Full::new(out));
+                    res.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("application/json"),
+                    );
+                    Ok::<_, Infallible>(res)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
 }
 
 async fn connect(authority: &str) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
