@@ -1,7 +1,9 @@
 //! App health: waiting for the app port at start-up, and the periodic probe of
-//! `--enable-app-health-check` (`GET <path>`, 2xx = healthy; the app turns unhealthy after
-//! `--app-health-threshold` consecutive failures and healthy again on the first success).
-//! While the app is unhealthy the channel refuses calls.
+//! `--enable-app-health-check` (HTTP apps: `GET <path>`, 2xx = healthy; gRPC apps:
+//! `AppCallbackHealthCheck.HealthCheck`, OK = healthy, `--app-health-probe-path` unused as
+//! upstream; the app turns unhealthy after `--app-health-threshold` consecutive failures
+//! and healthy again on the first success). While the app is unhealthy the channel refuses
+//! calls.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +48,10 @@ pub async fn watch(channel: Arc<AppChannel>, h: AppHealth, token: Option<String>
     let mut tick = tokio::time::interval(h.interval);
     loop {
         tick.tick().await;
-        let ok = probe(&host, port, &h.path, token.as_deref(), h.timeout).await;
+        let ok = match channel.grpc_app() {
+            Some(g) => g.health_check(h.timeout).await,
+            None => probe(&host, port, &h.path, token.as_deref(), h.timeout).await,
+        };
         failures = if ok { 0 } else { failures + 1 };
         let now = ok || (healthy && failures < h.threshold);
         if now != healthy {

@@ -50,15 +50,7 @@ pub struct HttpApp {
 
 impl HttpApp {
     pub fn new(address: &str, port: u16, token: Option<&str>) -> Result<HttpApp, String> {
-        let host = if address.contains(':') && !address.starts_with('[') {
-            format!("[{address}]")
-        } else {
-            address.to_owned()
-        };
-        let authority = format!("{host}:{port}");
-        authority
-            .parse::<http::uri::Authority>()
-            .map_err(|e| format!("--app-channel-address {address:?}: {e}"))?;
+        let authority = authority(address, port)?;
         let token = match token.filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(HeaderValue::from_str(t).map_err(|_| {
@@ -100,11 +92,11 @@ impl HttpApp {
         }
         let (mut parts, body) = res.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        Ok(InvokeResponse {
-            status: parts.status,
-            metadata: parts.headers,
-            body: Body::new(LimitedBody::new(body, max_body)),
-        })
+        Ok(InvokeResponse::http(
+            parts.status,
+            parts.headers,
+            Body::new(LimitedBody::new(body, max_body)),
+        ))
     }
 
     /// Sends a request to the app with its token.
@@ -120,6 +112,21 @@ impl HttpApp {
             .await
             .map_err(|e| map_client_error(&e))
     }
+}
+
+/// `<address>:<port>` (IPv6 addresses in brackets), checked; the error names
+/// `--app-channel-address`.
+pub fn authority(address: &str, port: u16) -> Result<String, String> {
+    let host = if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]")
+    } else {
+        address.to_owned()
+    };
+    let authority = format!("{host}:{port}");
+    authority
+        .parse::<http::uri::Authority>()
+        .map_err(|e| format!("--app-channel-address {address:?}: {e}"))?;
+    Ok(authority)
 }
 
 /// `http://<authority>/<method>[?<query>]`, the (decoded) method percent-encoded where a
