@@ -678,7 +678,7 @@ fn too_large_replies_are_the_sidecars_own_error() {
     });
 }
 
-fn sdk_script(name: &str) -> PathBuf {
+pub(crate) fn sdk_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(name)
@@ -712,7 +712,7 @@ fn run_python_sdk(d: &Daprd, app_id: &str, extra_env: &[(&str, &str)]) {
 }
 
 /// Runs an SDK check script (60 s at most); panics with its output unless it exits 0.
-fn run_script(cmd: Command, what: &str, d: &Daprd) {
+pub(crate) fn run_script(cmd: Command, what: &str, d: &Daprd) {
     let mut child = sidecar_child(cmd);
     let status = child.wait_with_timeout(Duration::from_secs(60));
     let out = child.output();
@@ -724,12 +724,12 @@ fn run_script(cmd: Command, what: &str, d: &Daprd) {
 }
 
 /// A child process with its output in a temp file, killed on drop.
-struct Script {
+pub(crate) struct Script {
     child: crate::support::KillOnDrop,
     out: tempfile::NamedTempFile,
 }
 
-fn sidecar_child(mut cmd: Command) -> Script {
+pub(crate) fn sidecar_child(mut cmd: Command) -> Script {
     let out = tempfile::NamedTempFile::new().unwrap();
     let f = out.reopen().unwrap();
     cmd.stdout(f.try_clone().unwrap()).stderr(f);
@@ -740,7 +740,10 @@ fn sidecar_child(mut cmd: Command) -> Script {
 }
 
 impl Script {
-    fn wait_with_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub(crate) fn wait_with_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
         let mut status = None;
         crate::support::wait_until(timeout, || {
             status = self.child.0.try_wait().unwrap();
@@ -749,7 +752,7 @@ impl Script {
         status
     }
 
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(self.out.path()).unwrap_or_default()
     }
 }
@@ -771,7 +774,7 @@ fn python_sdk_state_metadata_and_invoke() {
 
 /// The directory of the JS SDK scripts; panics with the install command when the official
 /// JS SDK is not installed there.
-fn js_sdk_dir() -> PathBuf {
+pub(crate) fn js_sdk_dir() -> PathBuf {
     let dir = sdk_script("");
     let probe = Command::new("node")
         .args(["--input-type=module", "-e", "await import('@dapr/dapr')"])
