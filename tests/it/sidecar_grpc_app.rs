@@ -5,7 +5,8 @@
 //! through a second sidecar. Pub/sub calls go through an in-process `AppChannel` against the
 //! same app. The official SDKs as gRPC apps: the JS SDK's `DaprServer` in gRPC mode
 //! (`tests/sdk/js_grpc_app.mjs`) and the Python SDK's `dapr.ext.grpc.App`
-//! (`tests/sdk/python_grpc_app.py`).
+//! (`tests/sdk/python_grpc_app.py`). Also `--app-protocol h2c`, the other protocol besides
+//! HTTP/1.1 that daprd speaks to apps.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -27,7 +28,8 @@ use dapr_cli::sidecar::api::grpc::status::ErrorInfo;
 use dapr_cli::sidecar::app_channel::events::{
     BulkData, BulkEntry, BulkTopicEvent, EntryStatus, EventStatus, TopicEvent,
 };
-use dapr_cli::sidecar::app_channel::{AppChannel, AppSettings};
+use dapr_cli::sidecar::app_channel::{AppChannel, AppSettings, ChannelError};
+use dapr_cli::sidecar::messages::InvokeRequest;
 use dapr_cli::sidecar::resiliency::Resiliency;
 use prost::Message as _;
 use serde_json::{Value, json};
@@ -808,6 +810,10 @@ async fn an_app_that_is_not_listening_is_a_channel_error() {
     assert!(e.contains("error getting topic list from app"), "{e}");
     let e = ch.topic_event(&event("1")).await.unwrap_err().to_string();
     assert!(e.contains("error returned from app"), "{e}");
+    // Not an app status (no HTTP 503 answer): the invoker's ERR_DIRECT_INVOKE.
+    let req = InvokeRequest::new("m", axum::http::Method::POST, axum::body::Body::empty());
+    let e = ch.invoke(req).await.unwrap_err();
+    assert!(matches!(e, ChannelError::Request(_)), "{e:?}");
 }
 
 /// daprd on fixed ports (an SDK app must know them before daprd starts); waits until its
@@ -983,4 +989,91 @@ fn python_sdk_grpc_app_is_invoked_through_daprd() {
         fail("health")
     );
     drop(app);
+}
+
+/// An HTTP app served by axum (HTTP/1.1 and HTTP/2 prior knowledge): `/healthz` answers
+/// while `healthy`, every other path echoes the HTTP version and method it was called with.
+async fn h2c_app(healthy: Arc<AtomicBool>) -> u16 {
+    use axum::extract::Request as HttpRequest;
+    use axum::response::IntoResponse;
+    let handle = move |req: HttpRequest| {
+        let healthy = healthy.clone();
+        async move {
+            if req.uri().path() == "/healthz" {
+                let ok = healthy.load(Ordering::SeqCst);
+                let status = if ok { 200 } else { 503 };
+                return (axum::http::StatusCode::from_u16(status).unwrap(), "").into_response();
+            }
+            let version = format!("{:?}", req.version());
+            let method = req.method().to_string();
+            let path = req.uri().path().to_string();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let out = json!({
+                "version": version, "method": method, "path": path,
+                "body": String::from_utf8_lossy(&body),
+            });
+            ([("content-type", "application/json")], out.to_string()).into_response()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(handle)).await;
+    });
+    port
+}
+
+#[test]
+fn an_h2c_app_is_spoken_to_in_http2_and_probed_over_it() {
+    let rt = runtime();
+    let healthy = Arc::new(AtomicBool::new(true));
+    let app_port = rt.block_on(h2c_app(healthy.clone()));
+    let home = tempfile::tempdir().unwrap();
+    let d = start(
+        &Opts::new("h2capp", home.path())
+            .app_port(app_port)
+            .arg("--app-protocol")
+            .arg("h2c")
+            .arg("--enable-app-health-check")
+            .arg("--app-health-probe-interval")
+            .arg("1")
+            .arg("--app-health-threshold")
+            .arg("1"),
+    );
+    let http = client();
+    let url = d.url("/v1.0/invoke/h2capp/method/orders/new");
+    let res = http.put(&url).body("o-1").send().unwrap();
+    assert_eq!(res.status(), 200, "{}", d.log());
+    let v: Value = res.json().unwrap();
+    assert_eq!(
+        v,
+        json!({"version": "HTTP/2.0", "method": "PUT", "path": "/orders/new", "body": "o-1"})
+    );
+    let md: Value = http
+        .get(d.url("/v1.0/metadata"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(md["appConnectionProperties"]["protocol"], "h2c", "{md}");
+
+    healthy.store(false, Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .log()
+            .contains("App entered unhealthy status")),
+        "the probe reaches /healthz over HTTP/2:\n{}",
+        d.log()
+    );
+    healthy.store(true, Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .log()
+            .contains("App entered healthy status")),
+        "{}",
+        d.log()
+    );
+    drop(rt);
 }

@@ -1,7 +1,7 @@
 //! The app channel: how this sidecar calls its own app, separate from sidecar-to-sidecar
 //! invocation. It takes protocol-neutral requests — [`InvokeRequest`]s, and for pub/sub the
 //! app's subscriptions and [`events::TopicEvent`]s — and speaks the app's protocol (HTTP/1.1
-//! in [`http`], `dapr.proto.runtime.v1.AppCallback` in [`grpc`]), honours `--app-max-concurrency`, `APP_API_TOKEN`,
+//! or h2c in [`http`], `dapr.proto.runtime.v1.AppCallback` in [`grpc`]), honours `--app-max-concurrency`, `APP_API_TOKEN`,
 //! `--max-body-size` for the app's replies, and the app's health as the prober in
 //! [`health`] reports it. Every call goes through the resiliency policy for the app
 //! (`resiliency::Target::App`).
@@ -75,17 +75,18 @@ impl AppChannel {
     /// set up here (lazily), so this runs inside the Tokio runtime.
     pub fn new(s: &AppSettings, resiliency: Resiliency) -> Result<AppChannel, String> {
         let protocol = s.protocol.trim().to_ascii_lowercase();
-        let grpc = match protocol.as_str() {
-            "" | "http" => false,
-            "grpc" => true,
-            "https" | "grpcs" | "h2c" => {
+        let (grpc, h2c) = match protocol.as_str() {
+            "" | "http" => (false, false),
+            "h2c" => (false, true),
+            "grpc" => (true, false),
+            "https" | "grpcs" => {
                 return Err(format!(
-                    "--app-protocol: {protocol:?} is not supported yet by this daprd (supported: http, grpc)"
+                    "--app-protocol: {protocol:?} is not supported yet by this daprd (no TLS to the app; supported: http, h2c, grpc)"
                 ));
             }
             _ => {
                 return Err(format!(
-                    "--app-protocol: invalid value {protocol:?} (valid: http, https, grpc, grpcs, h2c; supported: http, grpc)"
+                    "--app-protocol: invalid value {protocol:?} (valid: http, https, grpc, grpcs, h2c; supported: http, h2c, grpc)"
                 ));
             }
         };
@@ -98,7 +99,7 @@ impl AppChannel {
                 token,
                 s.max_body_size,
             )?)),
-            Some(port) => Some(App::Http(http::HttpApp::new(&s.address, port, token)?)),
+            Some(port) => Some(App::Http(http::HttpApp::new(&s.address, port, token, h2c)?)),
         };
         Ok(AppChannel {
             app,
@@ -125,6 +126,14 @@ impl AppChannel {
         match self.app.as_ref()? {
             App::Grpc(g) => Some(g),
             App::Http(_) => None,
+        }
+    }
+
+    /// The app when it speaks HTTP (HTTP/1.1 or h2c).
+    pub fn http_app(&self) -> Option<&http::HttpApp> {
+        match self.app.as_ref()? {
+            App::Http(h) => Some(h),
+            App::Grpc(_) => None,
         }
     }
 
@@ -266,7 +275,9 @@ mod tests {
         let c = AppChannel::new(&settings(Some(50001), "::1", "GRPC"), r.clone()).unwrap();
         assert_eq!(c.authority(), Some("[::1]:50001"));
         assert!(c.grpc_app().is_some());
-        for protocol in ["grpcs", "https", "h2c"] {
+        let c = AppChannel::new(&settings(Some(8080), "127.0.0.1", "h2c"), r.clone()).unwrap();
+        assert!(c.http_app().is_some_and(|h| h.is_h2c()));
+        for protocol in ["grpcs", "https"] {
             let e = AppChannel::new(&settings(Some(1), "127.0.0.1", protocol), r.clone())
                 .err()
                 .unwrap();

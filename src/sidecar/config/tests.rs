@@ -87,7 +87,9 @@ fn errors_name_the_flag() {
     assert!(e.0.contains("--dapr-http-port"), "{e}");
     let c = run(&["--app-id", "x", "--app-protocol", "GRPC"]).unwrap();
     assert_eq!(c.app_protocol, "grpc");
-    for p in ["grpcs", "https", "h2c"] {
+    let c = run(&["--app-id", "x", "--app-protocol", "h2c"]).unwrap();
+    assert_eq!(c.app_protocol, "h2c");
+    for p in ["grpcs", "https"] {
         let e = run(&["--app-id", "x", "--app-protocol", p]).unwrap_err();
         assert!(
             e.0.contains("--app-protocol") && e.0.contains("not supported yet"),
