@@ -56,6 +56,8 @@ pub struct AppSettings {
 }
 
 /// The app, by protocol.
+// One per sidecar, so the variants' sizes do not matter; boxing would only add a hop.
+#[allow(clippy::large_enum_variant)]
 enum App {
     Http(http::HttpApp),
     Grpc(grpc::GrpcApp),
