@@ -401,6 +401,15 @@ fn a_grpc_app_is_invoked_over_the_http_api() {
     );
     rt.block_on(async {
         let c = reqwest::Client::new();
+        let md: Value = c
+            .get(d.url("/v1.0/metadata"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(md["appConnectionProperties"]["protocol"], "grpc", "{md}");
         let res = c
             .put(d.url("/v1.0/invoke/gapp/method/echo?x=1&y=two"))
             .header("content-type", "text/plain")
