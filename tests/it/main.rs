@@ -14,6 +14,7 @@ mod resources;
 mod sidecar_api;
 mod sidecar_e2e;
 mod sidecar_grpc;
+mod sidecar_grpc_app;
 mod sidecar_hostile;
 mod sidecar_invoke;
 mod sidecar_secrets;

@@ -724,12 +724,12 @@ pub(crate) fn run_script(cmd: Command, what: &str, d: &Daprd) {
 }
 
 /// A child process with its output in a temp file, killed on drop.
-struct Script {
+pub(crate) struct Script {
     child: crate::support::KillOnDrop,
     out: tempfile::NamedTempFile,
 }
 
-fn sidecar_child(mut cmd: Command) -> Script {
+pub(crate) fn sidecar_child(mut cmd: Command) -> Script {
     let out = tempfile::NamedTempFile::new().unwrap();
     let f = out.reopen().unwrap();
     cmd.stdout(f.try_clone().unwrap()).stderr(f);
@@ -740,7 +740,10 @@ fn sidecar_child(mut cmd: Command) -> Script {
 }
 
 impl Script {
-    fn wait_with_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub(crate) fn wait_with_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
         let mut status = None;
         crate::support::wait_until(timeout, || {
             status = self.child.0.try_wait().unwrap();
@@ -749,7 +752,7 @@ impl Script {
         status
     }
 
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(self.out.path()).unwrap_or_default()
     }
 }

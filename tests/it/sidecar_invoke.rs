@@ -598,8 +598,8 @@ async fn bind_errors_name_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nr.db");
     let mut cfg = config("a", None, &db);
-    cfg.app_protocol = "grpc".into();
-    let e = start(cfg).await.err().expect("grpc refused");
+    cfg.app_protocol = "grpcs".into();
+    let e = start(cfg).await.err().expect("grpcs refused");
     assert!(
         e.contains("--app-protocol") && e.contains("not supported"),
         "{e}"

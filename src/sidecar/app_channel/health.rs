@@ -1,7 +1,10 @@
 //! App health: waiting for the app port at start-up, and the periodic probe of
-//! `--enable-app-health-check` (`GET <path>`, 2xx = healthy; the app turns unhealthy after
-//! `--app-health-threshold` consecutive failures and healthy again on the first success).
-//! While the app is unhealthy the channel refuses calls.
+//! `--enable-app-health-check` (HTTP apps: `GET <path>`, 2xx = healthy, over HTTP/2 for
+//! `h2c` apps; gRPC apps:
+//! `AppCallbackHealthCheck.HealthCheck`, OK = healthy, `--app-health-probe-path` unused as
+//! upstream; the app turns unhealthy after `--app-health-threshold` consecutive failures
+//! and healthy again on the first success). While the app is unhealthy the channel refuses
+//! calls.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +49,11 @@ pub async fn watch(channel: Arc<AppChannel>, h: AppHealth, token: Option<String>
     let mut tick = tokio::time::interval(h.interval);
     loop {
         tick.tick().await;
-        let ok = probe(&host, port, &h.path, token.as_deref(), h.timeout).await;
+        let ok = match (channel.grpc_app(), channel.http_app()) {
+            (Some(g), _) => g.health_check(h.timeout).await,
+            (None, Some(a)) if a.is_h2c() => a.probe(&h.path, h.timeout).await,
+            _ => probe(&host, port, &h.path, token.as_deref(), h.timeout).await,
+        };
         failures = if ok { 0 } else { failures + 1 };
         let now = ok || (healthy && failures < h.threshold);
         if now != healthy {

@@ -1,7 +1,8 @@
 //! HTTP apps: pooled HTTP/1.1 keep-alive connections with `TCP_NODELAY` (small requests
 //! must not wait for Nagle), `VERB http://<address>:<port>/<method>?<query>`, the app token
-//! as `dapr-api-token`. The client and URI helpers are shared with the sidecar-to-sidecar
-//! hop and calls to external HTTP endpoints, which speak the same HTTP/1.1.
+//! as `dapr-api-token`; with `--app-protocol h2c`, HTTP/2 without TLS (prior knowledge, one
+//! multiplexed connection) instead. The client and URI helpers are shared with the
+//! sidecar-to-sidecar hop and calls to external HTTP endpoints, which speak the same HTTP/1.1.
 
 use std::time::Duration;
 
@@ -41,24 +42,39 @@ pub fn http_client_idle(idle: Duration) -> Client<HttpConnector, Body> {
         .build(conn)
 }
 
+/// An HTTP/2 client without TLS (h2c with prior knowledge) for `--app-protocol h2c`, with
+/// `TCP_NODELAY`, keep-alive pings and the same idle timeout as [`http_client`].
+pub fn h2c_client() -> Client<HttpConnector, Body> {
+    let mut conn = HttpConnector::new();
+    conn.set_nodelay(true);
+    conn.set_connect_timeout(Some(Duration::from_secs(5)));
+    conn.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .timer(TokioTimer::new())
+        .http2_only(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .build(conn)
+}
+
 /// An HTTP app at one address.
 pub struct HttpApp {
     client: Client<HttpConnector, Body>,
     authority: String,
     token: Option<HeaderValue>,
+    h2c: bool,
 }
 
 impl HttpApp {
-    pub fn new(address: &str, port: u16, token: Option<&str>) -> Result<HttpApp, String> {
-        let host = if address.contains(':') && !address.starts_with('[') {
-            format!("[{address}]")
-        } else {
-            address.to_owned()
-        };
-        let authority = format!("{host}:{port}");
-        authority
-            .parse::<http::uri::Authority>()
-            .map_err(|e| format!("--app-channel-address {address:?}: {e}"))?;
+    /// An app spoken to in HTTP/1.1, or in HTTP/2 without TLS when `h2c`.
+    pub fn new(
+        address: &str,
+        port: u16,
+        token: Option<&str>,
+        h2c: bool,
+    ) -> Result<HttpApp, String> {
+        let authority = authority(address, port)?;
         let token = match token.filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(HeaderValue::from_str(t).map_err(|_| {
@@ -66,14 +82,34 @@ impl HttpApp {
             })?),
         };
         Ok(HttpApp {
-            client: http_client(),
+            client: if h2c { h2c_client() } else { http_client() },
             authority,
             token,
+            h2c,
         })
     }
 
     pub fn authority(&self) -> &str {
         &self.authority
+    }
+
+    /// Whether the app speaks HTTP/2 without TLS (`--app-protocol h2c`).
+    pub fn is_h2c(&self) -> bool {
+        self.h2c
+    }
+
+    /// One `GET <path>` through the app's client within `timeout`; 2xx = healthy.
+    pub async fn probe(&self, path: &str, timeout: Duration) -> bool {
+        let Ok(uri) = build_uri(&self.authority, path, None) else {
+            return false;
+        };
+        let mut req = Request::new(Body::empty());
+        *req.uri_mut() = uri;
+        let call = async {
+            let res = self.send(req).await.ok()?;
+            Some(res.status().is_success())
+        };
+        matches!(tokio::time::timeout(timeout, call).await, Ok(Some(true)))
     }
 
     /// Sends `req` (metadata already cleaned by the invoker) to the app; its reply bounded
@@ -100,11 +136,11 @@ impl HttpApp {
         }
         let (mut parts, body) = res.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        Ok(InvokeResponse {
-            status: parts.status,
-            metadata: parts.headers,
-            body: Body::new(LimitedBody::new(body, max_body)),
-        })
+        Ok(InvokeResponse::http(
+            parts.status,
+            parts.headers,
+            Body::new(LimitedBody::new(body, max_body)),
+        ))
     }
 
     /// Sends a request to the app with its token.
@@ -120,6 +156,21 @@ impl HttpApp {
             .await
             .map_err(|e| map_client_error(&e))
     }
+}
+
+/// `<address>:<port>` (IPv6 addresses in brackets), checked; the error names
+/// `--app-channel-address`.
+pub fn authority(address: &str, port: u16) -> Result<String, String> {
+    let host = if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]")
+    } else {
+        address.to_owned()
+    };
+    let authority = format!("{host}:{port}");
+    authority
+        .parse::<http::uri::Authority>()
+        .map_err(|e| format!("--app-channel-address {address:?}: {e}"))?;
+    Ok(authority)
 }
 
 /// `http://<authority>/<method>[?<query>]`, the (decoded) method percent-encoded where a

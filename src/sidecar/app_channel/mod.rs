@@ -1,12 +1,15 @@
 //! The app channel: how this sidecar calls its own app, separate from sidecar-to-sidecar
 //! invocation. It takes protocol-neutral requests — [`InvokeRequest`]s, and for pub/sub the
 //! app's subscriptions and [`events::TopicEvent`]s — and speaks the app's protocol (HTTP/1.1
-//! in [`http`]; gRPC apps next), honours `--app-max-concurrency`, `APP_API_TOKEN`,
+//! or h2c in [`http`], `dapr.proto.runtime.v1.AppCallback` in [`grpc`]), honours `--app-max-concurrency`, `APP_API_TOKEN`,
 //! `--max-body-size` for the app's replies, and the app's health as the prober in
 //! [`health`] reports it. Every call goes through the resiliency policy for the app
 //! (`resiliency::Target::App`).
 
 pub mod events;
+pub mod grpc;
+mod grpc_pubsub;
+pub mod grpc_status;
 pub mod health;
 pub mod http;
 mod http_pubsub;
@@ -54,8 +57,11 @@ pub struct AppSettings {
 }
 
 /// The app, by protocol.
+// One per sidecar, so the variants' sizes do not matter; boxing would only add a hop.
+#[allow(clippy::large_enum_variant)]
 enum App {
     Http(http::HttpApp),
+    Grpc(grpc::GrpcApp),
 }
 
 pub struct AppChannel {
@@ -68,28 +74,35 @@ pub struct AppChannel {
 }
 
 impl AppChannel {
-    /// Validates the settings; errors name the flag at fault.
+    /// Validates the settings; errors name the flag at fault. A gRPC app's connection is
+    /// set up here (lazily), so this runs inside the Tokio runtime.
     pub fn new(s: &AppSettings, resiliency: Resiliency) -> Result<AppChannel, String> {
         let protocol = s.protocol.trim().to_ascii_lowercase();
-        if !(protocol.is_empty() || protocol == "http") {
-            let valid = ["https", "grpc", "grpcs", "h2c"];
-            return Err(if valid.contains(&protocol.as_str()) {
-                format!(
-                    "--app-protocol: {protocol:?} is not supported yet by this daprd (supported: http)"
-                )
-            } else {
-                format!(
-                    "--app-protocol: invalid value {protocol:?} (valid: http, https, grpc, grpcs, h2c; supported: http)"
-                )
-            });
-        }
+        let (grpc, h2c) = match protocol.as_str() {
+            "" | "http" => (false, false),
+            "h2c" => (false, true),
+            "grpc" => (true, false),
+            "https" | "grpcs" => {
+                return Err(format!(
+                    "--app-protocol: {protocol:?} is not supported yet by this daprd (no TLS to the app; supported: http, h2c, grpc)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "--app-protocol: invalid value {protocol:?} (valid: http, https, grpc, grpcs, h2c; supported: http, h2c, grpc)"
+                ));
+            }
+        };
+        let token = s.token.as_deref();
         let app = match s.port.filter(|p| *p != 0) {
             None => None,
-            Some(port) => Some(App::Http(http::HttpApp::new(
+            Some(port) if grpc => Some(App::Grpc(grpc::GrpcApp::new(
                 &s.address,
                 port,
-                s.token.as_deref(),
+                token,
+                s.max_body_size,
             )?)),
+            Some(port) => Some(App::Http(http::HttpApp::new(&s.address, port, token, h2c)?)),
         };
         Ok(AppChannel {
             app,
@@ -107,6 +120,23 @@ impl AppChannel {
     pub fn authority(&self) -> Option<&str> {
         match self.app.as_ref()? {
             App::Http(h) => Some(h.authority()),
+            App::Grpc(g) => Some(g.authority()),
+        }
+    }
+
+    /// The app when it speaks gRPC (its health is probed with `HealthCheck`).
+    pub fn grpc_app(&self) -> Option<&grpc::GrpcApp> {
+        match self.app.as_ref()? {
+            App::Grpc(g) => Some(g),
+            App::Http(_) => None,
+        }
+    }
+
+    /// The app when it speaks HTTP (HTTP/1.1 or h2c).
+    pub fn http_app(&self) -> Option<&http::HttpApp> {
+        match self.app.as_ref()? {
+            App::Http(h) => Some(h),
+            App::Grpc(_) => None,
         }
     }
 
@@ -156,6 +186,7 @@ impl AppChannel {
                 async move {
                     match (req, app) {
                         (Some(r), App::Http(h)) => Outcome::Done(h.invoke(r, self.max_body).await),
+                        (Some(r), App::Grpc(g)) => Outcome::Done(g.invoke(r, self.max_body).await),
                         (None, _) => Outcome::Done(Err(ChannelError::Request(
                             "the request was already sent".into(),
                         ))),
@@ -176,6 +207,7 @@ impl AppChannel {
     pub async fn subscriptions(&self) -> Result<Vec<events::TopicSubscription>, ChannelError> {
         match self.app()? {
             App::Http(h) => h.subscriptions().await,
+            App::Grpc(g) => g.subscriptions().await,
         }
     }
 
@@ -191,6 +223,7 @@ impl AppChannel {
             .run(|_| async move {
                 Outcome::Done(match app {
                     App::Http(h) => h.topic_event(event).await,
+                    App::Grpc(g) => g.topic_event(event).await,
                 })
             })
             .await
@@ -208,6 +241,7 @@ impl AppChannel {
             .run(|_| async move {
                 Outcome::Done(match app {
                     App::Http(h) => h.bulk_topic_event(event).await,
+                    App::Grpc(g) => g.bulk_topic_event(event).await,
                 })
             })
             .await
@@ -229,22 +263,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn addresses_and_protocols() {
+    #[tokio::test]
+    async fn addresses_and_protocols() {
         let r = Resiliency::default();
         let c = AppChannel::new(&settings(Some(8080), "::1", "http"), r.clone()).unwrap();
         assert_eq!(c.authority(), Some("[::1]:8080"));
+        assert!(c.grpc_app().is_none());
         for port in [None, Some(0)] {
-            let c = AppChannel::new(&settings(port, "127.0.0.1", "http"), r.clone()).unwrap();
-            assert!(c.authority().is_none());
+            for protocol in ["http", "grpc"] {
+                let c = AppChannel::new(&settings(port, "127.0.0.1", protocol), r.clone()).unwrap();
+                assert!(c.authority().is_none());
+            }
         }
-        let e = AppChannel::new(&settings(Some(1), "127.0.0.1", "grpc"), r.clone())
-            .err()
-            .unwrap();
-        assert!(
-            e.contains("--app-protocol") && e.contains("not supported"),
-            "{e}"
-        );
+        let c = AppChannel::new(&settings(Some(50001), "::1", "GRPC"), r.clone()).unwrap();
+        assert_eq!(c.authority(), Some("[::1]:50001"));
+        assert!(c.grpc_app().is_some());
+        let c = AppChannel::new(&settings(Some(8080), "127.0.0.1", "h2c"), r.clone()).unwrap();
+        assert!(c.http_app().is_some_and(|h| h.is_h2c()));
+        for protocol in ["grpcs", "https"] {
+            let e = AppChannel::new(&settings(Some(1), "127.0.0.1", protocol), r.clone())
+                .err()
+                .unwrap();
+            assert!(
+                e.contains("--app-protocol") && e.contains("not supported"),
+                "{e}"
+            );
+        }
         let e = AppChannel::new(&settings(Some(1), "127.0.0.1", "ftp"), r)
             .err()
             .unwrap();

@@ -304,10 +304,10 @@ fn resolve(f: Flags, env: &impl Fn(&str) -> Option<String>) -> Result<Config, Co
         };
     }
     match app_protocol.as_str() {
-        "http" => {}
-        "https" | "grpc" | "grpcs" | "h2c" => {
+        "http" | "h2c" | "grpc" => {}
+        "https" | "grpcs" => {
             return Err(err(format!(
-                "--app-protocol {app_protocol} is not supported yet by this daprd (supported: http)"
+                "--app-protocol {app_protocol} is not supported yet by this daprd (no TLS to the app; supported: http, h2c, grpc)"
             )));
         }
         other => {

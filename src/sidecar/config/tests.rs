@@ -85,8 +85,22 @@ fn errors_name_the_flag() {
     assert!(e.0.contains("--app-id"), "{e}");
     let e = run(&["--app-id", "x", "--app-port", "3500"]).unwrap_err();
     assert!(e.0.contains("--dapr-http-port"), "{e}");
-    let e = run(&["--app-id", "x", "--app-protocol", "grpc"]).unwrap_err();
-    assert!(e.0.contains("not supported yet"), "{e}");
+    let c = run(&["--app-id", "x", "--app-protocol", "GRPC"]).unwrap();
+    assert_eq!(c.app_protocol, "grpc");
+    let c = run(&["--app-id", "x", "--app-protocol", "h2c"]).unwrap();
+    assert_eq!(c.app_protocol, "h2c");
+    for p in ["grpcs", "https"] {
+        let e = run(&["--app-id", "x", "--app-protocol", p]).unwrap_err();
+        assert!(
+            e.0.contains("--app-protocol") && e.0.contains("not supported yet"),
+            "{e}"
+        );
+    }
+    let e = run(&["--app-id", "x", "--app-protocol", "grpc", "--app-ssl"]).unwrap_err();
+    assert!(
+        e.0.contains("grpcs") && e.0.contains("not supported yet"),
+        "{e}"
+    );
     let e = run(&["--app-id", "x", "--max-body-size", "lots"]).unwrap_err();
     assert!(e.0.contains("--max-body-size"), "{e}");
 }

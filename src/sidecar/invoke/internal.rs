@@ -4,7 +4,8 @@
 //! It is checked to be meant for this app (a stale registration may point another sidecar
 //! here), then sent to the local app channel; the app's answer goes back unchanged. Errors
 //! made here carry `x-dapr-internal-error: <kind>` (a kind of the error table) and the
-//! Dapr error body, so the caller reports the same error. Limits: no access control (no
+//! Dapr error body, so the caller reports the same error; a gRPC app's status travels in
+//! `x-dapr-internal-grpc-*` headers (`headers::put_grpc_reply`). Limits: no access control (no
 //! caller identity without mTLS), no gRPC.
 
 use std::convert::Infallible;
@@ -21,7 +22,8 @@ use hyper_util::rt::TokioIo;
 
 use super::Invoker;
 use super::headers::{
-    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, decode_method, strip_request,
+    DAPR_CALLEE_APP_ID, INTERNAL_ERROR, INTERNAL_TARGET_NAMESPACE, decode_method, put_grpc_reply,
+    strip_request,
 };
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::body::LimitedBody;
@@ -122,6 +124,7 @@ impl Invoker {
                 let mut res = Response::new(r.body);
                 *res.status_mut() = r.status;
                 *res.headers_mut() = r.metadata;
+                put_grpc_reply(r.grpc.as_deref(), res.headers_mut());
                 res
             }
             Err(e) => hop_error(&self.channel_error(&self.app_id, e), false),

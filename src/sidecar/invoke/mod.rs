@@ -278,11 +278,11 @@ impl Invoker {
             return Err(ApiError::invoke_reply_too_large(target, self.max_body));
         }
         strip_hop_by_hop(&mut parts.headers);
-        Ok(InvokeResponse {
-            status: parts.status,
-            metadata: parts.headers,
-            body: Body::new(LimitedBody::new(body, self.max_body)),
-        })
+        Ok(InvokeResponse::http(
+            parts.status,
+            parts.headers,
+            Body::new(LimitedBody::new(body, self.max_body)),
+        ))
     }
 }
 

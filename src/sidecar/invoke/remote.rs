@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use hyper::body::Body as _;
 
 use super::Invoker;
-use super::headers::INTERNAL_ERROR;
+use super::headers::{INTERNAL_ERROR, take_grpc_reply};
 use super::resolver::{Cached, ResolverError};
 use crate::sidecar::api::error::{ApiError, ErrorKind};
 use crate::sidecar::app_channel::ChannelError;
@@ -109,7 +109,10 @@ impl Invoker {
         *req.headers_mut() = call.headers.clone();
         match self.client.request(req).await {
             Ok(mut res) => match res.headers_mut().remove(INTERNAL_ERROR) {
-                None => Outcome::Done(self.reply(call.app_id, res)),
+                None => Outcome::Done(self.reply(call.app_id, res).map(|mut r| {
+                    r.grpc = take_grpc_reply(&mut r.metadata).map(Box::new);
+                    r
+                })),
                 Some(kind) if kind == "wrong-target" => {
                     // The address now belongs to another sidecar: stale registration.
                     self.cache.invalidate(call.app_id, call.namespace);

@@ -12,6 +12,8 @@ use crate::support::{KillOnDrop, bin, free_port, wait_until};
 pub struct Opts {
     pub app_id: String,
     pub app_port: Option<u16>,
+    /// `--dapr-grpc-port`; a free one when `None`.
+    pub grpc_port: Option<u16>,
     pub resources: Option<PathBuf>,
     /// HOME for the process; sidecars that must find each other share it.
     pub home: PathBuf,
@@ -26,6 +28,7 @@ impl Opts {
         Opts {
             app_id: app_id.into(),
             app_port: None,
+            grpc_port: None,
             resources: None,
             home: home.to_path_buf(),
             args: Vec::new(),
@@ -46,6 +49,11 @@ impl Opts {
 
     pub fn app_port(mut self, port: u16) -> Opts {
         self.app_port = Some(port);
+        self
+    }
+
+    pub fn grpc_port(mut self, port: u16) -> Opts {
+        self.grpc_port = Some(port);
         self
     }
 
@@ -70,7 +78,7 @@ pub struct Daprd {
 
 /// Spawns daprd with `opts` and explicit ports; stdout and stderr go to a file in HOME.
 pub fn spawn(opts: &Opts, http_port: u16) -> Daprd {
-    let grpc_port = free_port();
+    let grpc_port = opts.grpc_port.unwrap_or_else(free_port);
     let log_path = opts
         .home
         .join(format!("daprd-{}-{http_port}.log", opts.app_id));

@@ -1,8 +1,10 @@
 //! `InvokeService`: the protocol-neutral request built straight from the gRPC message
 //! (verb and query from `http_extension`, caller metadata, content type, data), and the
 //! app's answer returned as an `InvokeResponse`. A non-2xx answer of an HTTP app becomes a
-//! gRPC error with the mapped code and header `dapr-http-status`; errors made by a sidecar
-//! (unknown app, callee unreachable, reply too large, ...) render from the error table.
+//! gRPC error with the mapped code and header `dapr-http-status`; a gRPC app's status is
+//! returned as the app sent it (code, message, details), its trailers with its headers.
+//! Errors made by a sidecar (unknown app, callee unreachable, reply too large, ...) render
+//! from the error table.
 
 use std::collections::HashMap;
 
@@ -115,12 +117,17 @@ pub async fn invoke(
         }
     };
     let status = res.status.as_u16();
-    let content_type = res
-        .metadata
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let (content_type, type_url) = match &res.grpc {
+        Some(g) => (g.content_type.clone(), g.type_url.clone()),
+        None => (
+            res.metadata
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            String::new(),
+        ),
+    };
     let mut out_meta = MetadataMap::new();
     for (name, value) in &res.metadata {
         if skip_response_header(name.as_str()) {
@@ -130,6 +137,21 @@ pub async fn invoke(
             && let Ok(k) = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_ref())
         {
             out_meta.append(k, v);
+        }
+    }
+    if let Some(g) = &res.grpc {
+        for (name, value) in &g.trailers {
+            if !skip_response_header(name.as_str()) {
+                out_meta.as_mut().append(name.clone(), value.clone());
+            }
+        }
+        if g.code != Code::Ok as i32 {
+            return Err(Status::with_details_and_metadata(
+                Code::from_i32(g.code),
+                g.message.clone(),
+                g.details.clone(),
+                out_meta,
+            ));
         }
     }
     if code_from_http(status) != Code::Ok {
@@ -155,7 +177,7 @@ pub async fn invoke(
     }
     let mut out = Response::new(common::InvokeResponse {
         data: Some(prost_types::Any {
-            type_url: String::new(),
+            type_url,
             value: body.to_vec(),
         }),
         content_type,
