@@ -282,7 +282,11 @@ impl SinkStats {
             (Some(a), Some(b)) => (b - a).as_secs_f64(),
             _ => 0.0,
         };
-        let rate = if span > 0.0 { (n - 1) as f64 / span } else { 0.0 };
+        let rate = if span > 0.0 {
+            (n - 1) as f64 / span
+        } else {
+            0.0
+        };
         let pct = |p: f64| {
             if all.is_empty() {
                 0.0
@@ -303,8 +307,14 @@ impl SinkStats {
 
 async fn sink(opts: &HashMap<String, String>) -> i32 {
     let port: u16 = num(opts, "port", 0);
-    let pubsub = opts.get("pubsub").cloned().unwrap_or_else(|| "pubsub".into());
-    let topic = opts.get("topic").cloned().unwrap_or_else(|| "orders".into());
+    let pubsub = opts
+        .get("pubsub")
+        .cloned()
+        .unwrap_or_else(|| "pubsub".into());
+    let topic = opts
+        .get("topic")
+        .cloned()
+        .unwrap_or_else(|| "orders".into());
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -49,7 +49,7 @@ pub struct TopicSubscription {
 pub struct TopicEvent {
     pub pubsub_name: String,
     pub topic: String,
-    /// The route chosen for it (without a leading `/`).
+    /// The route chosen for it, as the app declared it.
     pub path: String,
     /// The CloudEvent (for raw-payload subscriptions, one the sidecar made around the raw
     /// bytes, with `data_base64`).

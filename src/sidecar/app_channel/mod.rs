@@ -8,7 +8,7 @@
 
 pub mod events;
 pub mod grpc;
-mod grpc_pubsub;
+pub mod grpc_pubsub;
 pub mod grpc_status;
 pub mod health;
 pub mod http;

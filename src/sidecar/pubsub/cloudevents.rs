@@ -182,21 +182,6 @@ pub fn sorted(m: Map<String, Value>) -> Map<String, Value> {
     entries.into_iter().collect()
 }
 
-/// The payload bytes an envelope carries: `data_base64` decoded, string `data` as is, other
-/// JSON `data` serialized.
-pub fn data_bytes(ce: &Map<String, Value>) -> Vec<u8> {
-    if let Some(b64) = ce.get("data_base64").and_then(Value::as_str) {
-        return base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default();
-    }
-    match ce.get("data") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(v) => serde_json::to_vec(v).unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +228,6 @@ mod tests {
         .unwrap();
         assert_eq!(bin["data_base64"], "AAH/");
         assert!(bin.get("data").is_none());
-        assert_eq!(data_bytes(&bin), vec![0, 1, 255]);
     }
 
     #[test]
@@ -285,7 +269,7 @@ mod tests {
         set_expiration(&mut m, 60);
         assert!(!has_expired(&m));
         let raw = from_raw_payload(b"{\"cli\": 1}", "t", "p");
-        assert_eq!(data_bytes(&raw), b"{\"cli\": 1}");
+        assert_eq!(raw["data_base64"], "eyJjbGkiOiAxfQ==");
         assert_eq!(raw["datacontenttype"], "application/octet-stream");
     }
 }

@@ -71,10 +71,6 @@ struct Pending {
     reply: oneshot::Sender<EventStatus>,
 }
 
-fn trim_path(p: &str) -> String {
-    p.trim_start_matches('/').to_string()
-}
-
 impl Delivery {
     pub fn new(
         sub: &TopicSubscription,
@@ -83,9 +79,16 @@ impl Delivery {
     ) -> Result<Delivery, String> {
         let mut rules = Vec::new();
         for r in &sub.routes.rules {
-            let expr = routing::parse(&r.matcher)
-                .map_err(|e| format!("route rule {:?}: {e}", r.matcher))?;
-            rules.push((expr, trim_path(&r.path)));
+            // A rule without a condition takes every event (gRPC apps list one for a
+            // subscription without routes).
+            let expr = if r.matcher.trim().is_empty() {
+                Expr::Lit(Value::Bool(true))
+            } else {
+                routing::parse(&r.matcher)
+                    .map_err(|e| format!("route rule {:?}: {e}", r.matcher))?
+            };
+            // Paths go to the app as declared: gRPC apps match them exactly.
+            rules.push((expr, r.path.clone()));
         }
         let raw = sub
             .metadata
@@ -114,7 +117,7 @@ impl Delivery {
             pubsub_name: sub.pubsub_name.clone(),
             topic: sub.topic.clone(),
             rules,
-            default_path: trim_path(&sub.routes.default),
+            default_path: sub.routes.default.clone(),
             raw,
             target,
             dead_letter,

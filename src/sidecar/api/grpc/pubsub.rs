@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use pb::subscribe_topic_events_request_alpha1::SubscribeTopicEventsRequestType as In;
 use pb::subscribe_topic_events_response_alpha1::SubscribeTopicEventsResponseType as Out;
 use pb::topic_event_response::TopicEventResponseStatus;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tonic::metadata::MetadataMap;
 use tonic::{Status, Streaming};
@@ -22,7 +22,9 @@ use crate::sidecar::api::error::ApiError;
 use crate::sidecar::api::universal::Api;
 use crate::sidecar::api::universal::pubsub::{BulkPublishEntry, PublishEvent};
 use crate::sidecar::app_channel::events::{EventStatus, Routes, TopicSubscription};
-use crate::sidecar::pubsub::{StreamDelivery, Target, cloudevents};
+use crate::sidecar::app_channel::grpc_pubsub::topic_event_request;
+use crate::sidecar::log::{self, scope};
+use crate::sidecar::pubsub::{StreamDelivery, Target};
 
 fn meta(m: &MetadataMap, key: &str) -> String {
     m.get(key)
@@ -77,66 +79,6 @@ pub async fn bulk_publish(
             })
             .collect(),
     })
-}
-
-fn proto_value(v: &Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match v {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.iter().map(proto_value).collect(),
-        }),
-        Value::Object(m) => Kind::StructValue(proto_struct(m)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
-fn proto_struct(m: &Map<String, Value>) -> prost_types::Struct {
-    prost_types::Struct {
-        fields: m.iter().map(|(k, v)| (k.clone(), proto_value(v))).collect(),
-    }
-}
-
-/// A CloudEvent as the gRPC messages carry it: the well-known attributes as fields, the
-/// payload as bytes, the other attributes as extensions.
-pub fn topic_event_request(
-    ce: &Map<String, Value>,
-    topic: &str,
-    pubsub: &str,
-    path: &str,
-) -> pb::TopicEventRequest {
-    let s = |k: &str| ce.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let known = [
-        "id",
-        "source",
-        "type",
-        "specversion",
-        "datacontenttype",
-        "data",
-        "data_base64",
-        "topic",
-        "pubsubname",
-    ];
-    let extensions: Map<String, Value> = ce
-        .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    pb::TopicEventRequest {
-        id: s("id"),
-        source: s("source"),
-        r#type: s("type"),
-        spec_version: s("specversion"),
-        data_content_type: s("datacontenttype"),
-        data: cloudevents::data_bytes(ce),
-        topic: topic.to_string(),
-        pubsub_name: pubsub.to_string(),
-        path: path.to_string(),
-        extensions: Some(proto_struct(&extensions)),
-    }
 }
 
 fn verdict(status: Option<pb::TopicEventResponse>) -> EventStatus {
@@ -194,7 +136,16 @@ pub async fn subscribe_stream(
             tokio::select! {
                 d = deliver_rx.recv() => {
                     let Some(d) = d else { break };
-                    let msg = topic_event_request(&d.event.envelope, &d.event.topic, &d.event.pubsub_name, "");
+                    let msg = match topic_event_request(&d.event) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            // As for an app: an envelope whose data cannot be sent is retried.
+                            let id = d.event.envelope.get("id").and_then(Value::as_str).unwrap_or("");
+                            log::warn(scope::RUNTIME, &format!("event {id}: {e}"));
+                            let _ = d.reply.send(EventStatus::Retry);
+                            continue;
+                        }
+                    };
                     pending.insert(msg.id.clone(), d.reply);
                     let out = pb::SubscribeTopicEventsResponseAlpha1 {
                         subscribe_topic_events_response_type: Some(Out::EventMessage(msg)),
