@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_k8s;
+mod cli_publish;
 mod cli_run;
 mod cli_selfhosted;
 mod cli_streams;
@@ -17,4 +18,6 @@ mod sidecar_grpc;
 mod sidecar_grpc_app;
 mod sidecar_hostile;
 mod sidecar_invoke;
+mod sidecar_pubsub;
+mod sidecar_sdk_pubsub;
 mod sidecar_secrets;

@@ -517,9 +517,11 @@ fn two_local_apps_talk_over_the_default_components() {
     // `dapr init` with no Redis: the default pubsub needs no server.
     let home = tempfile::tempdir().unwrap();
     let mut init = std::process::Command::new(support::bin("dapr"));
+    let no_redis = format!("127.0.0.1:{}", support::free_port());
     support::hermetic(&mut init, home.path())
-        .args(["init", "--slim"])
-        .env("DAPR_RUNTIME_PATH", home.path());
+        .arg("init")
+        .env("DAPR_RUNTIME_PATH", home.path())
+        .env("DAPR_INIT_REDIS_ADDRESS", no_redis);
     let out = init.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let res = home.path().join(".dapr/components");

@@ -14,7 +14,11 @@ fn python_sdk_publish_streaming_and_flask_subscriber() {
     let res = home.path().join("resources");
     write_component(&res, "pubsub", "pubsub.in-memory", &[]);
     let app_port = free_port();
-    let d = start(&Opts::new("pysub", home.path()).resources(&res).app_port(app_port));
+    let d = start(
+        &Opts::new("pysub", home.path())
+            .resources(&res)
+            .app_port(app_port),
+    );
     let mut cmd = Command::new("python3");
     support::without_developer_env(&mut cmd)
         .arg(sdk_script("python_pubsub.py"))
@@ -32,7 +36,11 @@ fn js_sdk_publish_and_subscribe_over_http() {
     let res = home.path().join("resources");
     write_component(&res, "pubsub", "pubsub.in-memory", &[]);
     let app_port = free_port();
-    let d = start(&Opts::new("jssub", home.path()).resources(&res).app_port(app_port));
+    let d = start(
+        &Opts::new("jssub", home.path())
+            .resources(&res)
+            .app_port(app_port),
+    );
     let mut cmd = Command::new("node");
     support::without_developer_env(&mut cmd)
         .arg(sdk_script("js_pubsub.mjs"))
