@@ -444,6 +444,8 @@ fn set_delivered_at(
 /// Deletes what every group of a topic has acknowledged, trims topics beyond `max_len`, and
 /// drops pending rows whose message is gone.
 fn cleanup(conn: &mut Connection, max_len: Option<u64>) -> rusqlite::Result<usize> {
+    // One transaction: no group can appear or claim between reading the groups and deleting.
+    let conn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut deleted = 0;
     let topics: Vec<String> = conn
         .prepare_cached("SELECT DISTINCT topic FROM pubsub_groups")?
@@ -485,6 +487,7 @@ fn cleanup(conn: &mut Connection, max_len: Option<u64>) -> rusqlite::Result<usiz
             [],
         )?;
     }
+    conn.commit()?;
     Ok(deleted)
 }
 
