@@ -115,12 +115,11 @@ impl Settings {
         let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5), MS)?;
         let read_timeout = meta_duration(c, "readTimeout", Duration::from_secs(3), MS)?;
         let write_timeout = meta_duration(c, "writeTimeout", read_timeout, MS)?;
-        let retries_field =
-            if defaults.legacy_max_retries && c.meta("redisMaxRetries").is_none() {
-                "maxRetries"
-            } else {
-                "redisMaxRetries"
-            };
+        let retries_field = if defaults.legacy_max_retries && c.meta("redisMaxRetries").is_none() {
+            "maxRetries"
+        } else {
+            "redisMaxRetries"
+        };
         let max_retries = meta_int(c, retries_field, defaults.max_retries)?;
         let min_retry_interval = backoff(c, "redisMinRetryInterval", Duration::from_millis(8))?;
         let max_retry_interval = backoff(c, "redisMaxRetryInterval", Duration::from_millis(512))?;
@@ -346,7 +345,9 @@ mod tests {
         let bad = Component::new("s", "pubsub.redis")
             .with_meta("redisHost", "localhost")
             .with_meta("redisMaxRetryInterval", "soon");
-        let e = Settings::from_component(&bad, PUBSUB).unwrap_err().to_string();
+        let e = Settings::from_component(&bad, PUBSUB)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("field redisMaxRetryInterval"), "{e}");
     }
 }

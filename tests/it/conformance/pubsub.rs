@@ -338,16 +338,26 @@ mod cases {
     pub async fn close_is_graceful(fx: &Fixture) {
         let b = fx.broker_with("myapp", &[("concurrency", "1")]).await;
         let rec = Recorder::with(Duration::from_millis(1000), |m, _| {
-            if &m.data[..] == b"c1" { Ack::Retry } else { Ack::Done }
+            if &m.data[..] == b"c1" {
+                Ack::Retry
+            } else {
+                Ack::Done
+            }
         });
         let sub = subscribe(&b, "closing", &rec).await;
         for m in ["c1", "c2", "c3"] {
             publish(&b, "closing", m).await;
         }
-        rec.wait_for("the first call", WAIT, |r| r.calls.load(Ordering::SeqCst) >= 1)
-            .await;
+        rec.wait_for("the first call", WAIT, |r| {
+            r.calls.load(Ordering::SeqCst) >= 1
+        })
+        .await;
         sub.close().await;
-        assert_eq!(rec.in_call.load(Ordering::SeqCst), 0, "a call outlived close");
+        assert_eq!(
+            rec.in_call.load(Ordering::SeqCst),
+            0,
+            "a call outlived close"
+        );
         assert_eq!(rec.payloads(), ["c1"], "calls started while closing");
         tokio::time::sleep(Duration::from_millis(PROCESSING_TIMEOUT_MS + 500)).await;
         assert_eq!(
@@ -507,8 +517,10 @@ mod cases {
         let crashed = Instant::now();
         let rec = Recorder::new();
         let sub = subscribe(&b, "fragile", &rec).await;
-        rec.wait_for("the dead subscriber's message", WAIT, |r| r.count("orphan") == 1)
-            .await;
+        rec.wait_for("the dead subscriber's message", WAIT, |r| {
+            r.count("orphan") == 1
+        })
+        .await;
         assert!(
             crashed.elapsed() < Duration::from_millis(PROCESSING_TIMEOUT_MS * 8),
             "redelivered {:?} after the crash",
@@ -546,19 +558,53 @@ macro_rules! conformance {
     };
 }
 
-conformance!(memory, Fixture::memory, [
-    roundtrip, ordering, many, retry_redelivers, topics_independent, close_is_graceful, fan_out,
-]);
-conformance!(redis, Fixture::redis, [
-    roundtrip, ordering, many, retry_redelivers, topics_independent, close_is_graceful, fan_out,
-    resubscribe_gets_what_was_published_meanwhile, first_subscriber_gets_earlier_messages,
-    competing_consumers, dead_consumers_messages_are_redelivered,
-]);
-conformance!(sqlite, Fixture::sqlite, [
-    roundtrip, ordering, many, retry_redelivers, topics_independent, close_is_graceful, fan_out,
-    resubscribe_gets_what_was_published_meanwhile, first_subscriber_gets_earlier_messages,
-    competing_consumers, dead_consumers_messages_are_redelivered,
-]);
+conformance!(
+    memory,
+    Fixture::memory,
+    [
+        roundtrip,
+        ordering,
+        many,
+        retry_redelivers,
+        topics_independent,
+        close_is_graceful,
+        fan_out,
+    ]
+);
+conformance!(
+    redis,
+    Fixture::redis,
+    [
+        roundtrip,
+        ordering,
+        many,
+        retry_redelivers,
+        topics_independent,
+        close_is_graceful,
+        fan_out,
+        resubscribe_gets_what_was_published_meanwhile,
+        first_subscriber_gets_earlier_messages,
+        competing_consumers,
+        dead_consumers_messages_are_redelivered,
+    ]
+);
+conformance!(
+    sqlite,
+    Fixture::sqlite,
+    [
+        roundtrip,
+        ordering,
+        many,
+        retry_redelivers,
+        topics_independent,
+        close_is_graceful,
+        fan_out,
+        resubscribe_gets_what_was_published_meanwhile,
+        first_subscriber_gets_earlier_messages,
+        competing_consumers,
+        dead_consumers_messages_are_redelivered,
+    ]
+);
 
 /// The official layout, shared with official daprd, and Redis-specific behaviour.
 mod redis_streams {
@@ -656,7 +702,15 @@ mod redis_streams {
         redis.cli(&["XGROUP", "CREATE", "jobs", "myapp", "0", "MKSTREAM"]);
         redis.cli(&["XADD", "jobs", "*", "data", "abandoned", "metadata", "{}"]);
         let read = redis.cli(&[
-            "XREADGROUP", "GROUP", "myapp", "ghost", "COUNT", "1", "STREAMS", "jobs", ">",
+            "XREADGROUP",
+            "GROUP",
+            "myapp",
+            "ghost",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "jobs",
+            ">",
         ]);
         assert!(read.contains("abandoned"), "{read}");
         let ghost_read = Instant::now();
@@ -684,10 +738,9 @@ mod redis_streams {
     async fn a_slow_handler_is_not_raced() {
         let redis = support::Redis::start();
         let b = broker(&redis, &[]).await;
-        let rec = Recorder::with(
-            Duration::from_millis(PROCESSING_TIMEOUT_MS * 3),
-            |_, _| Ack::Done,
-        );
+        let rec = Recorder::with(Duration::from_millis(PROCESSING_TIMEOUT_MS * 3), |_, _| {
+            Ack::Done
+        });
         let sub = subscribe(&b, "slow", &rec).await;
         publish(&b, "slow", "take-your-time").await;
         rec.wait_for("the call", WAIT, |r| r.calls.load(Ordering::SeqCst) == 1)
@@ -747,9 +800,11 @@ mod redis_streams {
             assert!(Instant::now() < deadline, "publish never recovered");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        rec.wait_for("a message after the restart", Duration::from_secs(30), |r| {
-            r.count("two") == 1
-        })
+        rec.wait_for(
+            "a message after the restart",
+            Duration::from_secs(30),
+            |r| r.count("two") == 1,
+        )
         .await;
         sub.close().await;
     }

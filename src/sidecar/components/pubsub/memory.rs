@@ -108,11 +108,15 @@ impl PubSub for MemoryPubSub {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.bus.next_id.fetch_add(1, Ordering::Relaxed);
-        self.bus.subs.lock().unwrap_or_else(|p| p.into_inner()).push(Sub {
-            id,
-            pattern: req.topic.clone(),
-            tx,
-        });
+        self.bus
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Sub {
+                id,
+                pattern: req.topic.clone(),
+                tx,
+            });
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(deliver(self.bus.clone(), id, rx, handler, stop_rx));
         Ok(Subscription::new(stop_tx, vec![task]))

@@ -80,10 +80,7 @@ impl Config {
             .unwrap_or(&ctx.app_id)
             .to_string();
         if consumer_id.is_empty() {
-            return Err(c.field_error(
-                "consumerID",
-                "required when daprd runs without an app id",
-            ));
+            return Err(c.field_error("consumerID", "required when daprd runs without an app id"));
         }
         let processing_timeout =
             meta_duration(c, "processingTimeout", Duration::from_secs(60), MS)?;
@@ -716,7 +713,10 @@ mod tests {
 
     #[test]
     fn pending_pages_continue_after_the_last_id() {
-        assert_eq!(successor("1700000000000-0").as_deref(), Some("1700000000000-1"));
+        assert_eq!(
+            successor("1700000000000-0").as_deref(),
+            Some("1700000000000-1")
+        );
         assert_eq!(
             successor(&format!("5-{}", u64::MAX)).as_deref(),
             Some("6-0")

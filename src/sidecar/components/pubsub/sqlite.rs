@@ -105,10 +105,7 @@ impl Config {
             .unwrap_or(&ctx.app_id)
             .to_string();
         if consumer_id.is_empty() {
-            return Err(c.field_error(
-                "consumerID",
-                "required when daprd runs without an app id",
-            ));
+            return Err(c.field_error("consumerID", "required when daprd runs without an app id"));
         }
         let positive = |field: &str, default: Duration, unit: Duration| {
             let d = meta_duration(c, field, default, unit)?;
@@ -302,7 +299,9 @@ fn decode(topic: &str, id: i64, data: Vec<u8>, metadata: &str) -> Message {
         metadata: serde_json::from_str(metadata).unwrap_or_else(|e| {
             log::warn(
                 scope::COMPONENTS,
-                &format!("sqlite pub/sub: cannot read the metadata of message {id} of {topic}: {e}"),
+                &format!(
+                    "sqlite pub/sub: cannot read the metadata of message {id} of {topic}: {e}"
+                ),
             );
             Metadata::new()
         }),
@@ -717,7 +716,10 @@ impl Sub {
                     Err(e) => {
                         log::warn(
                             scope::COMPONENTS,
-                            &format!("sqlite pub/sub: cannot fetch messages of {}: {e}", self.topic),
+                            &format!(
+                                "sqlite pub/sub: cannot fetch messages of {}: {e}",
+                                self.topic
+                            ),
                         );
                         wait = backoff.next_delay();
                     }
@@ -925,8 +927,8 @@ mod tests {
         assert_eq!(c.processing_timeout, Duration::from_secs(30));
         assert_eq!(c.poll_interval, Duration::from_millis(100));
         assert_eq!((c.queue_depth, c.concurrency, c.max_len), (100, 10, None));
-        let c = Config::from_component(&base().with_meta("processingTimeout", "250"), &ctx)
-            .unwrap();
+        let c =
+            Config::from_component(&base().with_meta("processingTimeout", "250"), &ctx).unwrap();
         assert_eq!(c.processing_timeout, Duration::from_millis(250));
         for (field, value) in [
             ("connectionString", ":memory:"),
@@ -936,7 +938,14 @@ mod tests {
             ("pollInterval", "often"),
         ] {
             let c = Component::new("p", "pubsub.sqlite")
-                .with_meta("connectionString", if field == "connectionString" { value } else { "x.db" })
+                .with_meta(
+                    "connectionString",
+                    if field == "connectionString" {
+                        value
+                    } else {
+                        "x.db"
+                    },
+                )
                 .with_meta(field, value);
             let e = Config::from_component(&c, &ctx).unwrap_err().to_string();
             assert!(e.contains(&format!("field {field}")), "{e}");
@@ -944,6 +953,9 @@ mod tests {
         let e = Config::from_component(&Component::new("p", "pubsub.sqlite"), &ctx)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("field connectionString") && e.contains("required"), "{e}");
+        assert!(
+            e.contains("field connectionString") && e.contains("required"),
+            "{e}"
+        );
     }
 }

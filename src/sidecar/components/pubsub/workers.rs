@@ -101,7 +101,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(min: std::time::Duration, max: std::time::Duration) -> Backoff {
-        Backoff { min, max, next: min }
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
     }
 
     /// The delay before the next attempt; doubles it for the one after.
