@@ -6,11 +6,12 @@
 //! restart; SQLite polling between connections and clean-up; in-memory wildcards; metadata
 //! errors naming file, line and field.
 //!
-//! Which cases apply to which broker is the `conformance!` lists at the bottom: every broker
-//! runs [`EVERY`](cases) case; the durable ones (Redis, SQLite) also run the durable cases
-//! (what is published while nobody listens, competing consumers of one consumer id, the
-//! messages of a crashed subscriber). Timings are shortened for tests: a message nobody
-//! acknowledged is due again after 1 s.
+//! Which cases apply to which broker is said by the `conformance!` lines: every broker runs
+//! the common cases; the durable ones (Redis, SQLite) also run the durable cases (what is
+//! published while nobody listens, competing consumers of one consumer id, the messages of
+//! a crashed subscriber). In-memory delivers to every subscription (no competing consumers)
+//! and forgets everything when the sidecar stops. Timings are shortened for tests: a message
+//! nobody acknowledged is due again after 1 s.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Command, Stdio};
@@ -543,68 +544,42 @@ mod cases {
     }
 }
 
+/// `conformance!(<broker>, <fixture>)` runs the cases every broker passes;
+/// `conformance!(<broker>, <fixture>, durable)` adds those of the durable brokers.
 macro_rules! conformance {
-    ($broker:ident, $make:path, [$($case:ident),* $(,)?]) => {
+    ($broker:ident, $make:path) => {
         mod $broker {
             use super::*;
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let fx = $make().await;
-                    cases::$case(&fx).await;
-                }
-            )*
+            conformance!(@every $make);
         }
+    };
+    ($broker:ident, $make:path, durable) => {
+        mod $broker {
+            use super::*;
+            conformance!(@every $make);
+            conformance!(@case $make; resubscribe_gets_what_was_published_meanwhile,
+                first_subscriber_gets_earlier_messages, competing_consumers,
+                dead_consumers_messages_are_redelivered);
+        }
+    };
+    (@every $make:path) => {
+        conformance!(@case $make; roundtrip, ordering, many, retry_redelivers,
+            topics_independent, close_is_graceful, fan_out);
+    };
+    (@case $make:path; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let fx = $make().await;
+                cases::$case(&fx).await;
+            }
+        )*
     };
 }
 
-conformance!(
-    memory,
-    Fixture::memory,
-    [
-        roundtrip,
-        ordering,
-        many,
-        retry_redelivers,
-        topics_independent,
-        close_is_graceful,
-        fan_out,
-    ]
-);
-conformance!(
-    redis,
-    Fixture::redis,
-    [
-        roundtrip,
-        ordering,
-        many,
-        retry_redelivers,
-        topics_independent,
-        close_is_graceful,
-        fan_out,
-        resubscribe_gets_what_was_published_meanwhile,
-        first_subscriber_gets_earlier_messages,
-        competing_consumers,
-        dead_consumers_messages_are_redelivered,
-    ]
-);
-conformance!(
-    sqlite,
-    Fixture::sqlite,
-    [
-        roundtrip,
-        ordering,
-        many,
-        retry_redelivers,
-        topics_independent,
-        close_is_graceful,
-        fan_out,
-        resubscribe_gets_what_was_published_meanwhile,
-        first_subscriber_gets_earlier_messages,
-        competing_consumers,
-        dead_consumers_messages_are_redelivered,
-    ]
-);
+conformance!(memory, Fixture::memory);
+conformance!(redis, Fixture::redis, durable);
+conformance!(sqlite, Fixture::sqlite, durable);
 
 /// The official layout, shared with official daprd, and Redis-specific behaviour.
 mod redis_streams {
