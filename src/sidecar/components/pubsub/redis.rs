@@ -24,6 +24,14 @@
 //! (Redis restarted without persistence) is created again. Upstream since 1.17 also `XACK`s
 //! what the handler failed on; we leave it pending, so Retry means redelivery.
 //!
+//! Metadata: the connection keys of `state.redis` (`redisHost`, `redisPassword`,
+//! `redisUsername`, `redisDB`, `redisType`, `enableTLS`, timeouts, `redisMaxRetries`,
+//! `redisMinRetryInterval`, `redisMaxRetryInterval`; see `components::redis`), `consumerID`,
+//! `processingTimeout` (60 s), `redeliverInterval` (15 s), `queueDepth` (100),
+//! `concurrency` (10 handler calls at a time per subscription), `maxLenApprox` or
+//! `streamTTL`. Plain integers are milliseconds, except for `streamTTL` (seconds, as dapr/kit
+//! decodes durations).
+//!
 //! Every command is bounded by the connection timeouts (`components::redis`). Limits: single
 //! node, no TLS; a stream entry deleted while pending (trimming) is dropped from the pending
 //! list by Redis 7's `XCLAIM`, and left there (harmlessly) by older servers.
