@@ -886,8 +886,9 @@ fn js_sdk_in_default_http_mode_as_dapr_run_starts_it() {
         .unwrap();
     assert!((1..=100).contains(&ttl), "TTL of js-ttl: {ttl}");
     assert!(
-        d.log().contains("pubsub.redis"),
-        "the unsupported pubsub.redis component is reported:\n{}",
+        d.log()
+            .contains("Component loaded: pubsub (pubsub.redis/v1)"),
+        "the pubsub.redis component dapr init writes is loaded:\n{}",
         d.log()
     );
     // The script ended with the SDK's `sidecar.shutdown()`.

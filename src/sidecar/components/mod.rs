@@ -6,6 +6,8 @@
 //!   blocks look components up in;
 //! * [`secrets`]: `secretKeyRef` resolution, after secret stores have started;
 //! * [`metadata`]: typed reads of component metadata shared by every type;
+//! * [`redis`]: the Redis connection settings and client shared by `state.redis` and
+//!   `pubsub.redis`;
 //! * one module per category with its trait and implementations: [`state`],
 //!   [`secretstores`], [`pubsub`].
 //!
@@ -14,6 +16,7 @@
 
 pub mod metadata;
 pub mod pubsub;
+pub mod redis;
 pub mod registry;
 pub mod secrets;
 pub mod secretstores;

@@ -1,14 +1,14 @@
 //! The component registry: one row per component type this daprd can run. Adding a type is
 //! one row here (plus its module, and its line in the kind's conformance suite).
 //!
-//! A type of a category Dapr defines but no row implements (e.g. `pubsub.kafka` while no
-//! pub/sub type is registered) is skipped with a warning so that the official default
+//! A type of a category Dapr defines but no row implements (e.g. `bindings.kafka` while no
+//! binding type is registered) is skipped with a warning so that the official default
 //! resources still load; an unknown type in a category that has rows, an unknown category
 //! or an unregistered version fails start-up naming the file, the line and the valid values.
 
 use futures_util::future::BoxFuture;
 
-use super::{Category, Instance, secretstores, state};
+use super::{Category, Instance, pubsub, secretstores, state};
 use crate::sidecar::resources::{Component, ResourceError};
 
 /// What a constructor knows besides the component.
@@ -45,6 +45,24 @@ impl Factory {
 
 /// Every component type this daprd implements.
 pub static FACTORIES: &[Factory] = &[
+    Factory {
+        component_type: "pubsub.in-memory",
+        versions: &["v1"],
+        validate: pubsub::memory::validate,
+        create: pubsub::memory::create,
+    },
+    Factory {
+        component_type: "pubsub.redis",
+        versions: &["v1"],
+        validate: pubsub::redis::validate,
+        create: pubsub::redis::create,
+    },
+    Factory {
+        component_type: "pubsub.sqlite",
+        versions: &["v1"],
+        validate: pubsub::sqlite::validate,
+        create: pubsub::sqlite::create,
+    },
     Factory {
         component_type: "secretstores.local.env",
         versions: &["v1"],
@@ -159,13 +177,13 @@ mod tests {
 
     #[test]
     fn lookup_skips_unimplemented_categories_and_refuses_unknown_types() {
-        let pubsub = Component::new("p", "pubsub.redis");
+        let bindings = Component::new("b", "bindings.kafka");
         assert!(
             lookup(&Component::new("e", "secretstores.local.env"))
                 .unwrap()
                 .is_some()
         );
-        assert!(lookup(&pubsub).unwrap().is_none());
+        assert!(lookup(&bindings).unwrap().is_none());
         let e = lookup(&Component::new("s", "state.foo"))
             .err()
             .unwrap()

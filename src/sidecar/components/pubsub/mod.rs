@@ -15,6 +15,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub mod memory;
+pub mod redis;
+pub mod sqlite;
+mod workers;
+
 /// Publish-time or message metadata.
 pub type Metadata = HashMap<String, String>;
 

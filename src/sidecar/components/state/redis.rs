@@ -7,8 +7,9 @@
 //! Writes run as one Lua script that first checks every ETag with the official rules and
 //! then applies the writes and the TTL (`EXPIRE`/`PERSIST`), so a single set is atomic and a
 //! transaction is all-or-nothing (upstream's MULTI/EXEC can apply part of a transaction).
-//! The connection is a `ConnectionManager` (reconnects by itself); every operation is bounded
-//! by the configured timeouts, so a dead Redis gives an error, never a hang.
+//! The connection metadata and client set-up are shared with `pubsub.redis`
+//! (`components::redis`): a `ConnectionManager` that reconnects by itself; every operation is
+//! bounded by the configured timeouts, so a dead Redis gives an error, never a hang.
 //! Limits: single node only (no cluster, sentinel or TLS), no RedisJSON mode, no query API,
 //! strong consistency does not `WAIT` for replicas.
 
@@ -16,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
+use ::redis::RedisError;
+use ::redis::aio::ConnectionManager;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
@@ -29,7 +30,8 @@ use super::{
     Concurrency, DeleteRequest, Feature, GetResponse, Metadata, SetRequest, StateError, StateStore,
     StoreKind, TransactionOp, check_ttl, expiry_after_ms, request_ttl, rfc3339,
 };
-use crate::sidecar::components::metadata::{meta_bool, meta_duration, meta_int};
+use crate::sidecar::components::metadata::meta_int;
+use crate::sidecar::components::redis::{self, Client, Settings};
 use crate::sidecar::components::{Context, Instance};
 use crate::sidecar::resources::{Component, ResourceError};
 
@@ -112,78 +114,17 @@ pub fn write_script() -> &'static str {
 
 static SCRIPT: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(WRITE_SCRIPT));
 
-/// Plain integers in the Redis timing fields are milliseconds, as upstream's settings parser.
-const MS: Duration = Duration::from_millis(1);
-
-/// Validated component metadata.
+/// Validated component metadata: the shared connection settings plus the state-only keys.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub db: i64,
+    pub connection: Settings,
     /// Component-wide `ttlInSeconds`, used when a request has none.
     pub default_ttl: Option<i64>,
-    pub dial_timeout: Duration,
-    pub read_timeout: Duration,
-    pub write_timeout: Duration,
-    pub max_retries: usize,
 }
 
 impl Config {
     pub fn from_component(c: &Component) -> Result<Config, ResourceError> {
-        let raw_host = c.meta("redisHost").map(str::trim).unwrap_or("");
-        if raw_host.is_empty() {
-            return Err(c.field_error(
-                "redisHost",
-                "required; set it to host:port, e.g. localhost:6379",
-            ));
-        }
-        if raw_host.contains(',') {
-            return Err(c.field_error(
-                "redisHost",
-                "several hosts (cluster/sentinel) are not supported by this daprd yet; give one host:port",
-            ));
-        }
-        match c.meta("redisType").map(|t| t.trim().to_ascii_lowercase()) {
-            None => {}
-            Some(t) if t.is_empty() || t == "node" => {}
-            Some(t) => {
-                return Err(c.field_error(
-                    "redisType",
-                    format!("{t:?} is not supported by this daprd yet; valid: node"),
-                ));
-            }
-        }
-        if meta_bool(c, "failover", false)? {
-            return Err(c.field_error(
-                "failover",
-                "sentinel failover is not supported by this daprd yet; use false",
-            ));
-        }
-        if meta_bool(c, "enableTLS", false)? {
-            return Err(c.field_error(
-                "enableTLS",
-                "TLS is not compiled into this daprd; use enableTLS: false (e.g. with a local TLS proxy)",
-            ));
-        }
-        let default_port = match c.meta("redisPort").map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => p.parse::<u16>().map_err(|_| {
-                c.field_error("redisPort", format!("{p:?} is not a port number (1-65535)"))
-            })?,
-            None => 6379,
-        };
-        let (host, port) = split_host(raw_host, default_port).ok_or_else(|| {
-            c.field_error(
-                "redisHost",
-                format!("{raw_host:?} is not host:port; e.g. localhost:6379"),
-            )
-        })?;
-        let db = meta_int(c, "redisDB", 0)?;
-        if db < 0 {
-            return Err(c.field_error("redisDB", "must be 0 or a positive database number"));
-        }
+        let connection = Settings::from_component(c, redis::STATE)?;
         let default_ttl = match c
             .meta("ttlInSeconds")
             .map(str::trim)
@@ -195,62 +136,17 @@ impl Config {
             }
             None => None,
         };
-        let dial_timeout = meta_duration(c, "dialTimeout", Duration::from_secs(5), MS)?;
-        let read_timeout = meta_duration(c, "readTimeout", Duration::from_secs(3), MS)?;
-        let write_timeout = meta_duration(c, "writeTimeout", read_timeout, MS)?;
-        let retries_field = if c.meta("redisMaxRetries").is_some() {
-            "redisMaxRetries"
-        } else {
-            "maxRetries"
-        };
-        let max_retries = meta_int(c, retries_field, 3)?;
-        let text = |f: &str| c.meta(f).filter(|v| !v.is_empty()).map(str::to_string);
         Ok(Config {
-            host,
-            port,
-            username: text("redisUsername"),
-            password: text("redisPassword"),
-            db,
+            connection,
             default_ttl,
-            dial_timeout: nonzero(dial_timeout, Duration::from_secs(5)),
-            read_timeout: nonzero(read_timeout, Duration::from_secs(3)),
-            write_timeout: nonzero(write_timeout, Duration::from_secs(3)),
-            max_retries: max_retries.clamp(0, 100) as usize,
         })
-    }
-}
-
-/// Upstream treats a zero timeout as "use the default"; we must never wait forever.
-fn nonzero(d: Duration, default: Duration) -> Duration {
-    if d.is_zero() { default } else { d }
-}
-
-fn split_host(raw: &str, default_port: u16) -> Option<(String, u16)> {
-    if let Some(rest) = raw.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None if after.is_empty() => default_port,
-            None => return None,
-        };
-        return Some((host.to_string(), port));
-    }
-    match raw.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => {
-            if host.is_empty() {
-                return None;
-            }
-            Some((host.to_string(), port.parse().ok()?))
-        }
-        Some(_) => Some((raw.to_string(), default_port)),
-        None => Some((raw.to_string(), default_port)),
     }
 }
 
 pub struct RedisStore {
     conn: ConnectionManager,
+    client: Client,
     default_ttl: Option<i64>,
-    op_timeout: Duration,
     address: String,
 }
 
@@ -258,79 +154,16 @@ impl RedisStore {
     /// Connects (and authenticates) to the configured server.
     pub async fn connect(component: &Component) -> Result<RedisStore, ResourceError> {
         let config = Config::from_component(component)?;
-        let address = format!("{}:{}", config.host, config.port);
-        let mut settings = RedisConnectionInfo::default().set_db(config.db);
-        if let Some(user) = &config.username {
-            settings = settings.set_username(user);
-        }
-        if let Some(password) = &config.password {
-            settings = settings.set_password(password);
-        }
-        let info = ConnectionAddr::Tcp(config.host.clone(), config.port)
-            .into_connection_info()
-            .map(|i| i.set_redis_settings(settings))
-            .map_err(|e| {
-                component.field_error("redisHost", format!("invalid Redis address {address}: {e}"))
-            })?;
-        let client = ::redis::Client::open(info).map_err(|e| {
-            component.field_error("redisHost", format!("invalid Redis address {address}: {e}"))
-        })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.dial_timeout))
-            .set_response_timeout(Some(config.read_timeout + config.write_timeout))
-            .set_number_of_retries(config.max_retries)
-            .set_min_delay(Duration::from_millis(8))
-            .set_max_delay(Duration::from_millis(512));
-        let connect_error = |e: String| {
-            let lower = e.to_ascii_lowercase();
-            if lower.contains("auth") || lower.contains("wrongpass") || lower.contains("password") {
-                component.field_error(
-                    "redisPassword",
-                    format!("Redis at {address} refused the credentials: {e}"),
-                )
-            } else {
-                component.field_error(
-                    "redisHost",
-                    format!("cannot connect to Redis at {address}: {e}"),
-                )
-            }
-        };
-        // Initial connection: one bounded attempt, so a wrong host fails start-up quickly.
-        let mut conn = match tokio::time::timeout(
-            config.dial_timeout + config.read_timeout,
-            ConnectionManager::new_with_config(client, manager_config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(connect_error(e.to_string())),
-            Err(_) => {
-                return Err(connect_error(format!(
-                    "no answer within {:?}",
-                    config.dial_timeout
-                )));
-            }
-        };
-        let ping = tokio::time::timeout(
-            config.read_timeout,
-            ::redis::cmd("PING").query_async::<String>(&mut conn),
-        )
-        .await;
-        match ping {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(connect_error(e.to_string())),
-            Err(_) => {
-                return Err(connect_error(format!(
-                    "PING got no answer within {:?}",
-                    config.read_timeout
-                )));
-            }
-        }
+        let client = Client::new(component, config.connection)?;
+        let conn = client
+            .connect(Duration::ZERO)
+            .await
+            .map_err(|e| e.at(component))?;
         Ok(RedisStore {
             conn,
             default_ttl: config.default_ttl,
-            op_timeout: config.dial_timeout + config.read_timeout + config.write_timeout,
-            address,
+            address: client.settings.address(),
+            client,
         })
     }
 
@@ -341,14 +174,10 @@ impl RedisStore {
         what: &str,
         fut: impl std::future::Future<Output = Result<T, RedisError>>,
     ) -> Result<Result<T, RedisError>, StateError> {
-        tokio::time::timeout(self.op_timeout, fut)
+        self.client
+            .bounded(what, Duration::ZERO, fut)
             .await
-            .map_err(|_| {
-                StateError::Other(format!(
-                    "redis {}: {what} got no answer within {:?}",
-                    self.address, self.op_timeout
-                ))
-            })
+            .map_err(StateError::Other)
     }
 
     fn map_error(&self, what: &str, e: RedisError) -> StateError {
@@ -580,20 +409,6 @@ pub fn create(c: Component, ctx: Context) -> BoxFuture<'static, Result<Instance,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_split_with_default_port() {
-        assert_eq!(
-            split_host("localhost:6380", 6379),
-            Some(("localhost".into(), 6380))
-        );
-        assert_eq!(
-            split_host("localhost", 6379),
-            Some(("localhost".into(), 6379))
-        );
-        assert_eq!(split_host("[::1]:7000", 6379), Some(("::1".into(), 7000)));
-        assert_eq!(split_host("host:port", 6379), None);
-    }
 
     #[test]
     fn etags_must_be_integers() {
