@@ -189,7 +189,12 @@ impl Handler for Delivery {
         if cloudevents::has_expired(&envelope) {
             return self.give_up(&msg, "it expired").await;
         }
-        let Some(path) = self.route(&envelope) else {
+        // A stream takes every event of its topic; an app only those a route matches.
+        let path = match &self.target {
+            Target::Stream(_) => Some(String::new()),
+            Target::App(_) => self.route(&envelope),
+        };
+        let Some(path) = path else {
             return self.give_up(&msg, "no route matches it").await;
         };
         let status = match &self.batches {
