@@ -171,7 +171,9 @@ fn publish_through_a_running_app_onto_the_default_pubsub() {
     let raw = got[0].body["data_base64"].as_str().unwrap_or_default();
     use base64::Engine;
     assert_eq!(
-        base64::engine::general_purpose::STANDARD.decode(raw).unwrap(),
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap(),
         br#"{"cli": "is_working"}"#,
         "{:?}",
         got[0].body

@@ -442,6 +442,68 @@ fn declarative_subscriptions_are_served_and_scoped() {
     assert!(app.on("/other").is_empty(), "out of scope");
 }
 
+/// Topic scoping in the component's metadata: a topic outside `allowedTopics` or the app's
+/// `publishingScopes` is refused with 403 `ERR_PUBSUB_FORBIDDEN`; a subscription outside
+/// `subscriptionScopes` is not served.
+#[test]
+fn topic_scopes_refuse_publishing_and_subscribing() {
+    let subs = json!([
+        {"pubsubname": "pubsub", "topic": "open", "route": "/open"},
+        {"pubsubname": "pubsub", "topic": "closed", "route": "/closed"},
+    ]);
+    let app = App::start(subs, &[]);
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    component(
+        &res,
+        "pubsub",
+        "pubsub.in-memory",
+        &[
+            ("allowedTopics", "open, closed, theirs"),
+            ("publishingScopes", "scoped=open,closed;other=theirs"),
+            ("subscriptionScopes", "scoped=open"),
+        ],
+    );
+    let d = start(
+        &Opts::new("scoped", home.path())
+            .resources(&res)
+            .app_port(app.port),
+    );
+    healthy(&d);
+    for topic in ["theirs", "elsewhere"] {
+        let (status, body) = publish(&d, "pubsub", topic, "text/plain", "x", "");
+        assert_eq!(status, 403, "{topic}: {body}");
+        assert_eq!(body["errorCode"], "ERR_PUBSUB_FORBIDDEN", "{body}");
+        assert_eq!(
+            body["message"],
+            format!("topic {topic} is not allowed for app id scoped")
+        );
+    }
+    assert_eq!(publish(&d, "pubsub", "open", "text/plain", "o", "").0, 204);
+    assert_eq!(
+        publish(&d, "pubsub", "closed", "text/plain", "c", "").0,
+        204
+    );
+    app.wait_for("/open", 1, Duration::from_secs(10));
+    let meta: Value = client()
+        .get(d.url("/v1.0/metadata"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let subs = meta["subscriptions"].as_array().expect("subscriptions");
+    assert_eq!(subs.len(), 1, "{meta}");
+    assert_eq!(subs[0]["topic"], "open");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(app.on("/closed").is_empty(), "not in subscriptionScopes");
+    assert!(
+        d.log()
+            .contains("subscription to topic closed on pubsub pubsub is not allowed"),
+        "{}",
+        d.log()
+    );
+}
+
 /// Spawns a subscriber daprd for `app_id` with `res` and `app_port`.
 fn subscriber(home: &Path, res: &Path, app_id: &str, app_port: u16) -> Daprd {
     let d = start(&Opts::new(app_id, home).resources(res).app_port(app_port));

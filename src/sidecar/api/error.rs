@@ -56,6 +56,8 @@ pub enum ErrorKind {
     PubSubCloudEventsSer,
     PubSubEventsSer,
     PubSubPublishMessage,
+    /// The component's topic scoping refuses this app the topic.
+    PubSubForbidden,
     OutputBindingNotFound,
     SecretStoresNotConfigured,
     SecretStoreNotFound,
@@ -197,6 +199,12 @@ impl ErrorKind {
                 E500,
                 Code::Internal,
                 Some("DAPR_PUBSUB_PUBLISH_MESSAGE"),
+            ),
+            PubSubForbidden => r(
+                "ERR_PUBSUB_FORBIDDEN",
+                StatusCode::FORBIDDEN,
+                Code::PermissionDenied,
+                Some("DAPR_PUBSUB_FORBIDDEN"),
             ),
             OutputBindingNotFound => r(
                 "ERR_INVOKE_OUTPUT_BINDING",
@@ -459,6 +467,16 @@ impl ApiError {
             format!("pubsub {name} is not found"),
         )
         .with("appID", app_id)
+    }
+
+    /// The component's scoping (`allowedTopics`, `protectedTopics`, `publishingScopes`)
+    /// refuses `app_id` the topic.
+    pub fn pubsub_forbidden(topic: &str, app_id: &str) -> Self {
+        Self::new(
+            ErrorKind::PubSubForbidden,
+            format!("topic {topic} is not allowed for app id {app_id}"),
+        )
+        .with("topic", topic)
     }
 
     pub fn pubsub_topic_empty(pubsub: &str) -> Self {

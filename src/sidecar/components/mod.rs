@@ -133,6 +133,8 @@ struct Running {
 pub struct ComponentStore {
     running: Vec<Running>,
     index: HashMap<(Category, String), usize>,
+    /// Topic scoping of each pub/sub component, from its runtime-level metadata.
+    topic_scopes: HashMap<String, pubsub::scopes::TopicScopes>,
 }
 
 /// What [`plan`] decided: the components to start (with their factory) and those skipped.
@@ -258,6 +260,12 @@ impl ComponentStore {
 
     /// Adds a running component (start-up, and tests that build a store in code).
     pub fn insert(&mut self, c: Component, category: Category, instance: Instance) {
+        if category == Category::PubSub {
+            self.topic_scopes.insert(
+                c.name.clone(),
+                pubsub::scopes::TopicScopes::from_component(&c),
+            );
+        }
         let info = ComponentInfo {
             capabilities: instance.capabilities(),
             name: c.name,
@@ -309,6 +317,11 @@ impl ComponentStore {
             Some(Instance::PubSub(p)) => Some(p),
             _ => None,
         }
+    }
+
+    /// The topic scoping of the pub/sub component `name` (none for an unknown name).
+    pub fn topic_scopes(&self, name: &str) -> Option<&pubsub::scopes::TopicScopes> {
+        self.topic_scopes.get(name)
     }
 
     /// Names of the running components of `category`, in load order.

@@ -111,6 +111,10 @@ struct Active {
 pub enum SubscribeError {
     #[error("pubsub {0} is not found")]
     NoPubSub(String),
+    /// The component's `subscriptionScopes` / `allowedTopics` / `protectedTopics` refuse
+    /// this app the topic.
+    #[error("subscription to this topic is not allowed for this app")]
+    Forbidden,
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -174,6 +178,10 @@ impl PubSubRuntime {
                     scope::RUNTIME,
                     &format!("subscribed to topic {topic} on pubsub {pubsub}"),
                 ),
+                Err(SubscribeError::Forbidden) => log::warn(
+                    scope::RUNTIME,
+                    &format!("subscription to topic {topic} on pubsub {pubsub} is not allowed"),
+                ),
                 Err(e) => log::warn(
                     scope::RUNTIME,
                     &format!("cannot subscribe to topic {topic} on pubsub {pubsub}: {e}"),
@@ -201,6 +209,11 @@ impl PubSubRuntime {
             .ok_or_else(|| SubscribeError::NoPubSub(sub.pubsub_name.clone()))?;
         if sub.topic.is_empty() {
             return Err(SubscribeError::Invalid("the topic is empty".into()));
+        }
+        if let Some(scopes) = self.components.topic_scopes(&sub.pubsub_name)
+            && !scopes.may_subscribe(&self.app_id, &sub.topic)
+        {
+            return Err(SubscribeError::Forbidden);
         }
         let dead_letter = sub
             .dead_letter_topic

@@ -94,6 +94,11 @@ impl PubSubApi {
         if topic.is_empty() {
             return Err(ApiError::pubsub_topic_empty(pubsub));
         }
+        if let Some(scopes) = self.components.topic_scopes(pubsub)
+            && !scopes.may_publish(&self.app_id, topic)
+        {
+            return Err(ApiError::pubsub_forbidden(topic, &self.app_id));
+        }
         Ok(broker)
     }
 
@@ -263,6 +268,7 @@ impl PubSubApi {
             .await
             .map_err(|e| match e {
                 SubscribeError::NoPubSub(p) => ApiError::pubsub_not_found(&p, &self.app_id),
+                SubscribeError::Forbidden => ApiError::pubsub_forbidden(&topic, &self.app_id),
                 SubscribeError::Invalid(why) if topic.is_empty() => {
                     let _ = why;
                     ApiError::pubsub_topic_empty(&pubsub)

@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 pub mod memory;
 pub mod redis;
+pub mod scopes;
 pub mod sqlite;
 mod workers;
 
