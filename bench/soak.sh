@@ -12,13 +12,16 @@
 #   - no process the script started is left behind.
 # Prints a summary and exits 1 if a check fails.
 #
-# Usage: bench/soak.sh [--duration 600] [--warmup 20] [--settle 20] [--workers 4]
-#                      [--invokers 2] [--keys 50] [--redis-down 3] [--seed 1] [--keep]
-#                      [--record]
+# Usage: bench/soak.sh [--duration 600] [--warmup 20] [--settle 30] [--workers 4]
+#                      [--invokers 2] [--burst 32] [--keys 50] [--redis-down 3] [--seed 1]
+#                      [--keep] [--record]
 #   --duration    seconds of load with faults (faults at 25 %, 50 % and 75 % of it)
-#   --warmup      seconds of load before the baseline; --settle: idle seconds before each
-#                 RSS/descriptor reading
+#   --warmup      seconds of load (no bursts) before the baseline
+#   --settle      idle seconds before each RSS/descriptor reading; to pass, idle pooled
+#                 connections must be closed within it
 #   --workers     state load threads (each owns --keys keys); --invokers: invocation threads
+#   --burst       concurrent invocations, each on its own connection, fired at 3.5 %,
+#                 13.5 %, ..., 93.5 % of the run (0: none)
 #   --redis-down  seconds Redis stays down after its SIGKILL
 #   --keep        keep the work directory (logs, acknowledgement records) and print its path
 #   --record      append the summary to bench/RESULTS.md
@@ -26,7 +29,7 @@
 # process it starts is stopped, and their absence is checked.
 set -euo pipefail
 
-DURATION=600 WARMUP=20 SETTLE=20 WORKERS=4 INVOKERS=2 KEYS=50 REDIS_DOWN=3 SEED=1 KEEP=0 RECORD=0
+DURATION=600 WARMUP=20 SETTLE=30 WORKERS=4 INVOKERS=2 BURST=32 KEYS=50 REDIS_DOWN=3 SEED=1 KEEP=0 RECORD=0
 ARGS="$*"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -35,12 +38,13 @@ while [[ $# -gt 0 ]]; do
     --settle) SETTLE=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --invokers) INVOKERS=$2; shift 2 ;;
+    --burst) BURST=$2; shift 2 ;;
     --keys) KEYS=$2; shift 2 ;;
     --redis-down) REDIS_DOWN=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --record) RECORD=1; shift ;;
-    *) echo "unknown option $1 (valid: --duration --warmup --settle --workers --invokers --keys --redis-down --seed --keep --record)" >&2; exit 2 ;;
+    *) echo "unknown option $1 (valid: --duration --warmup --settle --workers --invokers --burst --keys --redis-down --seed --keep --record)" >&2; exit 2 ;;
   esac
 done
 if (( DURATION < 20 )); then echo "--duration must be at least 20 seconds" >&2; exit 2; fi
@@ -288,6 +292,28 @@ def state_worker(i, args, rec, stats, t0, stop):
         if o != 0:
             time.sleep(0.05)  # back off while a fault lasts
 
+def burst_worker(args, stats, t0, stop):
+    # Bursts of concurrent invocations, each on a new connection, at 3.5 %, 13.5 %, ...
+    # 93.5 % of the run (clear of the faults): the sidecars' connection pools grow, and
+    # must shrink again when idle.
+    every = args.seconds / 10
+    for k in range(10):
+        if stop.wait(max(0, t0 + (k + 0.35) * every - time.time())):
+            return
+        def one(n):
+            conn = Conn(args.http)
+            payload = json.dumps({"burst": k, "n": n})
+            res = conn.request("POST", f"/v1.0/invoke/{args.callee}/method/echo", payload)
+            if conn.c is not None:
+                conn.c.close()
+            o = 0 if res is not None and res[0] == 200 and res[1] == payload.encode() else (1 if res else 2)
+            stats.add("burst", o, time.time() - t0)
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(args.burst)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
 def invoke_worker(i, args, stats, t0, stop):
     rnd = random.Random(f"{args.seed}-{args.phase}-inv-{i}")
     conn = Conn(args.http)
@@ -319,12 +345,14 @@ def run(args):
     rec = load(args.record)
     stats = Stats()
     stop = threading.Event()
-    t0 = time.time()
+    t0 = args.t0 or time.time()
     threads = [threading.Thread(target=state_worker, args=(i, args, rec, stats, t0, stop)) for i in range(args.workers)]
     threads += [threading.Thread(target=invoke_worker, args=(i, args, stats, t0, stop)) for i in range(args.invokers)]
+    if args.burst:
+        threads.append(threading.Thread(target=burst_worker, args=(args, stats, t0, stop)))
     for t in threads:
         t.start()
-    time.sleep(args.seconds)
+    time.sleep(max(0, t0 + args.seconds - time.time()))
     stop.set()
     for t in threads:
         t.join()
@@ -342,7 +370,7 @@ def run(args):
     rec["phases"].append({
         "phase": args.phase, "seconds": round(elapsed, 1), "ops": stats.ops,
         "anomalies": stats.anomalies, "error_seconds": ranges(error_seconds),
-        "recovered": sorted(k for k in stats.ops if tail_ok.get(k, 0) > 0),
+        "recovered": sorted(k for k in stats.ops if tail_ok.get(k, 0) > 0 or k == "burst"),
     })
     with open(args.record, "w") as f:
         json.dump(rec, f)
@@ -422,6 +450,8 @@ def main():
     p.add_argument("--invokers", type=int, default=2)
     p.add_argument("--keys", type=int, default=50)
     p.add_argument("--seed", default="1")
+    p.add_argument("--burst", type=int, default=0)
+    p.add_argument("--t0", type=float, default=0)
     p.add_argument("--callee", default="soak-callee")
     p.add_argument("--redis", type=int)
     p.add_argument("--app-id", default="soak-caller")
@@ -449,7 +479,7 @@ CALLER_BASE_RSS=$(rss_kb "${PID[caller]}") CALLER_BASE_FDS=$(fds "${PID[caller]}
 # ---- the run, with faults at 25 %, 50 % and 75 % ----
 echo "soak: ${DURATION}s of load with faults..." >&2
 T0=$(now)
-"${LOADGEN[@]}" --seconds "$DURATION" --phase soak &
+"${LOADGEN[@]}" --seconds "$DURATION" --phase soak --t0 "$T0" --burst "$BURST" &
 LOAD_PID=$!; STARTED+=("$LOAD_PID")
 at() { awk -v t="$T0" -v d="$DURATION" -v f="$1" 'BEGIN{printf "%.3f", t+d*f}'; }
 since() { awk -v t="$T0" -v n="$(now)" 'BEGIN{printf "%.1f", n-t}'; }
@@ -528,7 +558,7 @@ print("result: " + ("PASS" if not fails else "FAIL: " + "; ".join(fails)))
 EOF
 )
 REPORT=$(cat <<EOF
-soak: ${DURATION}s mixed load through soak-caller's daprd ($WORKERS state workers x $KEYS keys: saves, gets, transactions; $INVOKERS invocation workers to soak-callee's echo app), after ${WARMUP}s warm-up; readings after ${SETTLE}s idle
+soak: ${DURATION}s mixed load through soak-caller's daprd ($WORKERS state workers x $KEYS keys: saves, gets, transactions; $INVOKERS invocation workers and 10 bursts of $BURST concurrent invocations to soak-callee's echo app), after ${WARMUP}s warm-up; readings after ${SETTLE}s idle
 $(printf '%s\n' "${FAULTS[@]}")
 $SUMMARY
 caller daprd (restarted at 50 %, for information): RSS $CALLER_BASE_RSS kB -> $CALLER_END_RSS kB, descriptors $CALLER_BASE_FDS -> $CALLER_END_FDS
