@@ -91,6 +91,34 @@ wait_for() { # seconds description command...
 http_204() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2") == 204 ]]; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
+sockets() { # pid: the process's TCP sockets by peer, e.g. "3 listening, 32 to the app, ..."
+  python3 - "$1" "$APP_PORT" "$REDIS_PORT" <<'PY'
+import os, sys
+pid, app, redis = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        continue
+    if link.startswith("socket:["):
+        inodes.add(link[8:-1])
+socks = []
+for table in ("tcp", "tcp6"):
+    with open(f"/proc/{pid}/net/{table}") as f:
+        for line in list(f)[1:]:
+            c = line.split()
+            if c[9] in inodes:
+                socks.append((int(c[1].rsplit(":", 1)[1], 16), int(c[2].rsplit(":", 1)[1], 16), c[3]))
+listening = {l for l, _, st in socks if st == "0A"}
+kinds = {}
+for local, remote, st in socks:
+    kind = ("listening" if st == "0A" else "to the app" if remote == app else "to redis" if remote == redis
+            else "inbound" if local in listening else "to other sidecars")
+    kinds[kind] = kinds.get(kind, 0) + 1
+print(", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none")
+PY
+}
 
 # ---- the pieces ----
 REDIS_PORT=$(free_port) APP_PORT=$(free_port)
@@ -473,7 +501,7 @@ LOADGEN=(python3 "$WORK/load.py" run --http "${DHTTP[caller]}" --record "$WORK/a
 echo "warm-up: ${WARMUP}s of load, then ${SETTLE}s idle..." >&2
 "${LOADGEN[@]}" --seconds "$WARMUP" --phase warmup
 sleep "$SETTLE"
-BASE_RSS=$(rss_kb "$CALLEE") BASE_FDS=$(fds "$CALLEE")
+BASE_RSS=$(rss_kb "$CALLEE") BASE_FDS=$(fds "$CALLEE") BASE_SOCKETS=$(sockets "$CALLEE")
 CALLER_BASE_RSS=$(rss_kb "${PID[caller]}") CALLER_BASE_FDS=$(fds "${PID[caller]}")
 
 # ---- the run, with faults at 25 %, 50 % and 75 % ----
@@ -504,7 +532,7 @@ FAULTS+=("t=${T}s callee app stopped (SIGTERM) and restarted, serving at t=$(sin
 wait "$LOAD_PID"
 echo "load done; ${SETTLE}s idle before the final readings..." >&2
 sleep "$SETTLE"
-END_RSS=$(rss_kb "$CALLEE") END_FDS=$(fds "$CALLEE")
+END_RSS=$(rss_kb "$CALLEE") END_FDS=$(fds "$CALLEE") END_SOCKETS=$(sockets "$CALLEE")
 CALLER_END_RSS=$(rss_kb "${PID[caller]}") CALLER_END_FDS=$(fds "${PID[caller]}")
 VERIFY=$(python3 "$WORK/load.py" verify --http "${DHTTP[caller]}" --redis "$REDIS_PORT" --record "$WORK/acks.json")
 
@@ -561,6 +589,7 @@ REPORT=$(cat <<EOF
 soak: ${DURATION}s mixed load through soak-caller's daprd ($WORKERS state workers x $KEYS keys: saves, gets, transactions; $INVOKERS invocation workers and 10 bursts of $BURST concurrent invocations to soak-callee's echo app), after ${WARMUP}s warm-up; readings after ${SETTLE}s idle
 $(printf '%s\n' "${FAULTS[@]}")
 $SUMMARY
+callee daprd TCP sockets: baseline $BASE_SOCKETS; final $END_SOCKETS
 caller daprd (restarted at 50 %, for information): RSS $CALLER_BASE_RSS kB -> $CALLER_END_RSS kB, descriptors $CALLER_BASE_FDS -> $CALLER_END_FDS
 load average (1/5/15 min) before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
 EOF
