@@ -25,7 +25,7 @@
 #   --redis-down  seconds Redis stays down after its SIGKILL
 #   --keep        keep the work directory (logs, acknowledgement records) and print its path
 #   --record      append the summary to bench/RESULTS.md
-# Needs: cargo, python3, redis-server, curl. Uses only loopback and free ports; every
+# Needs: cargo, python3, redis-server, redis-cli, curl. Uses only loopback and free ports; every
 # process it starts is stopped, and their absence is checked.
 set -euo pipefail
 
@@ -67,6 +67,12 @@ stop_pid() { # pid: SIGTERM, then SIGKILL after 10 s
   wait "$p" 2>/dev/null || true
 }
 cleanup() {
+  local rc=$?
+  if [[ $rc != 0 && -z ${REPORT:-} ]]; then # failed before the summary: show the logs' ends
+    for log in "$WORK"/*.log; do
+      if [[ -s $log ]]; then echo "--- ${log##*/}" >&2; tail -n 15 "$log" >&2; fi
+    done
+  fi
   for p in "${STARTED[@]}"; do if kill -0 "$p" 2>/dev/null; then stop_pid "$p"; fi; done
   if [[ $KEEP == 1 ]]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -88,6 +94,7 @@ wait_for() { # seconds description command...
     sleep 0.05
   done
 }
+redis_up() { [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
 http_204() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2") == 204 ]]; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
@@ -127,7 +134,7 @@ start_redis() {
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --save "" \
     --appendonly yes --appendfsync always >>"$WORK/redis.log" 2>&1 &
   PID[redis]=$!; STARTED+=("$!")
-  wait_for 10 "redis on :$REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
+  wait_for 10 "redis on :$REDIS_PORT" redis_up
 }
 for side in caller callee; do
   cat >"$WORK/res-$side/statestore.yaml" <<EOF

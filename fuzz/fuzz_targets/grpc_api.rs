@@ -6,15 +6,18 @@
 //! length-delimited field is itself a message), one field is changed, added, duplicated or
 //! removed, and every length is re-encoded. Leaf bytes (keys, values, metadata strings)
 //! are mutated by libFuzzer itself, so dictionary entries (`-dict=fuzz/dict/grpc_api.dict`)
-//! land inside them. One mutation in five is libFuzzer's plain byte-level one.
+//! land inside them, or get a number replaced by a boundary value
+//! (`dapr_cli_fuzz::substitute_number`). One mutation in five is libFuzzer's plain
+//! byte-level one.
 #![no_main]
 
+use dapr_cli_fuzz::{Rng, substitute_number};
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 
 fuzz_target!(|data: &[u8]| dapr_cli::fuzzing::grpc_api(data));
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    let mut rng = Rng(u64::from(seed) ^ 0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(seed);
     let mut frames = parse_frames(&data[..size]);
     if frames.is_empty() || rng.below(5) == 0 {
         return fuzzer_mutate(data, size, max_size);
@@ -38,23 +41,6 @@ fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     data[..out.len()].copy_from_slice(&out);
     out.len()
 });
-
-/// splitmix64, seeded by libFuzzer so that mutations reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// The frames as `dapr_cli::fuzzing::grpc_api` reads them: `[selector][len u16 LE][bytes]`.
 fn parse_frames(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
@@ -236,8 +222,12 @@ fn mutate_message(msg: &mut Vec<u8>, rng: &mut Rng, depth: usize) {
     *msg = encode_message(&fields);
 }
 
-/// libFuzzer's own mutation (dictionary insertions included) of one leaf.
+/// libFuzzer's own mutation (dictionary insertions included) of one leaf, or a number of
+/// it replaced by a boundary value.
 fn mutate_bytes(b: &mut Vec<u8>, rng: &mut Rng) {
+    if rng.below(3) == 0 && substitute_number(b, rng) {
+        return;
+    }
     let size = b.len();
     let cap = size + 32 + rng.below(64);
     b.resize(cap, 0);
