@@ -59,11 +59,12 @@ DAPRD="$TARGET/release/daprd"
 WORK=$(mktemp -d -t dapr-soak.XXXXXX)
 declare -A PID=()   # role -> pid of the running instance
 STARTED=()          # every pid this script started, for the left-behind check
+FORCED=()           # processes that did not exit within 10 s of SIGTERM
 stop_pid() { # pid: SIGTERM, then SIGKILL after 10 s
   local p=$1
   kill "$p" 2>/dev/null || return 0
   for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true
+  if kill -9 "$p" 2>/dev/null; then FORCED+=("$p"); fi
   wait "$p" 2>/dev/null || true
 }
 cleanup() {
@@ -518,7 +519,7 @@ T0=$(now)
 LOAD_PID=$!; STARTED+=("$LOAD_PID")
 at() { awk -v t="$T0" -v d="$DURATION" -v f="$1" 'BEGIN{printf "%.3f", t+d*f}'; }
 since() { awk -v t="$T0" -v n="$(now)" 'BEGIN{printf "%.1f", n-t}'; }
-FAULTS=()
+FAULTS=() FORCED_ROLES=()
 
 sleep_until "$(at 0.25)"
 T=$(since); kill -9 "${PID[redis]}"; wait "${PID[redis]}" 2>/dev/null || true
@@ -544,17 +545,21 @@ CALLER_END_RSS=$(rss_kb "${PID[caller]}") CALLER_END_FDS=$(fds "${PID[caller]}")
 VERIFY=$(python3 "$WORK/load.py" verify --http "${DHTTP[caller]}" --redis "$REDIS_PORT" --record "$WORK/acks.json")
 
 # ---- stop everything, then look for anything left behind ----
-for role in caller callee app redis; do stop_pid "${PID[$role]}"; done
+for role in caller callee app redis; do
+  stop_pid "${PID[$role]}"
+  if [[ " ${FORCED[*]} " == *" ${PID[$role]} "* ]]; then FORCED_ROLES+=("$role"); fi
+done
 sleep 1
 LEFT=()
 for p in "${STARTED[@]}"; do if kill -0 "$p" 2>/dev/null; then LEFT+=("$p"); fi; done
 while read -r p; do if [[ -n $p ]]; then LEFT+=("$p"); fi; done < <(pgrep -f -- "$WORK" || true)
 
 # ---- summary ----
-SUMMARY=$(python3 - "$VERIFY" "$BASE_RSS" "$END_RSS" "$BASE_FDS" "$END_FDS" "${#LEFT[@]}" <<'EOF'
+SUMMARY=$(python3 - "$VERIFY" "$BASE_RSS" "$END_RSS" "$BASE_FDS" "$END_FDS" "${#LEFT[@]}" "${FORCED_ROLES[*]}" <<'EOF'
 import json, sys
 v = json.loads(sys.argv[1])
 base_rss, end_rss, base_fds, end_fds, left = map(int, sys.argv[2:7])
+forced = sys.argv[7].split()
 fails = []
 for p in v["phases"]:
     ops = ", ".join(f"{k} {o[0]} ok/{o[1]} err/{o[2]} no answer" for k, o in sorted(p["ops"].items()))
@@ -586,7 +591,9 @@ if not within(base_rss, end_rss):
     fails.append(f"callee RSS grew {pct(base_rss, end_rss)}")
 if not within(base_fds, end_fds):
     fails.append(f"callee descriptors grew {pct(base_fds, end_fds)}")
-print(f"processes left behind: {left}")
+print(f"stopped by SIGTERM within 10 s: {'all' if not forced else 'all but ' + ', '.join(forced) + ' (SIGKILLed)'}; processes left behind: {left}")
+if forced:
+    fails.append(", ".join(forced) + " ignored SIGTERM for 10 s")
 if left:
     fails.append(f"{left} processes left behind")
 print("result: " + ("PASS" if not fails else "FAIL: " + "; ".join(fails)))

@@ -50,3 +50,13 @@ write('secrets-metadata',
   frame("GetMetadata",pb.GetMetadataRequest()),
   frame("PublishEvent",pb.PublishEventRequest(pubsub_name="pubsub",topic="orders",data=b'{}',data_content_type="application/json",metadata={"rawPayload":"true"})),
   frame("Shutdown",pb.ShutdownRequest()))
+write('sqlite',
+  frame("SaveState",pb.SaveStateRequest(store_name="fuzzsqlite",states=[
+      common.StateItem(key="j",value=b'{"a":[1,2]}',metadata={"contentType":"application/json","ttlInSeconds":"45"}),
+      common.StateItem(key="b",value=b'\xff\x00raw'),
+      common.StateItem(key="e",value=b'1',etag=common.Etag(value="nope"),options=SO(concurrency=SO.CONCURRENCY_FIRST_WRITE))])),
+  frame("ExecuteStateTransaction",pb.ExecuteStateTransactionRequest(storeName="fuzzsqlite",operations=[
+      pb.TransactionalStateOperation(operationType="upsert",request=common.StateItem(key="j",value=b'2')),
+      pb.TransactionalStateOperation(operationType="delete",request=common.StateItem(key="b"))])),
+  frame("GetBulkState",pb.GetBulkStateRequest(store_name="fuzzsqlite",keys=["j","b","e"])),
+  frame("DeleteState",pb.DeleteStateRequest(store_name="fuzzsqlite",key="j")))

@@ -4,11 +4,15 @@
 //! API adapters, with no sockets and no files written, and panics only when the code under
 //! test does (a panic, or a broken invariant checked here with `assert!`).
 //!
-//! Limits: the API targets run against an in-memory state store and an environment secret
-//! store (checked by `components::plan` and created by their registry factories), with
-//! no invoker, so service invocation stops after the target and method are parsed; no
-//! Redis or SQLite, and no hyper connection (the HTTP target drives the router with
-//! `oneshot`, so hyper's own request-head parsing is not exercised).
+//! Limits: the API targets run against in-memory and SQLite (`:memory:`) state stores and
+//! an environment secret store (checked by `components::plan` and created by their
+//! registry factories), with no invoker, so service invocation stops after the target and
+//! method are parsed; no Redis, and no hyper connection (the HTTP target drives the router
+//! with `oneshot`, so hyper's own request-head parsing is not exercised).
+//!
+//! The SQLite store works on its own thread ([`SQLITE_WORKER_THREAD`]): a panic there is a
+//! crash for libFuzzer (its panic hook aborts the process) but only an error answer for
+//! the caller, so the corpus replay watches that thread's panics itself.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +34,12 @@ use crate::sidecar::resources::{self, Component, configuration};
 
 /// The app id the targets run as.
 const APP_ID: &str = "fuzzapp";
+
+/// The API targets' SQLite store.
+const SQLITE_STORE: &str = "fuzzsqlite";
+
+/// The name of the thread the API targets' SQLite store runs its statements on.
+pub const SQLITE_WORKER_THREAD: &str = "sqlite-fuzzsqlite";
 
 /// `fuzz_targets/component_yaml.rs`: a resources file's text through
 /// `resources::components` and, when it loads, `components::plan` (type, version and
@@ -81,8 +91,8 @@ fn check_names_file(message: &str, file: &Path) {
     );
 }
 
-/// The components every API target runs with: a state store keyed by app id, one without
-/// a key prefix, and an environment secret store.
+/// The components every API target runs with: an in-memory state store keyed by app id,
+/// one without a key prefix, a SQLite one, and an environment secret store.
 const API_COMPONENTS: &str = r#"apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -108,6 +118,17 @@ spec:
 apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
+  name: fuzzsqlite
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: ":memory:"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
   name: envsecrets
 spec:
   type: secretstores.local.env
@@ -128,8 +149,13 @@ thread_local! {
 }
 
 /// A fresh API (empty stores) for one input.
-async fn fresh_api() -> Arc<Api> {
-    let found = COMPONENTS.with(Clone::clone);
+///
+/// The SQLite store is started only for inputs that name it: its worker thread and
+/// database cost several times a whole input's run otherwise.
+async fn fresh_api(input: &[u8]) -> Arc<Api> {
+    let with_sqlite = memchr::memmem::find(input, SQLITE_STORE.as_bytes()).is_some();
+    let mut found = COMPONENTS.with(Clone::clone);
+    found.retain(|c| with_sqlite || c.name != SQLITE_STORE);
     let ctx = Context::new(APP_ID);
     let plan = components::plan(found, &ctx).expect("the fuzz components validate");
     // `ComponentStore::start` without its "Component loaded" log lines (one per input
@@ -156,8 +182,23 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Requests per input at most (each input is a short session against one fresh sidecar).
 const MAX_REQUESTS: usize = 16;
 
+/// `DAPR_FUZZ_SKIP=ttl`: skip every request or frame that holds `ttlInSeconds` and a
+/// number of ten digits or more, so that a long run looks for new crashes instead of
+/// finding the open TTL overflow (issue 8, finding 1; reproducers in
+/// `fuzz/known-crashes/`) again every minute. Off unless set (CI never sets it);
+/// delete it once that crash is fixed.
+fn skip_known_crash(bytes: &[u8]) -> bool {
+    static SKIP_TTL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKIP_TTL.get_or_init(|| std::env::var("DAPR_FUZZ_SKIP").is_ok_and(|v| v == "ttl"))
+        && memchr::memmem::find(bytes, b"ttlInSeconds").is_some()
+        && bytes
+            .split(|b| !b.is_ascii_digit())
+            .any(|digits| digits.len() >= 10)
+}
+
 /// `fuzz_targets/http_api.rs`: a session of HTTP requests through the real router
-/// (`api::http::service(router(..))`): state save/get/delete/bulk/transaction/query,
+/// (`api::http::service(router(..))`) over the stores `statestore`, `plain`, `fuzzsqlite`
+/// and `envsecrets`: state save/get/delete/bulk/transaction/query,
 /// publish, bindings, metadata, secrets, shutdown and invocation (target and method
 /// parsing; no invoker). The input is text close to HTTP/1.1, requests separated by a
 /// line `---`:
@@ -188,6 +229,7 @@ pub fn http_api(data: &[u8]) {
         None => (None, data),
     };
     let requests: Vec<Request<Body>> = split(rest, b"\n---\n")
+        .filter(|block| !skip_known_crash(block))
         .filter_map(http_request)
         .take(MAX_REQUESTS)
         .collect();
@@ -200,7 +242,7 @@ pub fn http_api(data: &[u8]) {
             max_header_bytes: 2048,
             api_token: token,
             allowed_origins: vec!["http://allowed.example".into()],
-            ..HttpState::new(fresh_api().await)
+            ..HttpState::new(fresh_api(rest).await)
         });
         let app = router(state);
         for req in requests {
@@ -357,7 +399,9 @@ pub fn grpc_api(data: &[u8]) {
             _ => (0, &[][..]),
         };
         let len = len.min(body.len());
-        frames.push((*sel as usize % GRPC_METHODS.len(), &body[..len]));
+        if !skip_known_crash(&body[..len]) {
+            frames.push((*sel as usize % GRPC_METHODS.len(), &body[..len]));
+        }
         rest = &body[len..];
         if frames.len() == MAX_REQUESTS {
             break;
@@ -367,7 +411,7 @@ pub fn grpc_api(data: &[u8]) {
         return;
     }
     block_on(async {
-        let grpc = GrpcApi::new(fresh_api().await, 2048);
+        let grpc = GrpcApi::new(fresh_api(data).await, 2048);
         for (sel, bytes) in frames {
             grpc_call(&grpc, GRPC_METHODS[sel], bytes).await;
         }

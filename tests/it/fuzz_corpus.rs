@@ -6,8 +6,27 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dapr_cli::fuzzing::TARGETS;
+use dapr_cli::fuzzing::{SQLITE_WORKER_THREAD, TARGETS};
+
+/// Panics on the fuzz SQLite store's worker thread, which the caller only sees as an error
+/// answer (under libFuzzer, its panic hook makes them crashes).
+static WORKER_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_worker_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some(SQLITE_WORKER_THREAD) {
+                WORKER_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+}
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -44,6 +63,7 @@ fn every_target_has_a_fuzz_target_file_and_a_seed_corpus() {
 #[test]
 fn corpus_and_fixed_crashes_replay_without_panicking() {
     // Panics are caught per input and reported together at the end.
+    count_worker_panics();
     let mut failures = Vec::new();
     let mut replayed = 0;
     for (name, run) in TARGETS {
@@ -51,7 +71,15 @@ fn corpus_and_fixed_crashes_replay_without_panicking() {
             for file in files(&fuzz_dir().join(dir).join(name)) {
                 let data = std::fs::read(&file).unwrap();
                 replayed += 1;
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(&data))) {
+                let worker_panics = WORKER_PANICS.load(Ordering::SeqCst);
+                let result = catch_unwind(AssertUnwindSafe(|| run(&data)));
+                if WORKER_PANICS.load(Ordering::SeqCst) != worker_panics {
+                    failures.push(format!(
+                        "{}: panic on {SQLITE_WORKER_THREAD}",
+                        file.display()
+                    ));
+                }
+                if let Err(panic) = result {
                     let msg = panic
                         .downcast_ref::<String>()
                         .cloned()
