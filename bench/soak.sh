@@ -135,7 +135,7 @@ start_redis() {
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --save "" \
     --appendonly yes --appendfsync always >>"$WORK/redis.log" 2>&1 &
   PID[redis]=$!; STARTED+=("$!")
-  wait_for 10 "redis on :$REDIS_PORT" redis_up
+  wait_for 60 "redis on :$REDIS_PORT" redis_up
 }
 for side in caller callee; do
   cat >"$WORK/res-$side/statestore.yaml" <<EOF
@@ -198,7 +198,7 @@ app_up() { curl -s -m 1 "http://127.0.0.1:$APP_PORT/" | grep -q ok; }
 start_app() {
   python3 "$WORK/app.py" "$APP_PORT" >>"$WORK/app.log" 2>&1 &
   PID[app]=$!; STARTED+=("$!")
-  wait_for 10 "the app on :$APP_PORT" app_up
+  wait_for 30 "the app on :$APP_PORT" app_up
 }
 
 declare -A DFLAGS=() DHTTP=()
@@ -213,7 +213,7 @@ start_daprd() { # role (caller|callee); flags are chosen once and reused on rest
   # shellcheck disable=SC2086 # the flags are words
   "$DAPRD" ${DFLAGS[$role]} >>"$WORK/daprd-$role.log" 2>&1 &
   PID[$role]=$!; STARTED+=("$!")
-  wait_for 20 "daprd $role" http_204 "${DHTTP[$role]}" /v1.0/healthz/outbound
+  wait_for 60 "daprd $role" http_204 "${DHTTP[$role]}" /v1.0/healthz/outbound
 }
 
 cat >"$WORK/load.py" <<'EOF'
