@@ -20,8 +20,11 @@
 //!   per building block (`sidecar::api::universal`) under thin HTTP and gRPC adapters, one
 //!   error table; components of every kind behind traits, registered in one place
 //!   (`sidecar::components::registry`).
+//! * `fuzzing` — the fuzz targets' entry points (`fuzz/`), shared with the stable corpus
+//!   replay test; it only calls the public API of the layers above.
 pub mod cli;
 pub mod error;
+pub mod fuzzing;
 pub mod home;
 pub mod kubernetes;
 pub mod limits;

@@ -10,6 +10,7 @@ mod cli_run;
 mod cli_selfhosted;
 mod cli_streams;
 mod conformance;
+mod fuzz_corpus;
 mod installer;
 mod resources;
 mod sidecar_api;

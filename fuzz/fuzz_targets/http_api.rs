@@ -1,0 +1,9 @@
+//! `cargo +nightly fuzz run http_api`: see `dapr_cli::fuzzing::http_api` for what it covers.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dapr_cli::fuzzing::http_api(data));
+
+// libFuzzer's mutations plus boundary numbers (see `dapr_cli_fuzz::mutate_text`).
+libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    dapr_cli_fuzz::mutate_text(data, size, max_size, seed)
+});
