@@ -182,20 +182,6 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Requests per input at most (each input is a short session against one fresh sidecar).
 const MAX_REQUESTS: usize = 16;
 
-/// `DAPR_FUZZ_SKIP=ttl`: skip every request or frame that holds `ttlInSeconds` and a
-/// number of ten digits or more, so that a long run looks for new crashes instead of
-/// finding the open TTL overflow (issue 8, finding 1; reproducers in
-/// `fuzz/known-crashes/`) again every minute. Off unless set (CI never sets it);
-/// delete it once that crash is fixed.
-fn skip_known_crash(bytes: &[u8]) -> bool {
-    static SKIP_TTL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SKIP_TTL.get_or_init(|| std::env::var("DAPR_FUZZ_SKIP").is_ok_and(|v| v == "ttl"))
-        && memchr::memmem::find(bytes, b"ttlInSeconds").is_some()
-        && bytes
-            .split(|b| !b.is_ascii_digit())
-            .any(|digits| digits.len() >= 10)
-}
-
 /// `fuzz_targets/http_api.rs`: a session of HTTP requests through the real router
 /// (`api::http::service(router(..))`) over the stores `statestore`, `plain`, `fuzzsqlite`
 /// and `envsecrets`: state save/get/delete/bulk/transaction/query,
@@ -229,7 +215,6 @@ pub fn http_api(data: &[u8]) {
         None => (None, data),
     };
     let requests: Vec<Request<Body>> = split(rest, b"\n---\n")
-        .filter(|block| !skip_known_crash(block))
         .filter_map(http_request)
         .take(MAX_REQUESTS)
         .collect();
@@ -399,9 +384,7 @@ pub fn grpc_api(data: &[u8]) {
             _ => (0, &[][..]),
         };
         let len = len.min(body.len());
-        if !skip_known_crash(&body[..len]) {
-            frames.push((*sel as usize % GRPC_METHODS.len(), &body[..len]));
-        }
+        frames.push((*sel as usize % GRPC_METHODS.len(), &body[..len]));
         rest = &body[len..];
         if frames.len() == MAX_REQUESTS {
             break;

@@ -1,8 +1,7 @@
 //! The fuzz corpus replayed on stable: every file of `fuzz/corpus/<target>/` and
 //! `fuzz/artifacts/<target>/` (fixed crash reproducers) goes through the same entry point
 //! as the libFuzzer target (`dapr_cli::fuzzing`), so CI catches a regression on any input
-//! the fuzzers once found interesting without running a fuzzer. `fuzz/known-crashes/` holds
-//! reproducers of crashes not fixed yet and is not replayed.
+//! the fuzzers once found interesting without running a fuzzer.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
