@@ -88,7 +88,7 @@ sleep_until() { # epoch seconds
   sleep "$d"
 }
 wait_for() { # seconds description command...
-  local until; until=$(awk -v n="$(now)" -v s="$1" 'BEGIN{print n+s}')
+  local until; until=$(awk -v n="$(now)" -v s="$1" 'BEGIN{printf "%.3f", n+s}')
   local what=$2; shift 2
   while ! "$@" >/dev/null 2>&1; do
     if awk -v n="$(now)" -v u="$until" 'BEGIN{exit !(n>u)}'; then echo "timed out waiting for $what" >&2; return 1; fi
