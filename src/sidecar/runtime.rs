@@ -291,7 +291,7 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         timeout: format!("{}ms", h.timeout.as_millis()),
         threshold: h.threshold,
     });
-    let api = Arc::new(Api::new(
+    let mut api = Api::new(
         SidecarInfo {
             app_id: cfg.app_id.clone(),
             runtime_version: crate::VERSION.to_string(),
@@ -307,7 +307,10 @@ pub async fn build(cfg: Config, started: Instant) -> anyhow::Result<Sidecar> {
         Arc::new(components),
         Some(invoker.clone()),
         resiliency,
-    ));
+    );
+    api.secrets
+        .set_scopes(cfg.configuration.secret_scopes.clone());
+    let api = Arc::new(api);
     let http = Arc::new(HttpState {
         api: api.clone(),
         max_body_size: cfg.max_body_size,

@@ -62,6 +62,8 @@ pub enum ErrorKind {
     SecretStoresNotConfigured,
     SecretStoreNotFound,
     SecretGet,
+    /// The Configuration's `secrets.scopes` deny the secret.
+    SecretPermissionDenied,
     /// Invocation failed in a sidecar: target unknown, callee unreachable, app unreachable.
     DirectInvoke,
     DirectInvokeNoAppId,
@@ -225,6 +227,12 @@ impl ErrorKind {
                 None,
             ),
             SecretGet => r("ERR_SECRET_GET", E500, Code::Internal, None),
+            SecretPermissionDenied => r(
+                "ERR_PERMISSION_DENIED",
+                StatusCode::FORBIDDEN,
+                Code::PermissionDenied,
+                None,
+            ),
             DirectInvoke => r("ERR_DIRECT_INVOKE", E500, Code::Internal, None),
             DirectInvokeNoAppId => r(
                 "ERR_DIRECT_INVOKE",
@@ -537,6 +545,13 @@ impl ApiError {
         Self::new(
             ErrorKind::SecretStoreNotFound,
             format!("failed finding secret store with key {store}"),
+        )
+    }
+
+    pub fn secret_permission_denied(store: &str, key: &str) -> Self {
+        Self::new(
+            ErrorKind::SecretPermissionDenied,
+            format!("access denied by policy to get {key:?} from {store:?}"),
         )
     }
 

@@ -2,7 +2,7 @@
 //! expanded first (`${NAME}`, `$NAME`, as Go's `os.ExpandEnv`), then every document of kind
 //! `Configuration` (or without a kind) is merged in file order, later files winning field
 //! by field. Only the settings this sidecar acts on are kept: `spec.features`,
-//! `spec.nameResolution` and `spec.logging.apiLogging`.
+//! `spec.nameResolution`, `spec.logging.apiLogging` and `spec.secrets.scopes`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,33 @@ pub struct RuntimeConfiguration {
     pub api_logging: Option<bool>,
     /// `spec.logging.apiLogging.omitHealthChecks`.
     pub api_logging_omit_health_checks: bool,
+    /// `spec.secrets.scopes`: per secret store, which secrets this app may read.
+    pub secret_scopes: Vec<SecretScope>,
+}
+
+/// One entry of `spec.secrets.scopes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretScope {
+    pub store_name: String,
+    /// `defaultAccess: deny` (any case); `allow` otherwise (the default).
+    pub deny_by_default: bool,
+    pub allowed_secrets: Vec<String>,
+    pub denied_secrets: Vec<String>,
+}
+
+impl SecretScope {
+    /// Whether `key` may be read, as the official runtime decides: a non-empty
+    /// `allowedSecrets` is the whole answer; else a key in `deniedSecrets` is refused; else
+    /// `defaultAccess` decides.
+    pub fn allows(&self, key: &str) -> bool {
+        if !self.allowed_secrets.is_empty() {
+            return self.allowed_secrets.iter().any(|k| k == key);
+        }
+        if self.denied_secrets.iter().any(|k| k == key) {
+            return false;
+        }
+        !self.deny_by_default
+    }
 }
 
 fn truthy(s: &str) -> Option<bool> {
@@ -96,6 +123,10 @@ fn merge(
         if let Some(nr) = spec.get("nameResolution") {
             out.name_resolution = Some(nr.clone());
         }
+        if let Some(scopes) = spec.get("secrets").and_then(|s| s.get("scopes")) {
+            out.secret_scopes = secret_scopes(scopes)
+                .map_err(|why| ResourceError::new(doc.source(doc.first_content_line()), why))?;
+        }
         if let Some(api) = spec.get("logging").and_then(|l| l.get("apiLogging")) {
             if let Some(enabled) = bool_of(api.get("enabled")) {
                 out.api_logging = Some(enabled);
@@ -106,6 +137,73 @@ fn merge(
         }
     }
     Ok(())
+}
+
+/// `spec.secrets.scopes`, checked: each entry names its store once, `defaultAccess` is
+/// `allow` or `deny`, the secret lists are lists of strings.
+fn secret_scopes(value: &Value) -> Result<Vec<SecretScope>, String> {
+    let Some(list) = value.as_array() else {
+        return Err(
+            "field spec.secrets.scopes must be a list of {storeName, defaultAccess, \
+                    allowedSecrets, deniedSecrets}"
+                .into(),
+        );
+    };
+    let mut out: Vec<SecretScope> = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let field = |name: &str| format!("spec.secrets.scopes[{i}].{name}");
+        let store = entry
+            .get("storeName")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "field {} must name a secret store such as localsecretstore",
+                    field("storeName")
+                )
+            })?;
+        if out.iter().any(|s| s.store_name == store) {
+            return Err(format!(
+                "field {}: secret store {store} is scoped twice",
+                field("storeName")
+            ));
+        }
+        let deny_by_default = match entry.get("defaultAccess") {
+            None | Some(Value::Null) => false,
+            Some(Value::String(a)) if a.is_empty() || a.eq_ignore_ascii_case("allow") => false,
+            Some(Value::String(a)) if a.eq_ignore_ascii_case("deny") => true,
+            Some(other) => {
+                return Err(format!(
+                    "field {} is {other}; valid values: allow, deny",
+                    field("defaultAccess")
+                ));
+            }
+        };
+        let names = |key: &str| -> Result<Vec<String>, String> {
+            match entry.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).ok_or_else(|| {
+                            format!("field {} must be a list of secret names", field(key))
+                        })
+                    })
+                    .collect(),
+                Some(_) => Err(format!(
+                    "field {} must be a list of secret names",
+                    field(key)
+                )),
+            }
+        };
+        out.push(SecretScope {
+            store_name: store.to_string(),
+            deny_by_default,
+            allowed_secrets: names("allowedSecrets")?,
+            denied_secrets: names("deniedSecrets")?,
+        });
+    }
+    Ok(out)
 }
 
 /// One file's text read on its own (the fuzz target's entry point).
@@ -196,5 +294,36 @@ mod tests {
         let c = load(&[file, second], &|k| (k == "F").then(|| "HotReload".into())).unwrap();
         assert_eq!(c.enabled_features, ["HotReload", "Later"]);
         assert_eq!(c.api_logging, Some(false));
+    }
+
+    #[test]
+    fn secret_scopes_as_the_official_runtime_reads_them() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "kind: Configuration\nspec:\n  secrets:\n    scopes:\n    - storeName: a\n      defaultAccess: Deny\n      allowedSecrets: [k1]\n    - storeName: b\n      deniedSecrets: [k2]\n    - storeName: c\n      defaultAccess: deny\n      deniedSecrets: [k3]\n",
+        )
+        .unwrap();
+        let [a, b, c] = &c.secret_scopes[..] else {
+            panic!("{:?}", c.secret_scopes)
+        };
+        assert!(a.allows("k1") && !a.allows("k2"));
+        assert!(b.allows("k1") && !b.allows("k2"));
+        assert!(!c.allows("k1") && !c.allows("k3"));
+        for (bad, says) in [
+            (
+                "    - storeName: a\n      defaultAccess: maybe\n",
+                "valid values: allow, deny",
+            ),
+            ("    - defaultAccess: deny\n", "storeName"),
+            (
+                "    - storeName: a\n      allowedSecrets: k1\n",
+                "list of secret names",
+            ),
+            ("    - storeName: a\n    - storeName: a\n", "scoped twice"),
+        ] {
+            let text = format!("kind: Configuration\nspec:\n  secrets:\n    scopes:\n{bad}");
+            let e = parse(Path::new("c.yaml"), &text).unwrap_err().to_string();
+            assert!(e.starts_with("c.yaml:") && e.contains(says), "{e}");
+        }
     }
 }
