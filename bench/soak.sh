@@ -16,7 +16,8 @@
 #                      [--invokers 2] [--burst 32] [--keys 50] [--redis-down 3] [--seed 1]
 #                      [--keep] [--record]
 #   --duration    seconds of load with faults (faults at 25 %, 50 % and 75 % of it)
-#   --warmup      seconds of load (no bursts) before the baseline
+#   --warmup      seconds of the same load (bursts included) before the baseline, so that the
+#                 baseline is a warmed-up process (allocator arenas and pools grown once)
 #   --settle      idle seconds before each RSS/descriptor reading; to pass, idle pooled
 #                 connections must be closed within it
 #   --workers     state load threads (each owns --keys keys); --invokers: invocation threads
@@ -507,7 +508,7 @@ CALLEE=${PID[callee]}
 LOADGEN=(python3 "$WORK/load.py" run --http "${DHTTP[caller]}" --record "$WORK/acks.json"
   --workers "$WORKERS" --invokers "$INVOKERS" --keys "$KEYS" --seed "$SEED")
 echo "warm-up: ${WARMUP}s of load, then ${SETTLE}s idle..." >&2
-"${LOADGEN[@]}" --seconds "$WARMUP" --phase warmup
+"${LOADGEN[@]}" --seconds "$WARMUP" --phase warmup --burst "$BURST"
 sleep "$SETTLE"
 BASE_RSS=$(rss_kb "$CALLEE") BASE_FDS=$(fds "$CALLEE") BASE_SOCKETS=$(sockets "$CALLEE")
 CALLER_BASE_RSS=$(rss_kb "${PID[caller]}") CALLER_BASE_FDS=$(fds "${PID[caller]}")
