@@ -36,7 +36,11 @@ async fn post(d: &Daprd, path: &str, body: Value) -> (u16, Value) {
 }
 
 async fn get(d: &Daprd, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new().get(d.url(path)).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(d.url(path))
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -56,7 +60,12 @@ fn locks_over_http_and_grpc() {
     let redis = Redis::start();
     let home = tempfile::tempdir().unwrap();
     let res = home.path().join("resources");
-    write_component(&res, "lockstore", "lock.redis", &[("redisHost", &redis.addr())]);
+    write_component(
+        &res,
+        "lockstore",
+        "lock.redis",
+        &[("redisHost", &redis.addr())],
+    );
     write_component(
         &res,
         "configstore",
@@ -69,7 +78,12 @@ fn locks_over_http_and_grpc() {
         let tries = (0..100).map(|i| {
             let d = &d;
             async move {
-                post(d, "/v1.0-alpha1/lock/lockstore", lock_body("res", &format!("o{i}"), 30)).await
+                post(
+                    d,
+                    "/v1.0-alpha1/lock/lockstore",
+                    lock_body("res", &format!("o{i}"), 30),
+                )
+                .await
             }
         });
         let answers = futures_util::future::join_all(tries).await;
@@ -90,7 +104,12 @@ fn locks_over_http_and_grpc() {
         let unlock = |o: String| {
             let d = &d;
             async move {
-                post(d, "/v1.0-alpha1/unlock/lockstore", json!({"resourceId": "res", "lockOwner": o})).await
+                post(
+                    d,
+                    "/v1.0-alpha1/unlock/lockstore",
+                    json!({"resourceId": "res", "lockOwner": o}),
+                )
+                .await
             }
         };
         assert_eq!(unlock("intruder".into()).await, (200, json!({"status": 2})));
@@ -104,12 +123,22 @@ fn locks_over_http_and_grpc() {
             (200, json!({"success": true}))
         );
         assert_eq!(
-            post(&d, "/v1.0-alpha1/lock/lockstore", lock_body("short", "b", 5)).await,
+            post(
+                &d,
+                "/v1.0-alpha1/lock/lockstore",
+                lock_body("short", "b", 5)
+            )
+            .await,
             (200, json!({"success": false}))
         );
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(
-            post(&d, "/v1.0-alpha1/lock/lockstore", lock_body("short", "b", 5)).await,
+            post(
+                &d,
+                "/v1.0-alpha1/lock/lockstore",
+                lock_body("short", "b", 5)
+            )
+            .await,
             (200, json!({"success": true}))
         );
 
@@ -119,14 +148,23 @@ fn locks_over_http_and_grpc() {
         };
         assert_eq!(
             post(&d, "/v1.0-alpha1/lock/lockstore", lock_body("x", "a", 0)).await,
-            err(400, "ERR_MALFORMED_REQUEST", "expiry in seconds is not positive")
+            err(
+                400,
+                "ERR_MALFORMED_REQUEST",
+                "expiry in seconds is not positive"
+            )
         );
         assert_eq!(
             post(&d, "/v1.0-alpha1/lock/lockstore", lock_body("", "a", 5)).await,
             err(400, "ERR_MALFORMED_REQUEST", "lock resource id is empty")
         );
         assert_eq!(
-            post(&d, "/v1.0-alpha1/unlock/lockstore", json!({"resourceId": "x"})).await,
+            post(
+                &d,
+                "/v1.0-alpha1/unlock/lockstore",
+                json!({"resourceId": "x"})
+            )
+            .await,
             err(400, "ERR_MALFORMED_REQUEST", "lock owner is empty")
         );
         assert_eq!(
@@ -137,8 +175,16 @@ fn locks_over_http_and_grpc() {
             post(&d, "/v1.0-alpha1/lock/lockstore", lock_body("a||b", "a", 5)).await,
             err(500, "ERR_TRY_LOCK", "failed to try acquiring lock")
         );
-        let (status, e) = post(&d, "/v1.0-alpha1/lock/lockstore", json!({"expiryInSeconds": "soon"})).await;
-        assert_eq!((status, e["errorCode"].as_str()), (400, Some("ERR_MALFORMED_REQUEST")));
+        let (status, e) = post(
+            &d,
+            "/v1.0-alpha1/lock/lockstore",
+            json!({"expiryInSeconds": "soon"}),
+        )
+        .await;
+        assert_eq!(
+            (status, e["errorCode"].as_str()),
+            (400, Some("ERR_MALFORMED_REQUEST"))
+        );
 
         // The same over gRPC: 100 concurrent TryLockAlpha1, one winner.
         let c = grpc(&d).await;
@@ -199,8 +245,14 @@ fn locks_over_http_and_grpc() {
         // Metadata lists both components, without capabilities (as upstream).
         let (_, md) = get(&d, "/v1.0/metadata").await;
         let comps = md["components"].as_array().unwrap();
-        for (name, ty) in [("lockstore", "lock.redis"), ("configstore", "configuration.redis")] {
-            let c = comps.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{md}"));
+        for (name, ty) in [
+            ("lockstore", "lock.redis"),
+            ("configstore", "configuration.redis"),
+        ] {
+            let c = comps
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("{md}"));
             assert_eq!(c["type"], ty);
             assert_eq!(c["version"], "v1");
             assert!(c.get("capabilities").is_none(), "{c}");
@@ -236,7 +288,9 @@ async fn recording_app() -> (u16, Received) {
             StatusCode::OK
         }
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (port, rx)

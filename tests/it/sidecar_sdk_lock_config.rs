@@ -12,7 +12,12 @@ use crate::support::{self, Redis};
 
 fn daprd(app_id: &str, redis: &Redis, home: &std::path::Path) -> Daprd {
     let res = home.join("resources");
-    write_component(&res, "lockstore", "lock.redis", &[("redisHost", &redis.addr())]);
+    write_component(
+        &res,
+        "lockstore",
+        "lock.redis",
+        &[("redisHost", &redis.addr())],
+    );
     write_component(
         &res,
         "configstore",

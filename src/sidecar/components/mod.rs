@@ -336,10 +336,7 @@ impl ComponentStore {
     }
 
     /// The configuration store named `name`.
-    pub fn configuration(
-        &self,
-        name: &str,
-    ) -> Option<&Arc<dyn configuration::ConfigurationStore>> {
+    pub fn configuration(&self, name: &str) -> Option<&Arc<dyn configuration::ConfigurationStore>> {
         match self.get(Category::Configuration, name) {
             Some(Instance::Configuration(c)) => Some(c),
             _ => None,

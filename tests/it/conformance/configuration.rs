@@ -135,7 +135,8 @@ conformance! {
 async fn redis_enables_keyspace_notifications_keeping_other_classes() {
     let redis = Redis::start();
     redis.cli(&["CONFIG", "SET", "notify-keyspace-events", "Kx"]);
-    let c = Component::new("configstore", "configuration.redis").with_meta("redisHost", &redis.addr());
+    let c =
+        Component::new("configstore", "configuration.redis").with_meta("redisHost", &redis.addr());
     let ctx = Context::new("myapp");
     let running = ComponentStore::start(components::plan(vec![c], &ctx).unwrap(), &ctx)
         .await
@@ -153,12 +154,17 @@ async fn redis_enables_keyspace_notifications_keeping_other_classes() {
 async fn redis_watches_the_configured_database() {
     let (s, redis) = redis_store(&[("redisDB", "2")]).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    s.subscribe(&keys(&["k"]), &Metadata::new(), tx).await.unwrap();
+    s.subscribe(&keys(&["k"]), &Metadata::new(), tx)
+        .await
+        .unwrap();
     // A change of the same key in another database is not this store's.
     redis.cli(&["-n", "0", "SET", "k", "db0"]);
     nothing_within(&mut rx, Duration::from_millis(300)).await;
     redis.cli(&["-n", "2", "SET", "k", "db2||9"]);
-    assert_eq!(next(&mut rx).await, Items::from([("k".to_string(), item("db2", "9"))]));
+    assert_eq!(
+        next(&mut rx).await,
+        Items::from([("k".to_string(), item("db2", "9"))])
+    );
     assert_eq!(
         s.get(&keys(&["k"]), &Metadata::new()).await.unwrap(),
         Items::from([("k".to_string(), item("db2", "9"))])

@@ -102,7 +102,11 @@ async fn redis_locks_use_the_official_key_layout() {
     assert_eq!(key, "lock||myapp||res");
     assert!(l.store.try_lock(&key, "owner-1", 20).await.unwrap());
     assert_eq!(redis.cli(&["GET", "lock||myapp||res"]).trim(), "owner-1");
-    let pttl: i64 = redis.cli(&["PTTL", "lock||myapp||res"]).trim().parse().unwrap();
+    let pttl: i64 = redis
+        .cli(&["PTTL", "lock||myapp||res"])
+        .trim()
+        .parse()
+        .unwrap();
     assert!(pttl > 15_000 && pttl <= 20_000, "{pttl}");
     // A lock taken by another daprd (same layout) is seen as held, and is released only by
     // its owner.
@@ -123,7 +127,12 @@ async fn redis_locks_use_the_official_key_layout() {
     ] {
         let (running, redis) = redis_lock(&[("keyPrefix", strategy)]).await;
         let l = running.lock("lockstore").unwrap();
-        assert!(l.store.try_lock(&l.prefix.key("r").unwrap(), "o", 5).await.unwrap());
+        assert!(
+            l.store
+                .try_lock(&l.prefix.key("r").unwrap(), "o", 5)
+                .await
+                .unwrap()
+        );
         assert_eq!(redis.cli(&["GET", expected]).trim(), "o", "{strategy}");
     }
 }

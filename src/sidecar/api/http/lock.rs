@@ -27,7 +27,9 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
 
 /// A field by its JSON name or its proto name.
 fn field<'a>(m: &'a Map<String, Value>, json: &str, proto: &str) -> Option<&'a Value> {
-    m.get(json).or_else(|| m.get(proto)).filter(|v| !v.is_null())
+    m.get(json)
+        .or_else(|| m.get(proto))
+        .filter(|v| !v.is_null())
 }
 
 fn string_field(m: &Map<String, Value>, json: &str, proto: &str) -> Result<String, ApiError> {
@@ -61,7 +63,11 @@ async fn decode(s: &HttpState, store: String, body: Body) -> Result<LockRequest,
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => m,
-            Ok(_) => return Err(ApiError::malformed_request("the body must be a JSON object")),
+            Ok(_) => {
+                return Err(ApiError::malformed_request(
+                    "the body must be a JSON object",
+                ));
+            }
             Err(e) => return Err(ApiError::malformed_request(e)),
         }
     };

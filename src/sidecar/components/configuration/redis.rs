@@ -74,10 +74,7 @@ impl RedisConfiguration {
     pub async fn connect(c: &Component) -> Result<RedisConfiguration, ResourceError> {
         let settings = Settings::from_component(c, redis::STATE)?;
         let client = Client::new(c, settings)?;
-        let mut conn = client
-            .connect(Duration::ZERO)
-            .await
-            .map_err(|e| e.at(c))?;
+        let mut conn = client.connect(Duration::ZERO).await.map_err(|e| e.at(c))?;
         enable_notifications(&client, &mut conn, &c.name).await;
         let subscriptions: Subscriptions = Arc::default();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -207,7 +204,9 @@ async fn listen(
         }
         log::warn(
             scope::COMPONENTS,
-            &format!("configuration store {name}: keyspace listener lost its connection; reconnecting"),
+            &format!(
+                "configuration store {name}: keyspace listener lost its connection; reconnecting"
+            ),
         );
     }
 }
@@ -317,7 +316,11 @@ impl RedisConfiguration {
 
 #[async_trait]
 impl ConfigurationStore for RedisConfiguration {
-    async fn get(&self, keys: &[String], _metadata: &Metadata) -> Result<Items, ConfigurationError> {
+    async fn get(
+        &self,
+        keys: &[String],
+        _metadata: &Metadata,
+    ) -> Result<Items, ConfigurationError> {
         let keys = if keys.is_empty() {
             self.all_keys().await?
         } else {

@@ -34,8 +34,12 @@ pub struct LockError(pub String);
 pub trait LockStore: Send + Sync + 'static {
     /// Takes the lock `key` for `owner` for `expiry_seconds` (> 0) unless someone holds it;
     /// `true` when this call took it.
-    async fn try_lock(&self, key: &str, owner: &str, expiry_seconds: i32)
-    -> Result<bool, LockError>;
+    async fn try_lock(
+        &self,
+        key: &str,
+        owner: &str,
+        expiry_seconds: i32,
+    ) -> Result<bool, LockError>;
     /// Releases the lock `key` if `owner` holds it.
     async fn unlock(&self, key: &str, owner: &str) -> Result<UnlockStatus, LockError>;
     /// Capabilities reported in metadata (none for the official lock stores).

@@ -33,10 +33,7 @@ impl RedisLock {
     pub async fn connect(c: &Component) -> Result<RedisLock, ResourceError> {
         let settings = Settings::from_component(c, redis::STATE)?;
         let client = Client::new(c, settings)?;
-        let mut conn = client
-            .connect(Duration::ZERO)
-            .await
-            .map_err(|e| e.at(c))?;
+        let mut conn = client.connect(Duration::ZERO).await.map_err(|e| e.at(c))?;
         // As upstream, a failing INFO (some Redis-compatible servers lack it) passes.
         let info = client
             .bounded(
