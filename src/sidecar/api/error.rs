@@ -69,6 +69,20 @@ pub enum ErrorKind {
     DirectInvokeNoAppId,
     /// The app's reply is larger than `--max-body-size`.
     DirectInvokeReplyTooLarge,
+    LockStoreNotConfigured,
+    LockStoreNotFound,
+    LockResourceIdEmpty,
+    LockOwnerEmpty,
+    LockExpiryNotPositive,
+    LockTry,
+    LockUnlock,
+    ConfigurationStoreNotConfigured,
+    ConfigurationStoreNotFound,
+    ConfigurationGet,
+    ConfigurationSubscribe,
+    ConfigurationUnsubscribe,
+    /// A subscription needs the app, and this sidecar has none.
+    AppChannelNil,
 }
 
 impl ErrorKind {
@@ -243,6 +257,71 @@ impl ErrorKind {
             DirectInvokeReplyTooLarge => {
                 r("ERR_DIRECT_INVOKE", E500, Code::ResourceExhausted, None)
             }
+            LockStoreNotConfigured => r(
+                "ERR_LOCK_STORE_NOT_CONFIGURED",
+                E500,
+                Code::FailedPrecondition,
+                Some("DAPR_LOCK_NOT_CONFIGURED"),
+            ),
+            LockStoreNotFound => r(
+                "ERR_LOCK_STORE_NOT_FOUND",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_LOCK_NOT_FOUND"),
+            ),
+            LockResourceIdEmpty => r(
+                "ERR_MALFORMED_REQUEST",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_LOCK_RESOURCE_ID_EMPTY"),
+            ),
+            LockOwnerEmpty => r(
+                "ERR_MALFORMED_REQUEST",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_LOCK_OWNER_EMPTY"),
+            ),
+            LockExpiryNotPositive => r(
+                "ERR_MALFORMED_REQUEST",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_LOCK_EXPIRY_NOT_POSITIVE"),
+            ),
+            LockTry => r(
+                "ERR_TRY_LOCK",
+                E500,
+                Code::Internal,
+                Some("DAPR_LOCK_TRY_LOCK_FAILED"),
+            ),
+            LockUnlock => r(
+                "ERR_UNLOCK",
+                E500,
+                Code::Internal,
+                Some("DAPR_LOCK_UNLOCK_FAILED"),
+            ),
+            ConfigurationStoreNotConfigured => r(
+                "ERR_CONFIGURATION_STORE_NOT_CONFIGURED",
+                E500,
+                Code::FailedPrecondition,
+                None,
+            ),
+            ConfigurationStoreNotFound => r(
+                "ERR_CONFIGURATION_STORE_NOT_FOUND",
+                BAD,
+                Code::InvalidArgument,
+                None,
+            ),
+            ConfigurationGet => r("ERR_CONFIGURATION_GET", E500, Code::Internal, None),
+            ConfigurationSubscribe => r(
+                "ERR_CONFIGURATION_SUBSCRIBE",
+                E500,
+                Code::InvalidArgument,
+                None,
+            ),
+            ConfigurationUnsubscribe => {
+                r("ERR_CONFIGURATION_UNSUBSCRIBE", E500, Code::Internal, None)
+            }
+            AppChannelNil => r("ERR_APP_CHANNEL_NIL", E500, Code::Internal, None),
         }
     }
 
@@ -596,6 +675,108 @@ impl ApiError {
             ),
         )
         .with("appID", app_id)
+    }
+}
+
+impl ApiError {
+    // ---- distributed lock (upstream `pkg/api/errors/lock.go`: the legacy codes, with
+    // the structured reasons) ----
+
+    pub fn lock_store_not_configured(store: &str) -> Self {
+        Self::new(
+            ErrorKind::LockStoreNotConfigured,
+            format!("lock {store} is not configured"),
+        )
+    }
+
+    pub fn lock_store_not_found(store: &str) -> Self {
+        Self::new(
+            ErrorKind::LockStoreNotFound,
+            format!("lock {store} is not found"),
+        )
+    }
+
+    pub fn lock_resource_id_empty() -> Self {
+        Self::new(ErrorKind::LockResourceIdEmpty, "lock resource id is empty")
+    }
+
+    pub fn lock_owner_empty() -> Self {
+        Self::new(ErrorKind::LockOwnerEmpty, "lock owner is empty")
+    }
+
+    pub fn lock_expiry_not_positive() -> Self {
+        Self::new(
+            ErrorKind::LockExpiryNotPositive,
+            "expiry in seconds is not positive",
+        )
+    }
+
+    /// Upstream's message is fixed; the cause goes to the `ErrorInfo` metadata `error`.
+    pub fn try_lock(app_id: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::LockTry, "failed to try acquiring lock")
+            .with("appID", app_id)
+            .with("error", &e.to_string())
+    }
+
+    pub fn unlock(app_id: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::LockUnlock, "failed to release lock")
+            .with("appID", app_id)
+            .with("error", &e.to_string())
+    }
+
+    // ---- configuration (upstream `pkg/messages`) ----
+
+    pub fn configuration_stores_not_configured() -> Self {
+        Self::new(
+            ErrorKind::ConfigurationStoreNotConfigured,
+            "configuration stores not configured",
+        )
+    }
+
+    pub fn configuration_store_not_found(store: &str) -> Self {
+        Self::new(
+            ErrorKind::ConfigurationStoreNotFound,
+            format!("configuration store {store} not found"),
+        )
+    }
+
+    /// `keys` render as Go prints a string slice: `[a b]`.
+    pub fn configuration_get(store: &str, keys: &[String], e: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ConfigurationGet,
+            format!(
+                "failed to get [{}] from Configuration store {store}: {e}",
+                keys.join(" ")
+            ),
+        )
+    }
+
+    pub fn configuration_subscribe(
+        store: &str,
+        keys: &[String],
+        e: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::ConfigurationSubscribe,
+            format!(
+                "failed to subscribe [{}] from Configuration store {store}: {e}",
+                keys.join(" ")
+            ),
+        )
+    }
+
+    pub fn configuration_unsubscribe(id: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ConfigurationUnsubscribe,
+            format!("failed to unsubscribe to configuration request {id}: {e}"),
+        )
+    }
+
+    pub fn app_channel_nil_configuration() -> Self {
+        Self::new(
+            ErrorKind::AppChannelNil,
+            "app channel is not initialized. cannot subscribe to configuration updates",
+        )
     }
 }
 

@@ -9,11 +9,13 @@
 //! * [`redis`]: the Redis connection settings and client shared by `state.redis` and
 //!   `pubsub.redis`;
 //! * one module per category with its trait and implementations: [`state`],
-//!   [`secretstores`], [`pubsub`].
+//!   [`secretstores`], [`pubsub`], [`lock`], [`configuration`].
 //!
 //! Start-up is two steps: [`plan`] (no I/O: every type known, every field valid, so that
 //! mistakes surface before anything connects) and [`ComponentStore::start`].
 
+pub mod configuration;
+pub mod lock;
 pub mod metadata;
 pub mod pubsub;
 pub mod redis;
@@ -91,6 +93,8 @@ pub enum Instance {
     State(state::StateComponent),
     SecretStore(Arc<dyn secretstores::SecretStore>),
     PubSub(Arc<dyn pubsub::PubSub>),
+    Lock(lock::LockComponent),
+    Configuration(Arc<dyn configuration::ConfigurationStore>),
 }
 
 impl Instance {
@@ -100,6 +104,8 @@ impl Instance {
             Instance::State(s) => state::capabilities(s.store.features()),
             Instance::SecretStore(s) => s.features(),
             Instance::PubSub(p) => p.features(),
+            Instance::Lock(l) => l.store.features(),
+            Instance::Configuration(c) => c.features(),
         }
     }
 
@@ -109,6 +115,8 @@ impl Instance {
             Instance::State(s) => s.store.close().await,
             Instance::SecretStore(_) => {}
             Instance::PubSub(p) => p.close().await,
+            Instance::Lock(l) => l.store.close().await,
+            Instance::Configuration(c) => c.close().await,
         }
     }
 }
@@ -315,6 +323,22 @@ impl ComponentStore {
     pub fn pubsub(&self, name: &str) -> Option<&Arc<dyn pubsub::PubSub>> {
         match self.get(Category::PubSub, name) {
             Some(Instance::PubSub(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The lock store named `name`.
+    pub fn lock(&self, name: &str) -> Option<&lock::LockComponent> {
+        match self.get(Category::Lock, name) {
+            Some(Instance::Lock(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The configuration store named `name`.
+    pub fn configuration(&self, name: &str) -> Option<&Arc<dyn configuration::ConfigurationStore>> {
+        match self.get(Category::Configuration, name) {
+            Some(Instance::Configuration(c)) => Some(c),
             _ => None,
         }
     }

@@ -1,4 +1,5 @@
-//! What `state.redis` and `pubsub.redis` share: the connection metadata (`redisHost`,
+//! What the Redis components (`state.redis`, `pubsub.redis`, `lock.redis`,
+//! `configuration.redis`) share: the connection metadata (`redisHost`,
 //! `redisPort`, `redisUsername`, `redisPassword`, `redisDB`, `redisType`, `enableTLS`,
 //! `failover`, the timeouts and the retry settings) read as the official components read
 //! them, and the client set-up: a `ConnectionManager` that reconnects by itself, whose first
@@ -289,6 +290,27 @@ impl Client {
                 "PING got no answer within {:?}",
                 s.read_timeout
             ))),
+        }
+    }
+
+    /// Opens a dedicated pub/sub connection (keyspace notifications), within the dial and
+    /// read timeouts. It does not reconnect by itself: its message stream ends on a
+    /// connection loss and the caller opens another.
+    pub async fn pubsub(&self) -> Result<::redis::aio::PubSub, String> {
+        let s = &self.settings;
+        match tokio::time::timeout(
+            s.dial_timeout + s.read_timeout,
+            self.client.get_async_pubsub(),
+        )
+        .await
+        {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(format!("cannot connect to Redis at {}: {e}", s.address())),
+            Err(_) => Err(format!(
+                "cannot connect to Redis at {}: no answer within {:?}",
+                s.address(),
+                s.dial_timeout
+            )),
         }
     }
 

@@ -8,7 +8,7 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Category, Instance, pubsub, secretstores, state};
+use super::{Category, Instance, configuration, lock, pubsub, secretstores, state};
 use crate::sidecar::resources::{Component, ResourceError};
 
 /// What a constructor knows besides the component.
@@ -45,6 +45,18 @@ impl Factory {
 
 /// Every component type this daprd implements.
 pub static FACTORIES: &[Factory] = &[
+    Factory {
+        component_type: "configuration.redis",
+        versions: &["v1"],
+        validate: configuration::redis::validate,
+        create: configuration::redis::create,
+    },
+    Factory {
+        component_type: "lock.redis",
+        versions: &["v1"],
+        validate: lock::redis::validate,
+        create: lock::redis::create,
+    },
     Factory {
         component_type: "pubsub.in-memory",
         versions: &["v1"],

@@ -1,6 +1,9 @@
 //! Conformance suites: one per component kind, run against every registered type of that
-//! kind: `state`, `pubsub`, `secretstores`; more as those kinds arrive.
+//! kind: `state`, `pubsub`, `secretstores`, `lock`, `configuration`; more as those kinds
+//! arrive.
 
+mod configuration;
+mod lock;
 mod pubsub;
 mod secretstores;
 mod state;

@@ -6,12 +6,14 @@
 //! `invoke`, `metadata`), which decode the messages, call the protocol-neutral [`Api`] and
 //! encode the results; errors render from the error table (`status`).
 //!
-//! Limits: only state, pub/sub, secrets, metadata, shutdown and invocation are served;
-//! every other RPC (bindings, actors, configuration, workflows, jobs, crypto, locks, ...)
+//! Limits: only state, pub/sub, secrets, configuration, locks, metadata, shutdown and
+//! invocation are served; every other RPC (bindings, actors, workflows, jobs, crypto, ...)
 //! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
+mod configuration;
 mod invoke;
+mod lock;
 mod metadata;
 mod pubsub;
 mod secrets;
@@ -306,6 +308,38 @@ dapr_service! {
             metadata::shutdown(&self.api, r.metadata());
             Ok(Response::new(()))
         }
+
+        async fn try_lock_alpha1(&self, r: Request<pb::TryLockRequest>) -> Result<Response<pb::TryLockResponse>, Status> {
+            lock::try_lock(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unlock_alpha1(&self, r: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
+            lock::unlock(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_configuration(&self, r: Request<pb::GetConfigurationRequest>) -> Result<Response<pb::GetConfigurationResponse>, Status> {
+            configuration::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_configuration_alpha1(&self, r: Request<pb::GetConfigurationRequest>) -> Result<Response<pb::GetConfigurationResponse>, Status> {
+            configuration::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn subscribe_configuration(&self, r: Request<pb::SubscribeConfigurationRequest>) -> Result<Response<Self::SubscribeConfigurationStream>, Status> {
+            configuration::subscribe(self.api.clone(), r.into_inner()).await.map(Response::new)
+        }
+
+        async fn subscribe_configuration_alpha1(&self, r: Request<pb::SubscribeConfigurationRequest>) -> Result<Response<Self::SubscribeConfigurationAlpha1Stream>, Status> {
+            configuration::subscribe(self.api.clone(), r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unsubscribe_configuration(&self, r: Request<pb::UnsubscribeConfigurationRequest>) -> Result<Response<pb::UnsubscribeConfigurationResponse>, Status> {
+            Ok(Response::new(configuration::unsubscribe(&self.api, r.into_inner()).await))
+        }
+
+        async fn unsubscribe_configuration_alpha1(&self, r: Request<pb::UnsubscribeConfigurationRequest>) -> Result<Response<pb::UnsubscribeConfigurationResponse>, Status> {
+            Ok(Response::new(configuration::unsubscribe(&self.api, r.into_inner()).await))
+        }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
     InvokeBinding => invoke_binding(pb::InvokeBindingRequest) -> pb::InvokeBindingResponse;
@@ -319,14 +353,6 @@ dapr_service! {
     GetActorReminder => get_actor_reminder(pb::GetActorReminderRequest) -> pb::GetActorReminderResponse;
     ExecuteActorStateTransaction => execute_actor_state_transaction(pb::ExecuteActorStateTransactionRequest) -> ();
     InvokeActor => invoke_actor(pb::InvokeActorRequest) -> pb::InvokeActorResponse;
-    GetConfigurationAlpha1 => get_configuration_alpha1(pb::GetConfigurationRequest) -> pb::GetConfigurationResponse;
-    GetConfiguration => get_configuration(pb::GetConfigurationRequest) -> pb::GetConfigurationResponse;
-    SubscribeConfigurationAlpha1 => subscribe_configuration_alpha1(pb::SubscribeConfigurationRequest) -> Self::SubscribeConfigurationAlpha1Stream;
-    SubscribeConfiguration => subscribe_configuration(pb::SubscribeConfigurationRequest) -> Self::SubscribeConfigurationStream;
-    UnsubscribeConfigurationAlpha1 => unsubscribe_configuration_alpha1(pb::UnsubscribeConfigurationRequest) -> pb::UnsubscribeConfigurationResponse;
-    UnsubscribeConfiguration => unsubscribe_configuration(pb::UnsubscribeConfigurationRequest) -> pb::UnsubscribeConfigurationResponse;
-    TryLockAlpha1 => try_lock_alpha1(pb::TryLockRequest) -> pb::TryLockResponse;
-    UnlockAlpha1 => unlock_alpha1(pb::UnlockRequest) -> pb::UnlockResponse;
     EncryptAlpha1 => encrypt_alpha1(tonic::Streaming<pb::EncryptRequest>) -> Self::EncryptAlpha1Stream;
     DecryptAlpha1 => decrypt_alpha1(tonic::Streaming<pb::DecryptRequest>) -> Self::DecryptAlpha1Stream;
     SubtleGetKeyAlpha1 => subtle_get_key_alpha1(pb::SubtleGetKeyRequest) -> pb::SubtleGetKeyResponse;

@@ -8,13 +8,15 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actors, configuration, workflows. Output bindings answer the official "not
+//! Not served: actors, workflows. Output bindings answer the official "not
 //! found" error (no such components load here); the state query API answers
 //! `ERR_STATE_STORE_NOT_SUPPORTED`.
 
+mod configuration;
 mod decode;
 mod edge;
 mod invoke;
+mod lock;
 mod metadata;
 mod pubsub;
 mod secrets;
@@ -74,6 +76,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(state::routes())
         .merge(secrets::routes())
         .merge(pubsub::routes())
+        .merge(lock::routes())
+        .merge(configuration::routes())
         .merge(unsupported::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)

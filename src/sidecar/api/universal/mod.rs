@@ -2,8 +2,10 @@
 //! responses, errors from the one table. The HTTP and gRPC adapters hold an [`Api`] and
 //! only decode and encode.
 
+pub mod configuration;
 pub mod health;
 pub mod invoke;
+pub mod lock;
 pub mod metadata;
 pub mod pubsub;
 pub mod secrets;
@@ -25,6 +27,8 @@ pub struct Api {
     pub pubsub: pubsub::PubSubApi,
     pub secrets: secrets::SecretsApi,
     pub health: health::HealthApi,
+    pub lock: lock::LockApi,
+    pub configuration: configuration::ConfigurationApi,
     components: Arc<ComponentStore>,
 }
 
@@ -41,7 +45,14 @@ impl Api {
             components.clone(),
             invoker.as_ref().map(|i| i.channel().clone()),
         ));
+        let app_channel = invoker.as_ref().map(|i| i.channel().clone());
         Api {
+            lock: lock::LockApi::new(&app_id, components.clone(), resiliency.clone()),
+            configuration: configuration::ConfigurationApi::new(
+                components.clone(),
+                resiliency.clone(),
+                app_channel,
+            ),
             state: state::StateApi::new(&app_id, components.clone(), resiliency.clone()),
             secrets: secrets::SecretsApi::new(components.clone(), resiliency.clone()),
             pubsub: pubsub::PubSubApi::new(
