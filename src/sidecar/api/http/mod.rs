@@ -8,10 +8,10 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actors, configuration, workflows. Output bindings answer the official "not
-//! found" error (no such components load here); the state query API answers
+//! Not served: actors, configuration, workflows; the state query API answers
 //! `ERR_STATE_STORE_NOT_SUPPORTED`.
 
+mod bindings;
 mod decode;
 mod edge;
 mod invoke;
@@ -21,7 +21,6 @@ mod secrets;
 mod state;
 #[cfg(test)]
 mod tests;
-mod unsupported;
 
 use std::sync::Arc;
 
@@ -74,7 +73,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(state::routes())
         .merge(secrets::routes())
         .merge(pubsub::routes())
-        .merge(unsupported::routes())
+        .merge(bindings::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)
         .method_not_allowed_fallback(invoke::handle)

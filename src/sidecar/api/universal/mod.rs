@@ -2,6 +2,7 @@
 //! responses, errors from the one table. The HTTP and gRPC adapters hold an [`Api`] and
 //! only decode and encode.
 
+pub mod bindings;
 pub mod health;
 pub mod invoke;
 pub mod metadata;
@@ -11,6 +12,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use crate::sidecar::bindings::BindingsRuntime;
 use crate::sidecar::components::ComponentStore;
 use crate::sidecar::invoke::Invoker;
 use crate::sidecar::pubsub::PubSubRuntime;
@@ -25,6 +27,7 @@ pub struct Api {
     pub pubsub: pubsub::PubSubApi,
     pub secrets: secrets::SecretsApi,
     pub health: health::HealthApi,
+    pub bindings: bindings::BindingsApi,
     components: Arc<ComponentStore>,
 }
 
@@ -41,7 +44,13 @@ impl Api {
             components.clone(),
             invoker.as_ref().map(|i| i.channel().clone()),
         ));
+        let bindings = bindings::BindingsApi::new(Arc::new(BindingsRuntime::new(
+            components.clone(),
+            invoker.as_ref().map(|i| i.channel().clone()),
+            resiliency.clone(),
+        )));
         Api {
+            bindings,
             state: state::StateApi::new(&app_id, components.clone(), resiliency.clone()),
             secrets: secrets::SecretsApi::new(components.clone(), resiliency.clone()),
             pubsub: pubsub::PubSubApi::new(
