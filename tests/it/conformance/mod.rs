@@ -1,6 +1,7 @@
 //! Conformance suites: one per component kind, run against every registered type of that
-//! kind: `state`, `pubsub`, `secretstores`; more as those kinds arrive.
+//! kind: `state`, `pubsub`, `secretstores`, `bindings`; more as those kinds arrive.
 
+mod bindings;
 mod pubsub;
 mod secretstores;
 mod state;

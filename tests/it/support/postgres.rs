@@ -17,12 +17,17 @@ pub struct Postgres {
     _dir: tempfile::TempDir,
 }
 
-/// The directory holding `initdb` and `postgres`.
+/// The directory holding `initdb`, `postgres` and `pg_isready`.
 fn bin_dir() -> PathBuf {
     if let Ok(path) = std::env::var("PATH") {
         for d in std::env::split_paths(&path) {
             if d.join("initdb").is_file() && d.join("postgres").is_file() {
-                return d;
+                // `/usr/local/bin/initdb` may link into the real directory, which also
+                // holds `pg_isready`.
+                return std::fs::canonicalize(d.join("initdb"))
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                    .unwrap_or(d);
             }
         }
     }
@@ -44,12 +49,25 @@ fn bin_dir() -> PathBuf {
 
 /// The user to run the server as when this process is root: (uid, gid, name).
 fn unprivileged() -> Option<(u32, u32, &'static str)> {
-    if !nix::unistd::Uid::effective().is_root() {
+    use std::os::unix::fs::MetadataExt;
+    // `/proc/self` belongs to the effective user.
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
+    {
         return None;
     }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     for name in ["postgres", "nobody"] {
-        if let Ok(Some(u)) = nix::unistd::User::from_name(name) {
-            return Some((u.uid.as_raw(), u.gid.as_raw(), name));
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 3
+                && f[0] == name
+                && let (Ok(uid), Ok(gid)) = (f[2].parse(), f[3].parse())
+            {
+                return Some((uid, gid, name));
+            }
         }
     }
     panic!("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL");
@@ -114,7 +132,15 @@ impl Postgres {
             let ready = up
                 && wait_until(Duration::from_secs(20), || {
                     Command::new(bin.join("pg_isready"))
-                        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+                        .args([
+                            "-q",
+                            "-h",
+                            "127.0.0.1",
+                            "-p",
+                            &port.to_string(),
+                            "-U",
+                            "postgres",
+                        ])
                         .status()
                         .is_ok_and(|s| s.success())
                 });
