@@ -3,7 +3,7 @@
 //! `data` is passed on re-serialised as JSON (a JSON string keeps its quotes; no `data` is
 //! `null`); `metadata.*` query parameters are merged over the body's metadata, and the
 //! `traceparent`, `tracestate` and `baggage` headers are added. The answer: the binding's
-//! data with `200` (`application/json` unless the binding said otherwise), `204` when it
+//! data with `200` (`Content-Type: application/json`), `204` when it
 //! answered nothing; its response metadata as `metadata.<key>` headers, also on error.
 
 use std::sync::Arc;
@@ -96,14 +96,14 @@ async fn invoke(
     match s.api.bindings.invoke(&name, req).await {
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Ok(Some(r)) => {
-            let mut res = with_metadata((StatusCode::OK, r.data).into_response(), &r.metadata);
-            if !res.headers().contains_key(header::CONTENT_TYPE) {
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-            }
-            res
+            // As upstream's `respondWithData`: always JSON (only `metadata.*` headers are
+            // set before it).
+            let mut res = (StatusCode::OK, r.data).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            with_metadata(res, &r.metadata)
         }
         Err(f) => with_metadata(f.error.into_response(), &f.metadata),
     }
