@@ -26,7 +26,7 @@ async fn start(c: Component) -> Result<(ComponentStore, String), ResourceError> 
     Ok((ComponentStore::start(plan, &ctx).await?, name))
 }
 
-fn binding<'a>(s: &'a (ComponentStore, String)) -> &'a BindingComponent {
+fn binding(s: &(ComponentStore, String)) -> &BindingComponent {
     s.0.binding(&s.1).expect("a started binding")
 }
 

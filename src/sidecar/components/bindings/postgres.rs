@@ -174,10 +174,10 @@ fn column(row: &Row, i: usize) -> Result<Value, tokio_postgres::Error> {
     }
     Ok(match ty {
         Type::BOOL => get!(bool, Value::Bool),
-        Type::INT2 => get!(i16, |v| Value::from(v)),
-        Type::INT4 => get!(i32, |v| Value::from(v)),
-        Type::INT8 => get!(i64, |v| Value::from(v)),
-        Type::OID => get!(u32, |v| Value::from(v)),
+        Type::INT2 => get!(i16, Value::from),
+        Type::INT4 => get!(i32, Value::from),
+        Type::INT8 => get!(i64, Value::from),
+        Type::OID => get!(u32, Value::from),
         Type::FLOAT4 => get!(f32, |v| Number::from_f64(f64::from(v))
             .map_or(Value::Null, Value::Number)),
         Type::FLOAT8 => get!(f64, |v| Number::from_f64(v)
