@@ -11,6 +11,7 @@
 //! * `app_channel`: calls to this sidecar's own app, and its health;
 //! * `invoke`: service invocation to other sidecars and name resolution;
 //! * `pubsub`: the subscriptions a sidecar serves and the delivery of their events;
+//! * `bindings`: output binding invocations and the input bindings a sidecar reads;
 //! * `resiliency`: the one place outbound calls get their retry policy;
 //! * `server`: accepting and serving connections with a sidecar's limits;
 //! * `messages`, `body`, `log`: shared pieces.
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod app_channel;
+pub mod bindings;
 pub mod body;
 pub mod components;
 pub mod config;

@@ -493,6 +493,7 @@ impl Sidecar {
                     .runtime()
                     .start_app_subscriptions(subscriptions)
                     .await;
+                api.bindings.runtime().start_inputs().await;
                 api.health.set_ready();
                 log::info(
                     scope::RUNTIME,
@@ -525,6 +526,7 @@ impl Sidecar {
         readiness.abort();
         // No new messages; those in flight reach the app before anything else stops.
         api.pubsub.runtime().close().await;
+        api.bindings.runtime().close().await;
         invoker.deregister().await;
         let _ = stop_tx.send(true);
         let grace = cfg.graceful_shutdown;

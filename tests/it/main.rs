@@ -14,6 +14,7 @@ mod fuzz_corpus;
 mod installer;
 mod resources;
 mod sidecar_api;
+mod sidecar_bindings;
 mod sidecar_e2e;
 mod sidecar_grpc;
 mod sidecar_grpc_app;

@@ -60,7 +60,7 @@ fn multi_document_files_and_other_kinds() {
         "# leading comment\n{REDIS}---\napiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: cfg\n\
          spec:\n  tracing:\n    samplingRate: \"1\"\n---\napiVersion: dapr.io/v2alpha1\nkind: Subscription\n\
          metadata:\n  name: sub\nspec:\n  pubsubname: pubsub\n  topic: t\n  routes:\n    default: /t\n  metadata:\n    a: b\n---\n\
-         apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: orders\nspec:\n  type: bindings.kafka\n  version: v1\n\
+         apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: orders\nspec:\n  type: crypto.dapr.jwks\n  version: v1\n\
          ---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: mem\nspec:\n  type: state.in-memory\n  version: \"\"\n"
     );
     write(dir.path(), "components.yaml", &text);
@@ -79,7 +79,7 @@ fn multi_document_files_and_other_kinds() {
     assert_eq!(redis.field_source("redisHost").line, 10);
     assert_eq!(loaded.components[1].version, "v1");
     assert_eq!(loaded.skipped.len(), 1);
-    assert_eq!(loaded.skipped[0].component_type, "bindings.kafka");
+    assert_eq!(loaded.skipped[0].component_type, "crypto.dapr.jwks");
     assert_eq!(loaded.ignored_files, [dir.path().join("notes.md")]);
 }
 

@@ -603,11 +603,12 @@ impl ApiError {
         )
     }
 
-    /// Output bindings: none are loaded by this daprd.
-    pub fn output_binding_not_found(name: &str) -> Self {
+    /// An output binding invocation failed (unknown binding, operation, or the binding's
+    /// own error).
+    pub fn invoke_output_binding(name: &str, detail: impl std::fmt::Display) -> Self {
         Self::new(
             ErrorKind::OutputBindingNotFound,
-            format!("error invoking output binding {name}: couldn't find output binding {name}"),
+            format!("error invoking output binding {name}: {detail}"),
         )
     }
 

@@ -132,7 +132,7 @@ fn verdict(body: &[u8]) -> EventStatus {
 
 impl HttpApp {
     /// `GET <route>` style request to the app with a JSON body; status and answer.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,

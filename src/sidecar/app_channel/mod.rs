@@ -6,6 +6,7 @@
 //! [`health`] reports it. Every call goes through the resiliency policy for the app
 //! (`resiliency::Target::App`).
 
+pub mod bindings;
 pub mod events;
 pub mod grpc;
 pub mod grpc_pubsub;

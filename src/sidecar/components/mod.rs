@@ -9,11 +9,12 @@
 //! * [`redis`]: the Redis connection settings and client shared by `state.redis` and
 //!   `pubsub.redis`;
 //! * one module per category with its trait and implementations: [`state`],
-//!   [`secretstores`], [`pubsub`], [`lock`], [`configuration`].
+//!   [`secretstores`], [`pubsub`], [`bindings`], [`lock`], [`configuration`].
 //!
 //! Start-up is two steps: [`plan`] (no I/O: every type known, every field valid, so that
 //! mistakes surface before anything connects) and [`ComponentStore::start`].
 
+pub mod bindings;
 pub mod configuration;
 pub mod lock;
 pub mod metadata;
@@ -93,6 +94,7 @@ pub enum Instance {
     State(state::StateComponent),
     SecretStore(Arc<dyn secretstores::SecretStore>),
     PubSub(Arc<dyn pubsub::PubSub>),
+    Binding(bindings::BindingComponent),
     Lock(lock::LockComponent),
     Configuration(Arc<dyn configuration::ConfigurationStore>),
 }
@@ -104,6 +106,7 @@ impl Instance {
             Instance::State(s) => state::capabilities(s.store.features()),
             Instance::SecretStore(s) => s.features(),
             Instance::PubSub(p) => p.features(),
+            Instance::Binding(b) => b.capabilities(),
             Instance::Lock(l) => l.store.features(),
             Instance::Configuration(c) => c.features(),
         }
@@ -115,6 +118,7 @@ impl Instance {
             Instance::State(s) => s.store.close().await,
             Instance::SecretStore(_) => {}
             Instance::PubSub(p) => p.close().await,
+            Instance::Binding(b) => b.close().await,
             Instance::Lock(l) => l.store.close().await,
             Instance::Configuration(c) => c.close().await,
         }
@@ -323,6 +327,14 @@ impl ComponentStore {
     pub fn pubsub(&self, name: &str) -> Option<&Arc<dyn pubsub::PubSub>> {
         match self.get(Category::PubSub, name) {
             Some(Instance::PubSub(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The binding component named `name`.
+    pub fn binding(&self, name: &str) -> Option<&bindings::BindingComponent> {
+        match self.get(Category::Bindings, name) {
+            Some(Instance::Binding(b)) => Some(b),
             _ => None,
         }
     }

@@ -1,14 +1,14 @@
 //! The component registry: one row per component type this daprd can run. Adding a type is
 //! one row here (plus its module, and its line in the kind's conformance suite).
 //!
-//! A type of a category Dapr defines but no row implements (e.g. `bindings.kafka` while no
-//! binding type is registered) is skipped with a warning so that the official default
+//! A type of a category Dapr defines but no row implements (e.g. `crypto.dapr.jwks` while no
+//! crypto type is registered) is skipped with a warning so that the official default
 //! resources still load; an unknown type in a category that has rows, an unknown category
 //! or an unregistered version fails start-up naming the file, the line and the valid values.
 
 use futures_util::future::BoxFuture;
 
-use super::{Category, Instance, configuration, lock, pubsub, secretstores, state};
+use super::{Category, Instance, bindings, configuration, lock, pubsub, secretstores, state};
 use crate::sidecar::resources::{Component, ResourceError};
 
 /// What a constructor knows besides the component.
@@ -45,6 +45,42 @@ impl Factory {
 
 /// Every component type this daprd implements.
 pub static FACTORIES: &[Factory] = &[
+    Factory {
+        component_type: "bindings.cron",
+        versions: &["v1"],
+        validate: bindings::cron::validate,
+        create: bindings::cron::create,
+    },
+    Factory {
+        component_type: "bindings.http",
+        versions: &["v1"],
+        validate: bindings::http::validate,
+        create: bindings::http::create,
+    },
+    Factory {
+        component_type: "bindings.localstorage",
+        versions: &["v1"],
+        validate: bindings::localstorage::validate,
+        create: bindings::localstorage::create,
+    },
+    Factory {
+        component_type: "bindings.postgres",
+        versions: &["v1"],
+        validate: bindings::postgres::validate,
+        create: bindings::postgres::create,
+    },
+    Factory {
+        component_type: "bindings.postgresql",
+        versions: &["v1"],
+        validate: bindings::postgres::validate,
+        create: bindings::postgres::create,
+    },
+    Factory {
+        component_type: "bindings.redis",
+        versions: &["v1"],
+        validate: bindings::redis::validate,
+        create: bindings::redis::create,
+    },
     Factory {
         component_type: "configuration.redis",
         versions: &["v1"],
@@ -189,13 +225,13 @@ mod tests {
 
     #[test]
     fn lookup_skips_unimplemented_categories_and_refuses_unknown_types() {
-        let bindings = Component::new("b", "bindings.kafka");
+        let crypto = Component::new("b", "crypto.dapr.jwks");
         assert!(
             lookup(&Component::new("e", "secretstores.local.env"))
                 .unwrap()
                 .is_some()
         );
-        assert!(lookup(&bindings).unwrap().is_none());
+        assert!(lookup(&crypto).unwrap().is_none());
         let e = lookup(&Component::new("s", "state.foo"))
             .err()
             .unwrap()

@@ -1,7 +1,8 @@
 //! Conformance suites: one per component kind, run against every registered type of that
-//! kind: `state`, `pubsub`, `secretstores`, `lock`, `configuration`; more as those kinds
-//! arrive.
+//! kind: `state`, `pubsub`, `secretstores`, `bindings`, `lock`, `configuration`; more as
+//! those kinds arrive.
 
+mod bindings;
 mod configuration;
 mod lock;
 mod pubsub;

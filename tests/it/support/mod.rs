@@ -1,9 +1,11 @@
 //! Shared test helpers: free ports, a real `redis-server` per test, waiting for HTTP.
 //! Each area may add its own helpers in its own file under `support/` (`streams`: `dapr`
-//! with stdout and stderr captured apart; `fake_daprd`: a stand-in sidecar process).
+//! with stdout and stderr captured apart; `fake_daprd`: a stand-in sidecar process;
+//! `postgres`: a PostgreSQL server per test).
 #![allow(dead_code)]
 
 pub mod fake_daprd;
+pub mod postgres;
 pub mod streams;
 
 use std::net::TcpListener;

@@ -6,11 +6,12 @@
 //! `invoke`, `metadata`), which decode the messages, call the protocol-neutral [`Api`] and
 //! encode the results; errors render from the error table (`status`).
 //!
-//! Limits: only state, pub/sub, secrets, configuration, locks, metadata, shutdown and
-//! invocation are served; every other RPC (bindings, actors, workflows, jobs, crypto, ...)
+//! Limits: only state, pub/sub, bindings, secrets, configuration, locks, metadata, shutdown
+//! and invocation are served; every other RPC (actors, workflows, jobs, crypto, ...)
 //! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
+mod bindings;
 mod configuration;
 mod invoke;
 mod lock;
@@ -287,6 +288,11 @@ dapr_service! {
             pubsub::subscribe_stream(self.api.clone(), r.into_inner()).await.map(Response::new)
         }
 
+        async fn invoke_binding(&self, r: Request<pb::InvokeBindingRequest>) -> Result<Response<pb::InvokeBindingResponse>, Status> {
+            let (metadata, _, req) = r.into_parts();
+            bindings::invoke(&self.api, &metadata, req).await.map(Response::new)
+        }
+
         async fn get_secret(&self, r: Request<pb::GetSecretRequest>) -> Result<Response<pb::GetSecretResponse>, Status> {
             secrets::get(&self.api, r.into_inner()).await.map(Response::new)
         }
@@ -342,7 +348,6 @@ dapr_service! {
         }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
-    InvokeBinding => invoke_binding(pb::InvokeBindingRequest) -> pb::InvokeBindingResponse;
     RegisterActorTimer => register_actor_timer(pb::RegisterActorTimerRequest) -> ();
     UnregisterActorTimer => unregister_actor_timer(pb::UnregisterActorTimerRequest) -> ();
     RegisterActorReminder => register_actor_reminder(pb::RegisterActorReminderRequest) -> ();

@@ -8,10 +8,10 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actors, workflows. Output bindings answer the official "not
-//! found" error (no such components load here); the state query API answers
+//! Not served: actors, workflows; the state query API answers
 //! `ERR_STATE_STORE_NOT_SUPPORTED`.
 
+mod bindings;
 mod configuration;
 mod decode;
 mod edge;
@@ -23,7 +23,6 @@ mod secrets;
 mod state;
 #[cfg(test)]
 mod tests;
-mod unsupported;
 
 use std::sync::Arc;
 
@@ -78,7 +77,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(pubsub::routes())
         .merge(lock::routes())
         .merge(configuration::routes())
-        .merge(unsupported::routes())
+        .merge(bindings::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)
         .method_not_allowed_fallback(invoke::handle)

@@ -2,6 +2,7 @@
 //! responses, errors from the one table. The HTTP and gRPC adapters hold an [`Api`] and
 //! only decode and encode.
 
+pub mod bindings;
 pub mod configuration;
 pub mod health;
 pub mod invoke;
@@ -13,6 +14,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use crate::sidecar::bindings::BindingsRuntime;
 use crate::sidecar::components::ComponentStore;
 use crate::sidecar::invoke::Invoker;
 use crate::sidecar::pubsub::PubSubRuntime;
@@ -27,6 +29,7 @@ pub struct Api {
     pub pubsub: pubsub::PubSubApi,
     pub secrets: secrets::SecretsApi,
     pub health: health::HealthApi,
+    pub bindings: bindings::BindingsApi,
     pub lock: lock::LockApi,
     pub configuration: configuration::ConfigurationApi,
     components: Arc<ComponentStore>,
@@ -45,8 +48,14 @@ impl Api {
             components.clone(),
             invoker.as_ref().map(|i| i.channel().clone()),
         ));
+        let bindings = bindings::BindingsApi::new(Arc::new(BindingsRuntime::new(
+            components.clone(),
+            invoker.as_ref().map(|i| i.channel().clone()),
+            resiliency.clone(),
+        )));
         let app_channel = invoker.as_ref().map(|i| i.channel().clone());
         Api {
+            bindings,
             lock: lock::LockApi::new(&app_id, components.clone(), resiliency.clone()),
             configuration: configuration::ConfigurationApi::new(
                 components.clone(),
