@@ -23,6 +23,7 @@ pub mod redis;
 pub mod registry;
 pub mod secrets;
 pub mod secretstores;
+pub mod sqlite;
 pub mod state;
 
 use std::collections::HashMap;

@@ -38,7 +38,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
@@ -53,6 +52,7 @@ use super::{
     Subscription, workers,
 };
 use crate::sidecar::components::metadata::{meta_duration, meta_int};
+use crate::sidecar::components::sqlite::Worker;
 use crate::sidecar::components::{Context, Instance};
 use crate::sidecar::log::{self, scope};
 use crate::sidecar::resources::{Component, ResourceError};
@@ -147,13 +147,9 @@ impl Config {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
-/// The connection, on a thread of its own that runs one job at a time, so the async
-/// runtime never blocks on disk I/O (or on another process holding the write lock).
+/// The connection, on a thread of its own ([`Worker`]).
 struct Db {
-    jobs: Mutex<Option<std_mpsc::Sender<Job>>>,
-    timeout: Duration,
+    worker: Worker,
 }
 
 impl Db {
@@ -161,31 +157,14 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, String> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        {
-            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            let sender = jobs
-                .as_ref()
-                .ok_or_else(|| "sqlite pub/sub is closed".to_string())?;
-            sender
-                .send(job)
-                .map_err(|_| "the sqlite pub/sub thread has stopped".to_string())?;
-        }
-        match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(result)) => result.map_err(|e| format!("sqlite: {e}")),
-            Ok(Err(_)) => Err("the sqlite pub/sub thread has stopped".into()),
-            Err(_) => Err(format!(
-                "sqlite operation timed out after {:?}",
-                self.timeout
-            )),
+        match self.worker.call(f).await {
+            Ok(result) => result.map_err(|e| format!("sqlite: {e}")),
+            Err(e) => Err(e.to_string()),
         }
     }
 
     fn close(&self) {
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.worker.close();
     }
 }
 
@@ -573,42 +552,14 @@ impl SqlitePubSub {
     /// Opens (creating if needed) the database and its tables, and starts the clean-up.
     pub async fn open(c: &Component, ctx: &Context) -> Result<SqlitePubSub, ResourceError> {
         let config = Config::from_component(c, ctx)?;
-        let (jobs, rx) = std_mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
         let worker_config = config.clone();
-        std::thread::Builder::new()
-            .name(format!("sqlite-pubsub-{}", c.name))
-            .spawn(move || {
-                let mut conn = match open_connection(&worker_config) {
-                    Ok(conn) => {
-                        let _ = ready_tx.send(Ok(()));
-                        conn
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| {
-                c.field_error(
-                    "connectionString",
-                    format!("cannot start the SQLite thread: {e}"),
-                )
-            })?;
-        match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(c.field_error("connectionString", e)),
-            Err(_) => {
-                return Err(c.field_error(
-                    "connectionString",
-                    "the SQLite thread stopped while opening",
-                ));
-            }
-        }
+        let worker = Worker::start(
+            format!("sqlite-pubsub-{}", c.name),
+            c,
+            config.timeout,
+            move || open_connection(&worker_config),
+        )
+        .await?;
         let path = Path::new(&config.connection_string);
         let key = if config.connection_string.starts_with("file:") {
             PathBuf::from(&config.connection_string)
@@ -616,10 +567,7 @@ impl SqlitePubSub {
             fs_err::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
         };
         let shared = Arc::new(Shared {
-            db: Db {
-                jobs: Mutex::new(Some(jobs)),
-                timeout: config.timeout,
-            },
+            db: Db { worker },
             consumer: format!(
                 "{}-{}",
                 config.consumer_id,

@@ -13,8 +13,7 @@
 //! writes; an operation that exceeds `timeout` is reported failed but may still commit.
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +30,7 @@ use super::{
     StoreKind, TransactionOp, expiry_after_secs, request_ttl, rfc3339,
 };
 use crate::sidecar::components::metadata::{meta_bool, meta_duration};
+use crate::sidecar::components::sqlite::Worker;
 use crate::sidecar::components::{Context, Instance};
 use crate::sidecar::resources::{Component, ResourceError};
 
@@ -133,11 +133,8 @@ fn identifier(c: &Component, field: &str, default: &str) -> Result<String, Resou
     Ok(value.to_string())
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
 struct Inner {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    timeout: Duration,
+    worker: Worker,
     table: String,
 }
 
@@ -150,45 +147,16 @@ impl SqliteStore {
     /// Opens (creating if needed) the database and its tables, and starts TTL cleanup.
     pub async fn open(component: &Component) -> Result<SqliteStore, ResourceError> {
         let config = Config::from_component(component)?;
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
         let worker_config = config.clone();
-        std::thread::Builder::new()
-            .name(format!("sqlite-{}", component.name))
-            .spawn(move || {
-                let mut conn = match open_connection(&worker_config) {
-                    Ok(conn) => {
-                        let _ = ready_tx.send(Ok(()));
-                        conn
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| {
-                component.field_error(
-                    "connectionString",
-                    format!("cannot start the SQLite thread: {e}"),
-                )
-            })?;
-        match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(component.field_error("connectionString", e)),
-            Err(_) => {
-                return Err(component.field_error(
-                    "connectionString",
-                    "the SQLite thread stopped while opening",
-                ));
-            }
-        }
+        let worker = Worker::start(
+            format!("sqlite-{}", component.name),
+            component,
+            config.timeout,
+            move || open_connection(&worker_config),
+        )
+        .await?;
         let inner = Arc::new(Inner {
-            jobs: Mutex::new(Some(jobs)),
-            timeout: config.timeout,
+            worker,
             table: config.table,
         });
         let cleanup = config
@@ -284,27 +252,10 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, StateError> + Send + 'static,
     ) -> Result<R, StateError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        {
-            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            let sender = jobs
-                .as_ref()
-                .ok_or_else(|| StateError::Other("sqlite store is closed".into()))?;
-            sender
-                .send(job)
-                .map_err(|_| StateError::Other("sqlite worker has stopped".into()))?;
-        }
-        match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(StateError::Other("sqlite worker has stopped".into())),
-            Err(_) => Err(StateError::Other(format!(
-                "sqlite operation timed out after {:?}",
-                self.timeout
-            ))),
-        }
+        self.worker
+            .call(f)
+            .await
+            .unwrap_or_else(|e| Err(StateError::Other(e.to_string())))
     }
 }
 
@@ -504,13 +455,7 @@ impl StateStore for SqliteStore {
         if let Some(task) = &self.cleanup {
             task.abort();
         }
-        // Dropping the sender ends the worker once queued jobs have run; SQLite then closes
-        // the file cleanly (checkpointing the WAL).
-        self.inner
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.inner.worker.close();
     }
 }
 
