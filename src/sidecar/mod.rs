@@ -18,6 +18,7 @@
 //!
 //! Nothing here depends on the CLI modules.
 
+pub mod actors;
 pub mod api;
 pub mod app_channel;
 pub mod bindings;

@@ -488,6 +488,8 @@ impl Sidecar {
                         &format!("application discovered on port {port}"),
                     );
                 }
+                // The actor runtime reads the app's `/dapr/config` first, as upstream.
+                api.actors.runtime().start().await;
                 // Subscriptions are served before the sidecar reports ready, as upstream.
                 api.pubsub
                     .runtime()
@@ -527,6 +529,7 @@ impl Sidecar {
         // No new messages; those in flight reach the app before anything else stops.
         api.pubsub.runtime().close().await;
         api.bindings.runtime().close().await;
+        api.actors.runtime().close().await;
         invoker.deregister().await;
         let _ = stop_tx.send(true);
         let grace = cfg.graceful_shutdown;

@@ -83,6 +83,20 @@ pub enum ErrorKind {
     ConfigurationUnsubscribe,
     /// A subscription needs the app, and this sidecar has none.
     AppChannelNil,
+    /// The actor runtime did not start (no actor state store while the app hosts actors).
+    ActorRuntimeNotFound,
+    /// An actor call failed in a sidecar, or the app answered other than 200.
+    ActorInvokeMethod,
+    /// A state transaction for an actor that is not active on this sidecar.
+    ActorInstanceMissing,
+    ActorStateGet,
+    ActorStateTransactionSave,
+    /// A nested (reentrant) call beyond the app's `reentrancy.maxStackDepth`.
+    ActorStackDepth,
+    /// Bad actor type, id, method or key (upstream's `invalid request: ...`).
+    ActorBadRequest,
+    /// The actor runtime is shutting down.
+    ActorRuntimeClosed,
 }
 
 impl ErrorKind {
@@ -322,6 +336,24 @@ impl ErrorKind {
                 r("ERR_CONFIGURATION_UNSUBSCRIBE", E500, Code::Internal, None)
             }
             AppChannelNil => r("ERR_APP_CHANNEL_NIL", E500, Code::Internal, None),
+            ActorRuntimeNotFound => r("ERR_ACTOR_RUNTIME_NOT_FOUND", E500, Code::Internal, None),
+            ActorInvokeMethod => r("ERR_ACTOR_INVOKE_METHOD", E500, Code::Internal, None),
+            ActorInstanceMissing => r("ERR_ACTOR_INSTANCE_MISSING", BAD, Code::Internal, None),
+            ActorStateGet => r("ERR_ACTOR_STATE_GET", E500, Code::Internal, None),
+            ActorStateTransactionSave => r(
+                "ERR_ACTOR_STATE_TRANSACTION_SAVE",
+                E500,
+                Code::Internal,
+                None,
+            ),
+            ActorStackDepth => r("ERR_ACTOR_STACK_DEPTH", E500, Code::ResourceExhausted, None),
+            ActorBadRequest => r("ERR_BAD_REQUEST", BAD, Code::InvalidArgument, None),
+            ActorRuntimeClosed => r(
+                "ERR_ACTOR_RUNTIME_CLOSED",
+                StatusCode::SERVICE_UNAVAILABLE,
+                Code::Unavailable,
+                None,
+            ),
         }
     }
 
@@ -781,9 +813,92 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    // ---- actors (upstream `pkg/messages/predefined.go`, `pkg/api/errors/actor.go`) ----
+
+    pub fn actor_runtime_not_found() -> Self {
+        Self::new(
+            ErrorKind::ActorRuntimeNotFound,
+            "the state store is not configured to use the actor runtime. Have you set the - name: \
+             actorStateStore value: \"true\" in your state store component file?",
+        )
+    }
+
+    pub fn actor_invoke(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorInvokeMethod,
+            format!("error invoke actor method: {detail}"),
+        )
+    }
+
+    pub fn actor_instance_missing() -> Self {
+        Self::new(ErrorKind::ActorInstanceMissing, "actor instance is missing")
+    }
+
+    pub fn actor_state_get(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorStateGet,
+            format!("error getting actor state: {detail}"),
+        )
+    }
+
+    pub fn actor_state_transaction(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorStateTransactionSave,
+            format!("error saving actor transaction state: {detail}"),
+        )
+    }
+
+    pub fn actor_stack_depth(max: u32) -> Self {
+        Self::new(
+            ErrorKind::ActorStackDepth,
+            format!("maximum stack depth exceeded: the reentrant call chain is deeper than {max}"),
+        )
+    }
+
+    pub fn actor_bad_request(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorBadRequest,
+            format!("invalid request: {detail}"),
+        )
+    }
+
+    /// Bad JSON in an actor request body (`ERR_MALFORMED_REQUEST`).
+    pub fn actor_malformed(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::MalformedRequest,
+            format!("failed deserializing HTTP body: {detail}"),
+        )
+    }
+
+    pub fn actor_runtime_closed() -> Self {
+        Self::new(ErrorKind::ActorRuntimeClosed, "actor runtime is closed")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actor_rows_follow_upstream() {
+        let missing = ApiError::actor_instance_missing();
+        assert_eq!(
+            (missing.code(), missing.status(), missing.row().grpc),
+            (
+                "ERR_ACTOR_INSTANCE_MISSING",
+                StatusCode::BAD_REQUEST,
+                Code::Internal
+            )
+        );
+        let depth = ApiError::actor_stack_depth(2);
+        assert_eq!(depth.row().grpc, Code::ResourceExhausted);
+        assert!(
+            ApiError::actor_runtime_not_found()
+                .message
+                .contains("actorStateStore value: \"true\"")
+        );
+    }
 
     #[test]
     fn rows_follow_upstream() {

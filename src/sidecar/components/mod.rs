@@ -148,6 +148,8 @@ pub struct ComponentStore {
     index: HashMap<(Category, String), usize>,
     /// Topic scoping of each pub/sub component, from its runtime-level metadata.
     topic_scopes: HashMap<String, pubsub::scopes::TopicScopes>,
+    /// The state store with runtime-level metadata `actorStateStore: "true"` (the first one).
+    actor_state_store: Option<String>,
 }
 
 /// What [`plan`] decided: the components to start (with their factory) and those skipped.
@@ -273,6 +275,21 @@ impl ComponentStore {
 
     /// Adds a running component (start-up, and tests that build a store in code).
     pub fn insert(&mut self, c: Component, category: Category, instance: Instance) {
+        if category == Category::State
+            && c.meta("actorStateStore")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            match &self.actor_state_store {
+                None => self.actor_state_store = Some(c.name.clone()),
+                Some(first) => log::warn(
+                    scope::RUNTIME,
+                    &format!(
+                        "detected duplicate actor state store: {first} and {}; {first} is used",
+                        c.name
+                    ),
+                ),
+            }
+        }
         if category == Category::PubSub {
             self.topic_scopes.insert(
                 c.name.clone(),
@@ -314,6 +331,12 @@ impl ComponentStore {
             Some(Instance::State(s)) => Some(s),
             _ => None,
         }
+    }
+
+    /// The state store marked `actorStateStore: "true"`, by name.
+    pub fn actor_state_store(&self) -> Option<(&str, &state::StateComponent)> {
+        let name = self.actor_state_store.as_deref()?;
+        Some((name, self.state(name)?))
     }
 
     /// The secret store named `name`.

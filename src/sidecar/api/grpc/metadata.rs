@@ -13,6 +13,8 @@ fn i32_of(n: Option<usize>) -> i32 {
     n.and_then(|n| i32::try_from(n).ok()).unwrap_or(0)
 }
 
+// `active_actors_count` is deprecated upstream but still filled, for older clients.
+#[allow(deprecated)]
 pub async fn get(api: &Api) -> pb::GetMetadataResponse {
     let m = api.metadata.get().await;
     let app = &m.app_connection;
@@ -22,7 +24,17 @@ pub async fn get(api: &Api) -> pb::GetMetadataResponse {
         ActorRuntimeStatus::Disabled => Status::Disabled,
         ActorRuntimeStatus::Running => Status::Running,
     };
+    let active: Vec<pb::ActiveActorsCount> = m
+        .actor_runtime
+        .active_actors
+        .iter()
+        .map(|(t, n)| pb::ActiveActorsCount {
+            r#type: t.clone(),
+            count: i32::try_from(*n).unwrap_or(i32::MAX),
+        })
+        .collect();
     pb::GetMetadataResponse {
+        active_actors_count: active.clone(),
         id: m.id,
         runtime_version: m.runtime_version,
         enabled_features: m.enabled_features,
@@ -76,9 +88,9 @@ pub async fn get(api: &Api) -> pb::GetMetadataResponse {
         }),
         actor_runtime: Some(pb::ActorRuntime {
             runtime_status: status as i32,
-            active_actors: Vec::new(),
+            active_actors: active.clone(),
             host_ready: m.actor_runtime.host_ready,
-            placement: String::new(),
+            placement: m.actor_runtime.placement.clone(),
         }),
         ..Default::default()
     }

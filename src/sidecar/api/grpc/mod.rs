@@ -6,11 +6,13 @@
 //! `invoke`, `metadata`), which decode the messages, call the protocol-neutral [`Api`] and
 //! encode the results; errors render from the error table (`status`).
 //!
-//! Limits: only state, pub/sub, bindings, secrets, configuration, locks, metadata, shutdown
-//! and invocation are served; every other RPC (actors, workflows, jobs, crypto, ...)
+//! Limits: only state, pub/sub, bindings, secrets, configuration, locks, metadata, shutdown,
+//! invocation and actor calls and state are served; every other RPC (actor reminders and
+//! timers, workflows, jobs, crypto, ...)
 //! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
+mod actors;
 mod bindings;
 mod configuration;
 mod invoke;
@@ -315,6 +317,18 @@ dapr_service! {
             Ok(Response::new(()))
         }
 
+        async fn invoke_actor(&self, r: Request<pb::InvokeActorRequest>) -> Result<Response<pb::InvokeActorResponse>, Status> {
+            actors::invoke(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_actor_state(&self, r: Request<pb::GetActorStateRequest>) -> Result<Response<pb::GetActorStateResponse>, Status> {
+            actors::get_state(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn execute_actor_state_transaction(&self, r: Request<pb::ExecuteActorStateTransactionRequest>) -> Result<Response<()>, Status> {
+            actors::transact(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
         async fn try_lock_alpha1(&self, r: Request<pb::TryLockRequest>) -> Result<Response<pb::TryLockResponse>, Status> {
             lock::try_lock(&self.api, r.into_inner()).await.map(Response::new)
         }
@@ -354,10 +368,7 @@ dapr_service! {
     UnregisterActorReminder => unregister_actor_reminder(pb::UnregisterActorReminderRequest) -> ();
     UnregisterActorRemindersByType => unregister_actor_reminders_by_type(pb::UnregisterActorRemindersByTypeRequest) -> pb::UnregisterActorRemindersByTypeResponse;
     ListActorReminders => list_actor_reminders(pb::ListActorRemindersRequest) -> pb::ListActorRemindersResponse;
-    GetActorState => get_actor_state(pb::GetActorStateRequest) -> pb::GetActorStateResponse;
     GetActorReminder => get_actor_reminder(pb::GetActorReminderRequest) -> pb::GetActorReminderResponse;
-    ExecuteActorStateTransaction => execute_actor_state_transaction(pb::ExecuteActorStateTransactionRequest) -> ();
-    InvokeActor => invoke_actor(pb::InvokeActorRequest) -> pb::InvokeActorResponse;
     EncryptAlpha1 => encrypt_alpha1(tonic::Streaming<pb::EncryptRequest>) -> Self::EncryptAlpha1Stream;
     DecryptAlpha1 => decrypt_alpha1(tonic::Streaming<pb::DecryptRequest>) -> Self::DecryptAlpha1Stream;
     SubtleGetKeyAlpha1 => subtle_get_key_alpha1(pb::SubtleGetKeyRequest) -> pb::SubtleGetKeyResponse;

@@ -152,11 +152,21 @@ fn encode(m: &Metadata) -> Value {
         );
     }
     doc.insert("appConnectionProperties".into(), Value::Object(conn));
+    let active: Vec<Value> = m
+        .actor_runtime
+        .active_actors
+        .iter()
+        .map(|(t, n)| json!({"type": t, "count": n}))
+        .collect();
+    // The deprecated top-level alias upstream still sends.
+    doc.insert("actors".into(), Value::Array(active.clone()));
     doc.insert(
         "actorRuntime".into(),
         json!({
             "runtimeStatus": m.actor_runtime.status.as_str(),
+            "activeActors": active,
             "hostReady": m.actor_runtime.host_ready,
+            "placement": m.actor_runtime.placement,
         }),
     );
     Value::Object(doc)

@@ -8,9 +8,10 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actors, workflows; the state query API answers
+//! Not served: actor reminders and timers, workflows; the state query API answers
 //! `ERR_STATE_STORE_NOT_SUPPORTED`.
 
+mod actors;
 mod bindings;
 mod configuration;
 mod decode;
@@ -72,6 +73,7 @@ type St = State<Arc<HttpState>>;
 /// The full API router (served on every `--dapr-listen-addresses` address).
 pub fn router(state: Arc<HttpState>) -> Router {
     metadata::routes()
+        .merge(actors::routes())
         .merge(state::routes())
         .merge(secrets::routes())
         .merge(pubsub::routes())

@@ -50,6 +50,10 @@ impl ActorRuntimeStatus {
 pub struct ActorRuntime {
     pub status: ActorRuntimeStatus,
     pub host_ready: bool,
+    /// `placement: connected` once the runtime runs; empty otherwise.
+    pub placement: String,
+    /// Active actors by hosted type.
+    pub active_actors: Vec<(String, usize)>,
 }
 
 /// Fixed facts the sidecar reports.
@@ -78,6 +82,7 @@ pub struct MetadataApi {
     info: SidecarInfo,
     components: Arc<ComponentStore>,
     pubsub: Arc<PubSubRuntime>,
+    actors: Arc<crate::sidecar::actors::ActorRuntime>,
     extended: RwLock<BTreeMap<String, String>>,
 }
 
@@ -86,6 +91,7 @@ impl MetadataApi {
         info: SidecarInfo,
         components: Arc<ComponentStore>,
         pubsub: Arc<PubSubRuntime>,
+        actors: Arc<crate::sidecar::actors::ActorRuntime>,
     ) -> MetadataApi {
         let mut extended = BTreeMap::new();
         extended.insert(
@@ -96,6 +102,7 @@ impl MetadataApi {
             info,
             components,
             pubsub,
+            actors,
             extended: RwLock::new(extended),
         }
     }
@@ -119,7 +126,19 @@ impl MetadataApi {
             subscriptions: self.pubsub.subscriptions().await,
             extended: self.extended.read().map(|m| m.clone()).unwrap_or_default(),
             app_connection: self.info.app_connection.clone(),
-            actor_runtime: ActorRuntime::default(),
+            actor_runtime: {
+                let s = self.actors.status();
+                ActorRuntime {
+                    status: match s.phase {
+                        "RUNNING" => ActorRuntimeStatus::Running,
+                        "INITIALIZING" => ActorRuntimeStatus::Initializing,
+                        _ => ActorRuntimeStatus::Disabled,
+                    },
+                    host_ready: s.host_ready,
+                    placement: s.placement,
+                    active_actors: s.active,
+                }
+            },
         }
     }
 }

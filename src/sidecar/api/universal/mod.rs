@@ -2,6 +2,7 @@
 //! responses, errors from the one table. The HTTP and gRPC adapters hold an [`Api`] and
 //! only decode and encode.
 
+pub mod actors;
 pub mod bindings;
 pub mod configuration;
 pub mod health;
@@ -14,6 +15,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use crate::sidecar::actors::ActorRuntime;
 use crate::sidecar::bindings::BindingsRuntime;
 use crate::sidecar::components::ComponentStore;
 use crate::sidecar::invoke::Invoker;
@@ -32,6 +34,7 @@ pub struct Api {
     pub bindings: bindings::BindingsApi,
     pub lock: lock::LockApi,
     pub configuration: configuration::ConfigurationApi,
+    pub actors: actors::ActorsApi,
     components: Arc<ComponentStore>,
 }
 
@@ -54,7 +57,14 @@ impl Api {
             resiliency.clone(),
         )));
         let app_channel = invoker.as_ref().map(|i| i.channel().clone());
+        let actors = Arc::new(ActorRuntime::new(
+            &app_id,
+            app_channel.clone(),
+            components.clone(),
+            &info.enabled_features,
+        ));
         Api {
+            actors: actors::ActorsApi::new(actors.clone()),
             bindings,
             lock: lock::LockApi::new(&app_id, components.clone(), resiliency.clone()),
             configuration: configuration::ConfigurationApi::new(
@@ -72,7 +82,7 @@ impl Api {
             ),
             invoke: invoke::InvokeApi::new(invoker),
             health: health::HealthApi::new(&app_id),
-            metadata: metadata::MetadataApi::new(info, components.clone(), runtime),
+            metadata: metadata::MetadataApi::new(info, components.clone(), runtime, actors),
             components,
             app_id,
         }

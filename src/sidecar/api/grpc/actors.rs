@@ -1,0 +1,87 @@
+//! `InvokeActor`, `GetActorState` and `ExecuteActorStateTransaction`. Request metadata
+//! becomes the app call's headers; upsert values (`Any.value`) are stored as given. An app
+//! error reply marked `X-DaprErrorResponseHeader` has no gRPC form of its own: it answers
+//! `ERR_ACTOR_INVOKE_METHOD` with the app's status and body in the message.
+
+use bytes::Bytes;
+use dapr::dapr::proto::runtime::v1 as pb;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tonic::Status;
+
+use crate::sidecar::actors::state::ActorStateOp;
+use crate::sidecar::actors::{ActorCall, CallError};
+use crate::sidecar::api::error::ApiError;
+use crate::sidecar::api::universal::Api;
+
+pub async fn invoke(
+    api: &Api,
+    r: pb::InvokeActorRequest,
+) -> Result<pb::InvokeActorResponse, Status> {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &r.metadata {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+            headers.append(k, v);
+        }
+    }
+    let call = ActorCall {
+        actor_type: r.actor_type,
+        actor_id: r.actor_id,
+        method: r.method,
+        query: None,
+        headers,
+        body: Bytes::from(r.data),
+    };
+    match api.actors.invoke(call).await {
+        Ok(reply) => Ok(pb::InvokeActorResponse {
+            data: reply.body.to_vec(),
+        }),
+        Err(CallError::Api(e)) => Err(e.into()),
+        Err(CallError::App(reply)) => Err(ApiError::actor_invoke(format!(
+            "error from actor service: ({}) {}",
+            reply.status.as_u16(),
+            String::from_utf8_lossy(&reply.body)
+        ))
+        .into()),
+    }
+}
+
+pub async fn get_state(
+    api: &Api,
+    r: pb::GetActorStateRequest,
+) -> Result<pb::GetActorStateResponse, Status> {
+    let v = api
+        .actors
+        .get_state(&r.actor_type, &r.actor_id, &r.key)
+        .await?;
+    Ok(pb::GetActorStateResponse {
+        data: v.data.map(|d| d.to_vec()).unwrap_or_default(),
+        metadata: v.metadata,
+    })
+}
+
+pub async fn transact(api: &Api, r: pb::ExecuteActorStateTransactionRequest) -> Result<(), Status> {
+    let mut ops = Vec::with_capacity(r.operations.len());
+    for op in r.operations {
+        ops.push(match op.operation_type.as_str() {
+            "upsert" => ActorStateOp::Upsert {
+                key: op.key,
+                value: Bytes::from(op.value.map(|v| v.value).unwrap_or_default()),
+                etag: None,
+                metadata: op.metadata,
+            },
+            "delete" => ActorStateOp::Delete {
+                key: op.key,
+                etag: None,
+            },
+            other => {
+                return Err(Status::unimplemented(format!(
+                    "operation type {other} not supported"
+                )));
+            }
+        });
+    }
+    api.actors
+        .transact_state(&r.actor_type, &r.actor_id, ops)
+        .await?;
+    Ok(())
+}

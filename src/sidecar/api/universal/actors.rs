@@ -1,0 +1,46 @@
+//! Actors: method calls, state reads and state transactions, over the sidecar's actor
+//! runtime (`sidecar::actors`), which owns the turns, the table of active actors and
+//! placement. Errors come from the table's actor rows.
+
+use std::sync::Arc;
+
+use crate::sidecar::actors::state::{ActorStateOp, ActorStateValue};
+use crate::sidecar::actors::{ActorCall, ActorReply, ActorRuntime, CallError};
+use crate::sidecar::api::error::ApiError;
+
+pub struct ActorsApi {
+    runtime: Arc<ActorRuntime>,
+}
+
+impl ActorsApi {
+    pub fn new(runtime: Arc<ActorRuntime>) -> ActorsApi {
+        ActorsApi { runtime }
+    }
+
+    /// The runtime (started once the app answers, closed on shutdown).
+    pub fn runtime(&self) -> &Arc<ActorRuntime> {
+        &self.runtime
+    }
+
+    pub async fn invoke(&self, call: ActorCall) -> Result<ActorReply, CallError> {
+        self.runtime.invoke(call).await
+    }
+
+    pub async fn get_state(
+        &self,
+        actor_type: &str,
+        actor_id: &str,
+        key: &str,
+    ) -> Result<ActorStateValue, ApiError> {
+        self.runtime.get_state(actor_type, actor_id, key).await
+    }
+
+    pub async fn transact_state(
+        &self,
+        actor_type: &str,
+        actor_id: &str,
+        ops: Vec<ActorStateOp>,
+    ) -> Result<(), ApiError> {
+        self.runtime.transact_state(actor_type, actor_id, ops).await
+    }
+}
