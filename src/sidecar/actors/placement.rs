@@ -2,7 +2,7 @@
 //! [`Placement`] for, before every call. Today one implementation, [`LocalPlacement`]: this
 //! sidecar owns every id of the types its app hosts, and no other type has a host.
 //!
-//! Next (ACTORS-STATUS.md): a `RingPlacement` over the sidecars of the shared SQLite
+//! Next (STATUS.md): a `RingPlacement` over the sidecars of the shared SQLite
 //! registry (`invoke::resolver`), one consistent-hash ring per type as the official
 //! placement tables build it (100 virtual nodes per host, `hash(host + i)`), answering
 //! [`Owner::Remote`] for ids that hash to another sidecar; the runtime then forwards the
