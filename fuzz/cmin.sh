@@ -11,7 +11,7 @@ for t in "$@"; do
   all=$(mktemp -d)
   mv "fuzz/corpus/$t" "$all/$t"
   mkdir "fuzz/corpus/$t"
-  find "$all/$t" -type f ! -regex '.*/[0-9a-f]\{40\}$' -exec cp {} "fuzz/corpus/$t/" \;
+  find "$all/$t" -type f -regextype posix-extended ! -regex '.*/[0-9a-f]{40}' -exec cp {} "fuzz/corpus/$t/" \;
   if ! "$bin" -set_cover_merge=1 -use_counters=0 "fuzz/corpus/$t" "$all/$t" >"$all/merge.log" 2>&1; then
     rm -rf "fuzz/corpus/$t"
     mv "$all/$t" "fuzz/corpus/$t"
