@@ -599,4 +599,58 @@ fn placement_across_three_sidecars() {
     }
     after.sort();
     assert_eq!(after, want);
+
+    // A new sidecar joins: the actors its ring slots take are deactivated where they were
+    // (DELETE to their app), and run in the new one from then on.
+    let app = Arc::new(App::default());
+    app.long_idle.store(true, Ordering::SeqCst);
+    let port = rt.block_on(serve(app.clone()));
+    let d = start(
+        &Opts::new("actorapp", home.path())
+            .resources(&res)
+            .app_port(port),
+    );
+    app.dapr_port.store(d.http_port, Ordering::SeqCst);
+    rt.block_on(async {
+        let (status, _, body) = call(&d, "/v1.0/actors/Nested/warm/method/nest0", "").await;
+        assert_eq!(status, 200, "{body}");
+    });
+    nodes.push((d, app));
+    let given_up = || -> Vec<String> {
+        let mut v: Vec<String> = nodes[..2]
+            .iter()
+            .flat_map(|(_, a)| a.deactivated.lock().unwrap().clone())
+            .filter_map(|k| k.strip_prefix("Counter/").map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || !given_up().is_empty()),
+        "no actor was rebalanced"
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let given_up = given_up();
+    let total: i64 = nodes
+        .iter()
+        .map(|(d, _)| active(&rt.block_on(metadata(d)), "Counter"))
+        .sum();
+    assert_eq!(total as usize, 100 - given_up.len());
+    rt.block_on(async {
+        for id in &ids {
+            let (status, _, body) = call(
+                &nodes[0].0,
+                &format!("/v1.0/actors/Counter/{id}/method/third"),
+                "",
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    assert_eq!(seen(&nodes[2].1), given_up);
+    let total: i64 = nodes
+        .iter()
+        .map(|(d, _)| active(&rt.block_on(metadata(d)), "Counter"))
+        .sum();
+    assert_eq!(total, 100);
 }
