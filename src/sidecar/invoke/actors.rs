@@ -74,6 +74,7 @@ impl Invoker {
         let mut headers = call.headers.clone();
         super::headers::strip_request(&mut headers);
         headers.remove(header::HOST);
+        headers.remove(super::headers::DAPR_API_TOKEN);
         headers.insert(INTERNAL_ACTOR, HeaderValue::from_static("1"));
         headers.insert(DAPR_CALLER_APP_ID, self.app_id_hv.clone());
         headers.insert(INTERNAL_TARGET_NAMESPACE, self.namespace_hv.clone());

@@ -578,6 +578,39 @@ mod tests {
     }
 
     #[test]
+    fn actor_hosts_live_and_expire_with_their_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Registry::open(settings(dir.path())).unwrap();
+        let b = Registry::open(settings(dir.path())).unwrap();
+        a.register("x", "default", "127.0.0.1:1001").unwrap();
+        b.register("y", "default", "127.0.0.1:1002").unwrap();
+        a.set_actor_types(&["T".into(), "U".into()]).unwrap();
+        b.set_actor_types(&["T".into()]).unwrap();
+        let row = |t: &str, a: &str, app: &str| (t.to_string(), a.to_string(), app.to_string());
+        assert_eq!(
+            a.actor_hosts("default").unwrap(),
+            vec![
+                row("T", "127.0.0.1:1001", "x"),
+                row("T", "127.0.0.1:1002", "y"),
+                row("U", "127.0.0.1:1001", "x")
+            ]
+        );
+        assert!(a.actor_hosts("other").unwrap().is_empty());
+        a.set_actor_types(&["U".into()]).unwrap();
+        assert_eq!(a.actor_hosts("default").unwrap().len(), 2);
+        // A sidecar whose process is gone hosts nothing; one that deregisters neither.
+        b.lock()
+            .execute("UPDATE hosts SET pid = 2147483000 WHERE app_id = 'y'", [])
+            .unwrap();
+        assert_eq!(
+            a.actor_hosts("default").unwrap(),
+            vec![row("U", "127.0.0.1:1001", "x")]
+        );
+        a.deregister().unwrap();
+        assert!(a.actor_hosts("default").unwrap().is_empty());
+    }
+
+    #[test]
     fn opens_a_table_made_by_the_official_component() {
         let dir = tempfile::tempdir().unwrap();
         let st = settings(dir.path());
