@@ -1,5 +1,5 @@
 //! Which sidecar owns an actor `(type, id)`: the one decision the actor runtime asks
-//! [`Placement`] for, before every call. Today one implementation, [`LocalPlacement`]: this
+//! [`Placement`] for, before every call. Without an invoker, [`LocalPlacement`]: this
 //! sidecar owns every id of the types its app hosts, and no other type has a host.
 //!
 //! With name resolution available, [`RingPlacement`]: the actor hosts of the shared SQLite
@@ -38,7 +38,7 @@ pub trait Placement: Send + Sync + 'static {
     fn status(&self) -> &'static str;
 }
 
-/// A single sidecar: the types its app hosts are local, nothing else exists.
+/// A sidecar without name resolution: the types its app hosts are local, nothing else exists.
 pub struct LocalPlacement {
     hosted: BTreeSet<String>,
 }
