@@ -43,14 +43,23 @@ struct App {
     dapr_port: AtomicU16,
     /// Reentrancy ids the app received, by method.
     reentrancy_ids: Mutex<Vec<(String, String)>>,
+    /// Every `type/id` this app ran a call for.
+    seen: Mutex<std::collections::BTreeSet<String>>,
+    /// Answer `/dapr/config` with a 1 h idle timeout.
+    long_idle: std::sync::atomic::AtomicBool,
 }
 
 type St = State<Arc<App>>;
 
-async fn config() -> axum::Json<Value> {
+async fn config(State(app): St) -> axum::Json<Value> {
+    let idle = if app.long_idle.load(Ordering::SeqCst) {
+        "1h"
+    } else {
+        "1s"
+    };
     axum::Json(json!({
         "entities": ["Counter", "Nested"],
-        "actorIdleTimeout": "1s",
+        "actorIdleTimeout": idle,
         "actorScanInterval": "0h0m0s200ms0\u{3bc}s",
         "entitiesConfig": [
             {"entities": ["Nested"], "actorIdleTimeout": "1h",
@@ -66,6 +75,7 @@ async fn method(
     body: String,
 ) -> Response {
     let key = format!("{ty}/{id}");
+    app.seen.lock().unwrap().insert(key.clone());
     {
         let mut busy = app.busy.lock().unwrap();
         let n = busy.entry(key.clone()).or_default();
@@ -469,4 +479,178 @@ fn hosted_actors_without_an_actor_state_store() {
             "DISABLED"
         );
     });
+}
+
+/// Three sidecars (one in-test app each) sharing one registry host `Counter`: every id runs
+/// in exactly one of them whichever sidecar is called, and after one sidecar is killed
+/// (SIGKILL) its ids move to the others and calls keep succeeding.
+#[test]
+fn placement_across_three_sidecars() {
+    let rt = runtime();
+    let redis = Redis::start();
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    write_component(
+        &res,
+        "actorstore",
+        "state.redis",
+        &[("redisHost", &redis.addr()), ("actorStateStore", "true")],
+    );
+    let mut nodes: Vec<(Daprd, Arc<App>)> = (0..3)
+        .map(|_| {
+            let app = Arc::new(App::default());
+            app.long_idle.store(true, Ordering::SeqCst);
+            let port = rt.block_on(serve(app.clone()));
+            let d = start(
+                &Opts::new("actorapp", home.path())
+                    .resources(&res)
+                    .app_port(port),
+            );
+            app.dapr_port.store(d.http_port, Ordering::SeqCst);
+            (d, app)
+        })
+        .collect();
+    let ids: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+    // Every sidecar's runtime is up and its ring has the three hosts (refreshed every 500 ms).
+    rt.block_on(async {
+        for (d, _) in &nodes {
+            let (status, _, body) = call(d, "/v1.0/actors/Nested/warm/method/nest0", "").await;
+            assert_eq!(status, 200, "{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let calls = ids.iter().enumerate().flat_map(|(i, id)| {
+            let nodes = &nodes;
+            [i % 3, (i + 1) % 3].map(move |n| async move {
+                let r = call(
+                    &nodes[n].0,
+                    &format!("/v1.0/actors/Counter/{id}/method/m"),
+                    "b",
+                )
+                .await;
+                (id.clone(), r)
+            })
+        });
+        for (id, (status, _, body)) in futures_util::future::join_all(calls).await {
+            assert_eq!((status, body), (200, format!("Counter/{id}/m:b")));
+        }
+    });
+    let seen = |app: &App| -> Vec<String> {
+        app.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k.strip_prefix("Counter/").map(str::to_string))
+            .collect()
+    };
+    let mut all = Vec::new();
+    for (d, app) in &nodes {
+        let mine = seen(app);
+        let meta = rt.block_on(metadata(d));
+        assert_eq!(active(&meta, "Counter"), mine.len() as i64, "{meta}");
+        assert!(!mine.is_empty() && mine.len() < 100, "{}", mine.len());
+        all.extend(mine);
+        assert_eq!(app.overlaps.load(Ordering::SeqCst), 0);
+        assert!(
+            app.deactivated
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|k| !k.starts_with("Counter/"))
+        );
+    }
+    all.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(all, want, "each id is active in exactly one sidecar");
+
+    // SIGKILL the third sidecar: its ids move to the other two.
+    let (mut dead, dead_app) = nodes.pop().unwrap();
+    let moved = seen(&dead_app);
+    dead.child.0.kill().unwrap();
+    let _ = dead.child.0.wait();
+    rt.block_on(async {
+        let calls = ids.iter().enumerate().map(|(i, id)| {
+            let nodes = &nodes;
+            async move {
+                let r = call(
+                    &nodes[i % 2].0,
+                    &format!("/v1.0/actors/Counter/{id}/method/again"),
+                    "",
+                )
+                .await;
+                (id.clone(), r)
+            }
+        });
+        for (id, (status, _, body)) in futures_util::future::join_all(calls).await {
+            assert_eq!((status, body), (200, format!("Counter/{id}/again:")));
+        }
+    });
+    let mut total = 0;
+    let mut after = Vec::new();
+    for (d, app) in &nodes {
+        let meta = rt.block_on(metadata(d));
+        total += active(&meta, "Counter");
+        after.extend(seen(app));
+        assert_eq!(app.overlaps.load(Ordering::SeqCst), 0);
+    }
+    assert_eq!(total, 100);
+    for id in &moved {
+        assert!(after.contains(id), "{id} did not move");
+    }
+    after.sort();
+    assert_eq!(after, want);
+
+    // A new sidecar joins: the actors its ring slots take are deactivated where they were
+    // (DELETE to their app), and run in the new one from then on.
+    let app = Arc::new(App::default());
+    app.long_idle.store(true, Ordering::SeqCst);
+    let port = rt.block_on(serve(app.clone()));
+    let d = start(
+        &Opts::new("actorapp", home.path())
+            .resources(&res)
+            .app_port(port),
+    );
+    app.dapr_port.store(d.http_port, Ordering::SeqCst);
+    rt.block_on(async {
+        let (status, _, body) = call(&d, "/v1.0/actors/Nested/warm/method/nest0", "").await;
+        assert_eq!(status, 200, "{body}");
+    });
+    nodes.push((d, app));
+    let given_up = || -> Vec<String> {
+        let mut v: Vec<String> = nodes[..2]
+            .iter()
+            .flat_map(|(_, a)| a.deactivated.lock().unwrap().clone())
+            .filter_map(|k| k.strip_prefix("Counter/").map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || !given_up().is_empty()),
+        "no actor was rebalanced"
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let given_up = given_up();
+    let total: i64 = nodes
+        .iter()
+        .map(|(d, _)| active(&rt.block_on(metadata(d)), "Counter"))
+        .sum();
+    assert_eq!(total as usize, 100 - given_up.len());
+    rt.block_on(async {
+        for id in &ids {
+            let (status, _, body) = call(
+                &nodes[0].0,
+                &format!("/v1.0/actors/Counter/{id}/method/third"),
+                "",
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    assert_eq!(seen(&nodes[2].1), given_up);
+    let total: i64 = nodes
+        .iter()
+        .map(|(d, _)| active(&rt.block_on(metadata(d)), "Counter"))
+        .sum();
+    assert_eq!(total, 100);
 }

@@ -8,8 +8,13 @@
 //! before each call; actor state lives in the state store marked `actorStateStore`
 //! ([`state`]).
 //!
-//! Limits: one sidecar ([`placement::LocalPlacement`]): calls for types this app does not
-//! host fail; no reminders, timers or workflow engine; actors are hosted for HTTP apps only
+//! With the invoker (name resolution) available, placement is [`placement::RingPlacement`]:
+//! hosted types are registered in the shared registry, the rings are refreshed every
+//! [`RING_REFRESH`], calls for ids owned by another sidecar are forwarded over the
+//! sidecar-to-sidecar hop (`invoke::actors`), and actors that the ring moves elsewhere are
+//! deactivated here after their call in progress.
+//!
+//! Limits: no reminders, timers or workflow engine; actors are hosted for HTTP apps only
 //! (a gRPC app is asked for no configuration and hosts nothing).
 
 pub mod config;
@@ -31,11 +36,13 @@ use tokio::sync::watch;
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::app_channel::AppChannel;
 use crate::sidecar::components::ComponentStore;
+use crate::sidecar::invoke::Invoker;
+use crate::sidecar::invoke::actors::ForwardError;
 use crate::sidecar::invoke::headers::{DAPR_API_TOKEN, strip_request};
 use crate::sidecar::log::{self, scope};
 use crate::sidecar::messages::InvokeRequest;
 use config::{AppConfig, TypeConfig};
-use placement::{LocalPlacement, Owner, Placement};
+use placement::{LocalPlacement, Owner, Placement, RingPlacement};
 use turn::Turn;
 
 pub const REENTRANCY_ID: HeaderName = HeaderName::from_static("dapr-reentrancy-id");
@@ -46,6 +53,9 @@ const API_CALL: HeaderName = HeaderName::from_static("dapr-api-call");
 /// How long an actor API call waits for the runtime to start before giving up (upstream
 /// waits 10 s too).
 const READY_WAIT: Duration = Duration::from_secs(10);
+
+/// How often the placement rings are rebuilt from the registry.
+pub const RING_REFRESH: Duration = Duration::from_millis(500);
 
 /// One actor method call, protocol-neutral.
 #[derive(Debug, Clone, Default)]
@@ -95,6 +105,8 @@ enum Phase {
 pub struct Hosting {
     config: AppConfig,
     placement: Arc<dyn Placement>,
+    /// The ring behind `placement`, when there is one.
+    ring: Option<Arc<RingPlacement>>,
 }
 
 /// One active actor.
@@ -128,6 +140,8 @@ pub struct ActorRuntime {
     phase: watch::Sender<Phase>,
     table: Mutex<HashMap<Key, Arc<Active>>>,
     scanner: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    invoker: std::sync::OnceLock<Arc<Invoker>>,
 }
 
 /// A type or id as upstream's `ValidateName` accepts it.
@@ -163,7 +177,66 @@ impl ActorRuntime {
             phase: watch::Sender::new(Phase::Initializing),
             table: Mutex::new(HashMap::new()),
             scanner: Mutex::new(None),
+            refresher: Mutex::new(None),
+            invoker: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Placement then spans the sidecars of the shared registry.
+    pub fn set_invoker(&self, invoker: Arc<Invoker>) {
+        let _ = self.invoker.set(invoker);
+    }
+
+    /// Rebuilds the rings from the registry (re-registering this sidecar's types if its
+    /// rows went missing); when they changed, deactivates the actors now owned elsewhere.
+    async fn refresh_ring(&self, hosting: &Hosting) {
+        let (Some(inv), Some(ring)) = (self.invoker.get(), hosting.ring.as_ref()) else {
+            return;
+        };
+        let rows = match inv.actor_hosts().await {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn(scope::RUNTIME, &format!("actor placement: {e}"));
+                return;
+            }
+        };
+        let me = inv.advertise();
+        let missing = hosting
+            .config
+            .types
+            .keys()
+            .any(|t| !rows.iter().any(|(ty, a, _)| ty == t && a == me));
+        if missing && !matches!(*self.phase.borrow(), Phase::Closed) {
+            let types: Vec<String> = hosting.config.types.keys().cloned().collect();
+            let _ = inv.set_actor_types(types).await;
+        }
+        if ring.update(rows) {
+            self.rebalance(hosting).await;
+        }
+    }
+
+    /// Deactivates (after their call in progress) the actors the ring gives to another
+    /// sidecar.
+    async fn rebalance(&self, hosting: &Hosting) {
+        let moved: Vec<(Key, Arc<Active>)> = match self.table.lock() {
+            Ok(t) => t
+                .iter()
+                .filter(|(k, _)| hosting.placement.lookup(&k.0, &k.1) != Ok(Owner::Local))
+                .map(|(k, a)| (k.clone(), a.clone()))
+                .collect(),
+            Err(_) => return,
+        };
+        futures_util::future::join_all(moved.into_iter().map(|(k, a)| {
+            let wait = hosting
+                .config
+                .types
+                .get(&k.0)
+                .map_or(config::DEFAULT_DRAIN_TIMEOUT, |c| {
+                    c.drain_ongoing_call_timeout
+                });
+            self.deactivate(k, a, Some(wait))
+        }))
+        .await;
     }
 
     /// Reads the app's actor configuration and starts hosting (called once the app
@@ -192,10 +265,44 @@ impl ActorRuntime {
             );
         }
         let types: Vec<String> = config.types.keys().cloned().collect();
+        let ring = self
+            .invoker
+            .get()
+            .map(|inv| Arc::new(RingPlacement::new(inv.advertise())));
+        let placement: Arc<dyn Placement> = match &ring {
+            Some(r) => r.clone(),
+            None => Arc::new(LocalPlacement::new(types.clone())),
+        };
         let hosting = Arc::new(Hosting {
-            placement: Arc::new(LocalPlacement::new(types.clone())),
+            placement,
+            ring,
             config,
         });
+        if let Some(inv) = self.invoker.get()
+            && hosting.ring.is_some()
+        {
+            if !types.is_empty()
+                && let Err(e) = inv.set_actor_types(types.clone()).await
+            {
+                log::warn(
+                    scope::RUNTIME,
+                    &format!("actor placement: cannot register hosted types: {e}"),
+                );
+            }
+            self.refresh_ring(&hosting).await;
+            let me = Arc::downgrade(self);
+            let h = hosting.clone();
+            let handle = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(RING_REFRESH).await;
+                    let Some(rt) = me.upgrade() else { return };
+                    rt.refresh_ring(&h).await;
+                }
+            });
+            if let Ok(mut s) = self.refresher.lock() {
+                *s = Some(handle);
+            }
+        }
         if !types.is_empty() {
             log::info(
                 scope::RUNTIME,
@@ -275,24 +382,52 @@ impl ActorRuntime {
     }
 
     /// Calls one actor method in the actor's turn.
-    pub async fn invoke(&self, mut call: ActorCall) -> Result<ActorReply, CallError> {
+    pub async fn invoke(&self, call: ActorCall) -> Result<ActorReply, CallError> {
+        self.invoke_inner(call, false).await
+    }
+
+    /// A call another sidecar forwarded here: run here, never forwarded again.
+    pub async fn invoke_forwarded(&self, call: ActorCall) -> Result<ActorReply, CallError> {
+        self.invoke_inner(call, true).await
+    }
+
+    async fn invoke_inner(
+        &self,
+        mut call: ActorCall,
+        forwarded: bool,
+    ) -> Result<ActorReply, CallError> {
         validate_name("actorType", &call.actor_type)?;
         validate_name("actorId", &call.actor_id)?;
         call.method = crate::sidecar::invoke::headers::normalize_method(&call.method)
             .map_err(ApiError::actor_bad_request)?;
         let hosting = self.hosting().await?;
-        match hosting
-            .placement
-            .lookup(&call.actor_type, &call.actor_id)
-            .map_err(ApiError::actor_invoke)?
-        {
-            Owner::Local => {}
-            Owner::Remote { app_id, .. } => {
-                return Err(ApiError::actor_invoke(format!(
-                    "actor {}/{} is hosted by {app_id}: calls to other sidecars are not supported yet",
-                    call.actor_type, call.actor_id
-                ))
-                .into());
+        if !forwarded {
+            let mut attempt = 0;
+            loop {
+                let owner = hosting
+                    .placement
+                    .lookup(&call.actor_type, &call.actor_id)
+                    .map_err(ApiError::actor_invoke)?;
+                let Owner::Remote { app_id, address } = owner else {
+                    break;
+                };
+                let inv = self
+                    .invoker
+                    .get()
+                    .ok_or_else(|| ApiError::actor_invoke("no sidecar-to-sidecar channel"))?;
+                match inv.forward_actor(&address, &app_id, &call).await {
+                    Ok(r) => return Ok(r),
+                    Err(ForwardError::Call(e)) => return Err(e),
+                    Err(ForwardError::Unreachable(e)) => {
+                        // The owner is gone: rebuild the rings and place the id again.
+                        attempt += 1;
+                        if attempt > 5 {
+                            return Err(e.into());
+                        }
+                        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        self.refresh_ring(&hosting).await;
+                    }
+                }
             }
         }
         let cfg = hosting
@@ -471,10 +606,15 @@ impl ActorRuntime {
     /// to its type's `drainOngoingCallTimeout`).
     pub async fn close(&self) {
         let previous = self.phase.send_replace(Phase::Closed);
-        if let Ok(mut s) = self.scanner.lock()
-            && let Some(h) = s.take()
-        {
-            h.abort();
+        for task in [&self.scanner, &self.refresher] {
+            if let Ok(mut s) = task.lock()
+                && let Some(h) = s.take()
+            {
+                h.abort();
+            }
+        }
+        if let Some(inv) = self.invoker.get() {
+            let _ = inv.set_actor_types(Vec::new()).await;
         }
         let Phase::Running(hosting) = previous else {
             return;

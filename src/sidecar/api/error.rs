@@ -363,6 +363,22 @@ impl ErrorKind {
     }
 
     /// The kinds a callee sidecar may report on the sidecar-to-sidecar hop.
+    /// The kinds an owner's actor runtime reports on a forwarded call.
+    pub fn from_actor_hop(name: &str) -> Option<ErrorKind> {
+        use ErrorKind::*;
+        [
+            ActorInvokeMethod,
+            ActorRuntimeNotFound,
+            ActorRuntimeClosed,
+            ActorStackDepth,
+            ActorBadRequest,
+            ActorInstanceMissing,
+            MalformedRequest,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
     pub fn from_hop(name: &str) -> Option<ErrorKind> {
         use ErrorKind::*;
         [DirectInvoke, BodyTooLarge, DirectInvokeReplyTooLarge]

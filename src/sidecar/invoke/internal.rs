@@ -112,6 +112,23 @@ impl Invoker {
             let e = ApiError::direct_invoke(&self.app_id, "the method is not UTF-8");
             return hop_error(&e, false);
         };
+        if parts
+            .headers
+            .remove(super::actors::INTERNAL_ACTOR)
+            .is_some()
+        {
+            let body = match http_body_util::BodyExt::collect(LimitedBody::new(body, self.max_body))
+                .await
+            {
+                Ok(c) => c.to_bytes(),
+                Err(_) => {
+                    let e = ApiError::body_too_large(self.max_body);
+                    return hop_error(&e, false);
+                }
+            };
+            let query = parts.uri.query().map(str::to_owned);
+            return self.handle_actor(&method, query, parts.headers, body).await;
+        }
         let req = InvokeRequest {
             method,
             verb: parts.method,

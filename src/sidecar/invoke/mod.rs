@@ -14,6 +14,7 @@
 //! `daprd` peers cannot call us or be called; external targets only as plain `http://` URLs
 //! (no `https://`, no HTTPEndpoint resources); no access-control policies.
 
+pub mod actors;
 pub mod headers;
 pub mod internal;
 pub mod naming;
@@ -87,6 +88,8 @@ pub struct Invoker {
     advertise: String,
     forwarded: Forwarded,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The actor runtime forwarded actor calls run in.
+    actors: std::sync::OnceLock<std::sync::Weak<crate::sidecar::actors::ActorRuntime>>,
 }
 
 impl Invoker {
@@ -144,6 +147,7 @@ impl Invoker {
             advertise: SocketAddr::new(advertise_ip, internal_port).to_string(),
             forwarded: Forwarded::for_this_host(),
             heartbeat: Mutex::new(None),
+            actors: std::sync::OnceLock::new(),
         };
         // Registered now, as the official runtime does before serving: the listener already
         // queues connections, so callers never see a refused port.

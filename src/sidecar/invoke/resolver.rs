@@ -195,7 +195,12 @@ impl Registry {
                 last_update INTEGER NOT NULL,
                 pid INTEGER
              );
-             CREATE INDEX IF NOT EXISTS {t}_app_id_idx ON {t} (app_id, namespace);"
+             CREATE INDEX IF NOT EXISTS {t}_app_id_idx ON {t} (app_id, namespace);
+             CREATE TABLE IF NOT EXISTS {t}_actors (
+                registration_id TEXT NOT NULL,
+                actor_type TEXT NOT NULL,
+                PRIMARY KEY (registration_id, actor_type)
+             );"
         ))
         .map_err(db)?;
         // A table created by the official component lacks `pid`; add it.
@@ -257,6 +262,13 @@ impl Registry {
         .map_err(|e| self.db_err(e))?;
         tx.execute(
             &format!(
+                "DELETE FROM {t}_actors WHERE registration_id NOT IN (SELECT registration_id FROM {t})"
+            ),
+            [],
+        )
+        .map_err(|e| self.db_err(e))?;
+        tx.execute(
+            &format!(
                 "INSERT INTO {t} (registration_id, address, app_id, namespace, last_update, pid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (registration_id) DO UPDATE SET last_update = excluded.last_update"
@@ -304,7 +316,77 @@ impl Registry {
                 params![self.registration_id],
             )
             .map_err(|e| self.db_err(e))?;
+        self.lock()
+            .execute(
+                &format!("DELETE FROM {t}_actors WHERE registration_id = ?1"),
+                params![self.registration_id],
+            )
+            .map_err(|e| self.db_err(e))?;
         Ok(())
+    }
+
+    /// Records the actor types this sidecar hosts (table `<table>_actors`, keyed by this
+    /// sidecar's registration, so a row lives and expires with the sidecar's own row).
+    pub fn set_actor_types(&self, types: &[String]) -> Result<(), ResolverError> {
+        let t = &self.settings.table;
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.db_err(e))?;
+        tx.execute(
+            &format!("DELETE FROM {t}_actors WHERE registration_id = ?1"),
+            params![self.registration_id],
+        )
+        .map_err(|e| self.db_err(e))?;
+        for ty in types {
+            tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO {t}_actors (registration_id, actor_type) VALUES (?1, ?2)"
+                ),
+                params![self.registration_id, ty],
+            )
+            .map_err(|e| self.db_err(e))?;
+        }
+        tx.commit().map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Live actor hosts of `namespace`: `(actor type, address, app id)`, sorted. Rows of
+    /// sidecars that are stale or whose process is gone are left out, as in [`Self::lookup`].
+    pub fn actor_hosts(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<(String, String, String)>, ResolverError> {
+        let t = &self.settings.table;
+        let fresh = now_secs() - 3 * self.settings.update_interval.as_secs().max(1) as i64;
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT a.actor_type, h.address, h.app_id, h.pid FROM {t}_actors a
+                 JOIN {t} h ON h.registration_id = a.registration_id
+                 WHERE h.namespace = ?1 AND h.last_update >= ?2
+                 ORDER BY a.actor_type, h.address"
+            ))
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map(params![namespace, fresh], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ty, addr, app, pid) = row.map_err(|e| self.db_err(e))?;
+            if pid.is_none_or(process_alive) {
+                out.push((ty, addr, app));
+            }
+        }
+        out.dedup();
+        Ok(out)
     }
 
     /// Live addresses of `app_id` in `namespace`, ordered by address for stable round robin.
@@ -493,6 +575,39 @@ mod tests {
             .execute("UPDATE hosts SET pid = 2147483000", [])
             .unwrap();
         assert!(a.lookup("app", "default").unwrap().is_empty());
+    }
+
+    #[test]
+    fn actor_hosts_live_and_expire_with_their_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Registry::open(settings(dir.path())).unwrap();
+        let b = Registry::open(settings(dir.path())).unwrap();
+        a.register("x", "default", "127.0.0.1:1001").unwrap();
+        b.register("y", "default", "127.0.0.1:1002").unwrap();
+        a.set_actor_types(&["T".into(), "U".into()]).unwrap();
+        b.set_actor_types(&["T".into()]).unwrap();
+        let row = |t: &str, a: &str, app: &str| (t.to_string(), a.to_string(), app.to_string());
+        assert_eq!(
+            a.actor_hosts("default").unwrap(),
+            vec![
+                row("T", "127.0.0.1:1001", "x"),
+                row("T", "127.0.0.1:1002", "y"),
+                row("U", "127.0.0.1:1001", "x")
+            ]
+        );
+        assert!(a.actor_hosts("other").unwrap().is_empty());
+        a.set_actor_types(&["U".into()]).unwrap();
+        assert_eq!(a.actor_hosts("default").unwrap().len(), 2);
+        // A sidecar whose process is gone hosts nothing; one that deregisters neither.
+        b.lock()
+            .execute("UPDATE hosts SET pid = 2147483000 WHERE app_id = 'y'", [])
+            .unwrap();
+        assert_eq!(
+            a.actor_hosts("default").unwrap(),
+            vec![row("U", "127.0.0.1:1001", "x")]
+        );
+        a.deregister().unwrap();
+        assert!(a.actor_hosts("default").unwrap().is_empty());
     }
 
     #[test]

@@ -63,6 +63,10 @@ impl Api {
             components.clone(),
             &info.enabled_features,
         ));
+        if let Some(inv) = &invoker {
+            actors.set_invoker(inv.clone());
+            inv.set_actor_runtime(&actors);
+        }
         Api {
             actors: actors::ActorsApi::new(actors.clone()),
             bindings,
