@@ -246,7 +246,9 @@ fn metadata_put_and_get() {
         m["appConnectionProperties"].get("port").is_none(),
         "no app ⇒ no port: {m}"
     );
-    assert_eq!(m["actorRuntime"]["runtimeStatus"], "DISABLED");
+    // No app: the actor runtime runs as a client only (no hosted types).
+    assert_eq!(m["actorRuntime"]["runtimeStatus"], "RUNNING", "{m}");
+    assert_eq!(m["actorRuntime"]["activeActors"], json!([]), "{m}");
 }
 
 #[test]

@@ -48,6 +48,9 @@ use turn::Turn;
 pub const REENTRANCY_ID: HeaderName = HeaderName::from_static("dapr-reentrancy-id");
 /// Set by an app (the .NET SDK) on an error reply that must reach the caller unchanged.
 pub const ERROR_RESPONSE_HEADER: HeaderName = HeaderName::from_static("x-daprerrorresponseheader");
+/// How long start-up waits for the app's answer to `GET /dapr/config`.
+const APP_CONFIG_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 const API_CALL: HeaderName = HeaderName::from_static("dapr-api-call");
 
 /// How long an actor API call waits for the runtime to start before giving up (upstream
@@ -328,7 +331,7 @@ impl ActorRuntime {
         self.phase.send_replace(Phase::Running(hosting));
     }
 
-    /// `GET /dapr/config` of an HTTP app; no hosted types when there is no app, it speaks
+    /// `GET /dapr/config` of an HTTP app (at most [`APP_CONFIG_WAIT`]); no hosted types when there is no app, it speaks
     /// gRPC, or it does not answer 200 with a readable document.
     async fn app_config(&self) -> AppConfig {
         let Some(channel) = self.channel.as_ref().filter(|c| c.http_app().is_some()) else {
@@ -338,12 +341,23 @@ impl ActorRuntime {
         if let Ok(v) = HeaderValue::from_str(&self.app_id) {
             req.metadata.insert("dapr-app-id", v);
         }
-        let res = match channel.invoke(req).await {
-            Ok(r) => r,
-            Err(e) => {
+        // An app that accepts connections but never answers must not hold readiness back
+        // for ever: without an answer in time it hosts no actor types (said in the log).
+        let res = match tokio::time::timeout(APP_CONFIG_WAIT, channel.invoke(req)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 log::warn(
                     scope::RUNTIME,
                     &format!("error loading app configuration: {e}"),
+                );
+                return AppConfig::default();
+            }
+            Err(_) => {
+                log::warn(
+                    scope::RUNTIME,
+                    &format!(
+                        "error loading app configuration: the app did not answer GET /dapr/config within {APP_CONFIG_WAIT:?}; it hosts no actor types"
+                    ),
                 );
                 return AppConfig::default();
             }
