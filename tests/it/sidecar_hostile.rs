@@ -279,7 +279,11 @@ fn encoded_traversal_and_forbidden_characters_never_reach_the_app() {
             Some(target)
         );
     }
-    assert_eq!(seen.lock().unwrap().len(), 2, "{:?}", seen.lock().unwrap());
+    // Besides the two calls, the app saw only the sidecar's own start-up read of its actor
+    // configuration.
+    let seen = seen.lock().unwrap().clone();
+    let calls: Vec<&String> = seen.iter().filter(|t| *t != "/dapr/config").collect();
+    assert_eq!(calls.len(), 2, "{seen:?}");
 }
 
 /// Finding 8: the 100-header cap answered an empty 431 to requests the official server
