@@ -499,9 +499,10 @@ impl ActorRuntime {
         // disconnects, a timer that is stopped) must not release the turn while the app
         // still runs the call.
         let me = self.clone();
-        tokio::spawn(async move { me.run_in_turn(call, cfg, reentrancy_id).await })
-            .await
-            .unwrap_or_else(|e| Err(ApiError::actor_invoke(e).into()))
+        match tokio::spawn(async move { me.run_in_turn(call, cfg, reentrancy_id).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(ApiError::actor_invoke(e).into()),
+        }
     }
 
     /// Runs a call in the actor's turn, activating the actor when needed.
