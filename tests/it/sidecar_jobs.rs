@@ -155,6 +155,28 @@ fn error_info(s: &Status) -> ErrorInfo {
 fn http_and_grpc_api() {
     let home = tempfile::tempdir().unwrap();
     let d = start(&Opts::new("jobsapi", home.path()));
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let m: Value = client()
+                .get(d.url("/v1.0/metadata"))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            m["scheduler"]["connected_addresses"][0]
+                .as_str()
+                .is_some_and(|a| a.starts_with("local:"))
+        }),
+        "{}",
+        d.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || d
+            .log()
+            .contains("scheduler running in-process: local:")),
+        "{}",
+        d.log()
+    );
     let error = |(status, v): (u16, Value)| {
         (
             status,
@@ -295,13 +317,16 @@ fn http_and_grpc_api() {
         )
     );
 
-    // Metadata names the in-process scheduler.
-    let meta: Value = client()
-        .get(d.url("/v1.0/metadata"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    // Metadata names the in-process scheduler (opened at start-up, before any job).
+    let meta = || -> Value {
+        client()
+            .get(d.url("/v1.0/metadata"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let meta = meta();
     let addrs = meta["scheduler"]["connected_addresses"]
         .as_array()
         .unwrap()

@@ -73,6 +73,18 @@ impl Inner {
 
 pub(super) async fn run(inner: Arc<Inner>, app: Arc<dyn Deliver>) {
     let mut stop = inner.stop.subscribe();
+    // Open the table now: metadata reports the scheduler, and a file that cannot be used
+    // is said at start-up rather than at the first job.
+    match inner.store.call(|_| ()).await {
+        Ok(()) => log::info(
+            SCOPE,
+            &format!(
+                "scheduler running in-process: {}",
+                inner.store.address().unwrap_or_default()
+            ),
+        ),
+        Err(e) => log::warn(SCOPE, &format!("scheduler: {e}")),
+    }
     let in_flight: InFlight = Arc::default();
     let mut deliveries = JoinSet::new();
     let mut failing = false;
