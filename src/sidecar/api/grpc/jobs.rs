@@ -23,7 +23,8 @@ fn duration(d: Option<prost_types::Duration>) -> Duration {
     .unwrap_or_default()
 }
 
-fn policy(p: Option<common::JobFailurePolicy>) -> Option<FailurePolicy> {
+/// Also read for actor reminders.
+pub(super) fn policy(p: Option<common::JobFailurePolicy>) -> Option<FailurePolicy> {
     match p?.policy? {
         Policy::Drop(_) => Some(FailurePolicy::Drop),
         Policy::Constant(c) => Some(FailurePolicy::Constant {

@@ -338,6 +338,26 @@ dapr_service! {
             actors::unregister_timer(&self.api, r.into_inner()).await.map(Response::new)
         }
 
+        async fn register_actor_reminder(&self, r: Request<pb::RegisterActorReminderRequest>) -> Result<Response<()>, Status> {
+            actors::register_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unregister_actor_reminder(&self, r: Request<pb::UnregisterActorReminderRequest>) -> Result<Response<()>, Status> {
+            actors::unregister_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_actor_reminder(&self, r: Request<pb::GetActorReminderRequest>) -> Result<Response<pb::GetActorReminderResponse>, Status> {
+            actors::get_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn list_actor_reminders(&self, r: Request<pb::ListActorRemindersRequest>) -> Result<Response<pb::ListActorRemindersResponse>, Status> {
+            actors::list_reminders(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unregister_actor_reminders_by_type(&self, r: Request<pb::UnregisterActorRemindersByTypeRequest>) -> Result<Response<pb::UnregisterActorRemindersByTypeResponse>, Status> {
+            actors::unregister_reminders_by_type(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
         async fn try_lock_alpha1(&self, r: Request<pb::TryLockRequest>) -> Result<Response<pb::TryLockResponse>, Status> {
             lock::try_lock(&self.api, r.into_inner()).await.map(Response::new)
         }
@@ -414,11 +434,6 @@ dapr_service! {
         }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
-    RegisterActorReminder => register_actor_reminder(pb::RegisterActorReminderRequest) -> ();
-    UnregisterActorReminder => unregister_actor_reminder(pb::UnregisterActorReminderRequest) -> ();
-    UnregisterActorRemindersByType => unregister_actor_reminders_by_type(pb::UnregisterActorRemindersByTypeRequest) -> pb::UnregisterActorRemindersByTypeResponse;
-    ListActorReminders => list_actor_reminders(pb::ListActorRemindersRequest) -> pb::ListActorRemindersResponse;
-    GetActorReminder => get_actor_reminder(pb::GetActorReminderRequest) -> pb::GetActorReminderResponse;
     EncryptAlpha1 => encrypt_alpha1(tonic::Streaming<pb::EncryptRequest>) -> Self::EncryptAlpha1Stream;
     DecryptAlpha1 => decrypt_alpha1(tonic::Streaming<pb::DecryptRequest>) -> Self::DecryptAlpha1Stream;
     SubtleGetKeyAlpha1 => subtle_get_key_alpha1(pb::SubtleGetKeyRequest) -> pb::SubtleGetKeyResponse;

@@ -99,7 +99,9 @@ pub(crate) fn format_proto_duration(d: Duration) -> String {
     format!("{}{frac}s", d.as_secs())
 }
 
-fn failure_policy(v: &Value) -> Result<Option<FailurePolicy>, ApiError> {
+/// A failure policy in protojson (`{"drop":{}}`, `{"constant":{"interval":"3s","maxRetries":5}}`);
+/// also read for actor reminders.
+pub(super) fn failure_policy(v: &Value) -> Result<Option<FailurePolicy>, ApiError> {
     let bad = |why: &str| ApiError::malformed_request(format!("field \"failurePolicy\": {why}"));
     let Value::Object(m) = v else {
         return Err(bad("must be an object"));

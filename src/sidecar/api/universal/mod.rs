@@ -81,6 +81,7 @@ impl Api {
             ),
             None => Scheduler::in_memory("default", &app_id),
         };
+        actors.set_scheduler(scheduler.clone());
         Api {
             actors: actors::ActorsApi::new(actors.clone()),
             bindings,
