@@ -468,6 +468,8 @@ impl Sidecar {
             ),
         );
         api.health.set_outbound_ready();
+        // Workflow instances left running resume; their work waits for a worker.
+        api.workflow_engine().run().await;
 
         let readiness = {
             let api = api.clone();

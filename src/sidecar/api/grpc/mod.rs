@@ -91,20 +91,32 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let max_msg = settings.max_msg;
+    let taskhub =
+        crate::sidecar::workflows::service::TaskHub::server(api.workflow_engine().clone())
+            .max_decoding_message_size(max_msg)
+            .max_encoding_message_size(max_msg);
     let svc = DaprServer::new(GrpcApi::new(api, max_msg))
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg);
     let token = settings.api_token.filter(|t| !t.is_empty());
+    let hub_token = token.clone();
     let svc = InterceptedService::new(svc, move |req: Request<()>| check_token(&token, req));
     let svc = ApiLog {
         inner: svc,
+        enabled: settings.api_logging,
+    };
+    let taskhub = ApiLog {
+        inner: InterceptedService::new(taskhub, move |req: Request<()>| {
+            check_token(&hub_token, req)
+        }),
         enabled: settings.api_logging,
     };
     // Pings find peers that went away without closing, so their connections are released.
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-        .add_service(svc);
+        .add_service(svc)
+        .add_service(taskhub);
     match listener.into() {
         GrpcListener::Tcp(l) => {
             router

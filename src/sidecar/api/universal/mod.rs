@@ -41,6 +41,8 @@ pub struct Api {
     pub actors: actors::ActorsApi,
     /// Jobs; its scheduler also keeps the actor reminders.
     pub jobs: jobs::JobsApi,
+    /// The workflow engine (served to the SDKs as `TaskHubSidecarService`).
+    workflows: Arc<crate::sidecar::workflows::Engine>,
     components: Arc<ComponentStore>,
 }
 
@@ -83,6 +85,11 @@ impl Api {
             None => Scheduler::in_memory("default", &app_id),
         };
         actors.set_scheduler(scheduler.clone());
+        let workflows = crate::sidecar::workflows::Engine::new(
+            &app_id,
+            invoker.as_ref().map_or("default", |i| i.namespace()),
+            components.clone(),
+        );
         Api {
             actors: actors::ActorsApi::new(actors.clone()),
             bindings,
@@ -110,9 +117,15 @@ impl Api {
                 scheduler.clone(),
             ),
             jobs: jobs::JobsApi::new(scheduler),
+            workflows,
             components,
             app_id,
         }
+    }
+
+    /// The workflow engine.
+    pub fn workflow_engine(&self) -> &Arc<crate::sidecar::workflows::Engine> {
+        &self.workflows
     }
 
     /// The scheduler of jobs and actor reminders.
