@@ -371,7 +371,14 @@ impl WorkflowClient {
             )
             .await
         };
-        let res = self.rt.block_on(call).map_err(|s| err(rpc_error(&s)))?;
+        let res = self.rt.block_on(call).map_err(|s| match s.code() {
+            tonic::Code::Unimplemented => err(format!(
+                "the Dapr sidecar of app '{}' cannot rerun workflows (RerunWorkflowFromEvent): {}",
+                self.app_id,
+                rpc_error(&s)
+            )),
+            _ => err(rpc_error(&s)),
+        })?;
         Ok(res.into_inner().new_instance_id)
     }
 }

@@ -102,7 +102,7 @@ async function done(client, id, status = WorkflowRuntimeStatus.COMPLETED) {
   expect(st !== undefined, `${id}: no state`);
   expect(
     st.runtimeStatus === status,
-    `${id}: status ${st.runtimeStatus} (want ${status}); failure: ${st.workflowFailureDetails?.message}`,
+    `${id}: status ${st.runtimeStatus} (want ${status}); failure: ${st.workflowFailureDetails?.getErrorMessage()}`,
   );
   return st;
 }
@@ -154,7 +154,8 @@ const scenarios = {
     expect(attempts.get("js-retry-key") === 3, `attempts ${attempts.get("js-retry-key")}`);
     const bad = await client.scheduleNewWorkflow(doomed, "x");
     const st = await done(client, bad, WorkflowRuntimeStatus.FAILED);
-    expect(st.workflowFailureDetails?.message?.includes("boom for good"), `failure ${st.workflowFailureDetails?.message}`);
+    const msg = st.workflowFailureDetails?.getErrorMessage() ?? "";
+    expect(msg.includes("boom for good"), `failure ${msg}`);
   },
   async terminate_purge(client) {
     const id = await client.scheduleNewWorkflow(waiter, undefined, "js-term");
@@ -181,7 +182,8 @@ const scenarios = {
     expect(doc.runtimeStatus === "RUNNING", `get status ${doc.runtimeStatus}`);
     expect(doc.properties["dapr.workflow.input"] === '{"n":1}', `get input ${JSON.stringify(doc.properties)}`);
     expect(doc.createdAt instanceof Date && !isNaN(doc.createdAt), "createdAt");
-    await w.raise(id, "go", "first");
+    // The body is the event data as is: a string must be sent as JSON text.
+    await w.raise(id, "go", JSON.stringify("first"));
     const until = async (cond, what) => {
       const deadline = Date.now() + TIMEOUT * 1000;
       for (;;) {

@@ -341,6 +341,8 @@ mod tests {
                 error_message: "boom".into(),
                 stack_trace: None,
             }),
+            parent_instance_id: None,
+            execution_id: None,
         };
         let w = Workflow::from(info.clone());
         assert_eq!(w.runtime_status, "FAILED");
