@@ -162,6 +162,15 @@ def s_chaining(client):
     expect(st.name == 'chain', f'name {st.name}')
     expect(json.loads(st.serialized_input) == 1, f'input {st.serialized_input}')
     expect(st.serialized_custom_status == 'after add_one', f'custom status {st.serialized_custom_status!r}')
+    # ListInstanceIDs and GetInstanceHistory through the SDK.
+    expect('py-chain' in set(client.iter_workflow_instance_ids()), 'py-chain not listed')
+    kinds = [e.event_type for e in client.get_workflow_history('py-chain')]
+    T = wf.WorkflowHistoryEventType
+    expect(kinds.count(T.TASK_SCHEDULED) == 3 and kinds.count(T.TASK_COMPLETED) == 3, f'history {kinds}')
+    expect(kinds.count(T.EXECUTION_STARTED) == 1 and kinds[-1] == T.EXECUTION_COMPLETED, f'history {kinds}')
+    scheduled = [e for e in client.get_workflow_history('py-chain') if e.event_type == T.TASK_SCHEDULED]
+    expect([e.name for e in scheduled] == ['add_one', 'double', 'add_one'], f'scheduled {scheduled}')
+    expect([e.event_id for e in scheduled] == [1, 2, 3], f'event ids {[e.event_id for e in scheduled]}')
 
 
 def s_fan_out(client):
