@@ -28,3 +28,4 @@ mod sidecar_pubsub;
 mod sidecar_sdk_lock_config;
 mod sidecar_sdk_pubsub;
 mod sidecar_secrets;
+mod sidecar_workflow_durability;
