@@ -23,6 +23,7 @@ mod sidecar_hostile;
 mod sidecar_invoke;
 mod sidecar_lock_config;
 mod sidecar_pubsub;
+mod sidecar_sdk_actors;
 mod sidecar_sdk_lock_config;
 mod sidecar_sdk_pubsub;
 mod sidecar_secrets;
