@@ -32,4 +32,5 @@ pub mod pubsub;
 pub mod resiliency;
 pub mod resources;
 pub mod runtime;
+pub mod scheduler;
 pub mod server;

@@ -13,6 +13,7 @@ mod conformance;
 mod fuzz_corpus;
 mod installer;
 mod resources;
+mod sidecar_actor_timers;
 mod sidecar_actors;
 mod sidecar_api;
 mod sidecar_bindings;

@@ -14,12 +14,13 @@
 //! sidecar-to-sidecar hop (`invoke::actors`), and actors that the ring moves elsewhere are
 //! deactivated here after their call in progress.
 //!
-//! Limits: no reminders, timers or workflow engine; actors are hosted for HTTP apps only
+//! Timers live in memory ([`timers`]). Limits: no reminders or workflow engine; actors are hosted for HTTP apps only
 //! (a gRPC app is asked for no configuration and hosts nothing).
 
 pub mod config;
 pub mod placement;
 pub mod state;
+pub mod timers;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -145,6 +146,7 @@ pub struct ActorRuntime {
     scanner: Mutex<Option<tokio::task::JoinHandle<()>>>,
     refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     invoker: std::sync::OnceLock<Arc<Invoker>>,
+    timers: timers::Timers,
 }
 
 /// A type or id as upstream's `ValidateName` accepts it.
@@ -165,6 +167,26 @@ fn validate_name(what: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `dapr.internal.*` types belong to the workflow engine: refused for timers and reminders.
+fn check_reserved(actor_type: &str) -> Result<(), ApiError> {
+    if actor_type.starts_with("dapr.internal.") {
+        return Err(ApiError::actor_type_reserved(actor_type));
+    }
+    Ok(())
+}
+
+/// A failed call in a log line.
+fn describe(e: &CallError) -> String {
+    match e {
+        CallError::Api(e) => e.to_string(),
+        CallError::App(r) => format!(
+            "error from actor service: ({}) {}",
+            r.status.as_u16(),
+            String::from_utf8_lossy(&r.body)
+        ),
+    }
+}
+
 impl ActorRuntime {
     pub fn new(
         app_id: &str,
@@ -182,6 +204,7 @@ impl ActorRuntime {
             scanner: Mutex::new(None),
             refresher: Mutex::new(None),
             invoker: std::sync::OnceLock::new(),
+            timers: timers::Timers::default(),
         }
     }
 
@@ -396,17 +419,28 @@ impl ActorRuntime {
     }
 
     /// Calls one actor method in the actor's turn.
-    pub async fn invoke(&self, call: ActorCall) -> Result<ActorReply, CallError> {
+    pub async fn invoke(self: &Arc<Self>, call: ActorCall) -> Result<ActorReply, CallError> {
         self.invoke_inner(call, false).await
     }
 
     /// A call another sidecar forwarded here: run here, never forwarded again.
-    pub async fn invoke_forwarded(&self, call: ActorCall) -> Result<ActorReply, CallError> {
+    pub async fn invoke_forwarded(
+        self: &Arc<Self>,
+        call: ActorCall,
+    ) -> Result<ActorReply, CallError> {
+        self.invoke_inner(call, true).await
+    }
+
+    /// A call this sidecar makes itself (a timer): run here, whatever placement says.
+    pub(crate) async fn invoke_here(
+        self: &Arc<Self>,
+        call: ActorCall,
+    ) -> Result<ActorReply, CallError> {
         self.invoke_inner(call, true).await
     }
 
     async fn invoke_inner(
-        &self,
+        self: &Arc<Self>,
         mut call: ActorCall,
         forwarded: bool,
     ) -> Result<ActorReply, CallError> {
@@ -461,6 +495,23 @@ impl ActorRuntime {
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             ),
         };
+        // The turn is held by a task of its own: a caller that goes away (a client that
+        // disconnects, a timer that is stopped) must not release the turn while the app
+        // still runs the call.
+        let me = self.clone();
+        match tokio::spawn(async move { me.run_in_turn(call, cfg, reentrancy_id).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(ApiError::actor_invoke(e).into()),
+        }
+    }
+
+    /// Runs a call in the actor's turn, activating the actor when needed.
+    async fn run_in_turn(
+        &self,
+        call: ActorCall,
+        cfg: TypeConfig,
+        reentrancy_id: Option<String>,
+    ) -> Result<ActorReply, CallError> {
         let key = (call.actor_type.clone(), call.actor_id.clone());
         loop {
             let actor = self.activate(&key)?;
@@ -606,8 +657,9 @@ impl ActorRuntime {
                 ),
             }
         }
-        // Dropped from the table whatever the app said, as upstream.
+        // Dropped from the table whatever the app said, as upstream; its timers stop.
         actor.removed.store(true, Ordering::Release);
+        self.timers.remove_actor(&key.0, &key.1);
         if let Ok(mut t) = self.table.lock()
             && t.get(&key).is_some_and(|a| Arc::ptr_eq(a, &actor))
         {
@@ -627,6 +679,7 @@ impl ActorRuntime {
                 h.abort();
             }
         }
+        self.timers.clear();
         if let Some(inv) = self.invoker.get() {
             let _ = inv.set_actor_types(Vec::new()).await;
         }

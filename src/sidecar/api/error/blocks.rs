@@ -306,4 +306,67 @@ impl ApiError {
     pub fn actor_runtime_closed() -> Self {
         Self::new(ErrorKind::ActorRuntimeClosed, "actor runtime is closed")
     }
+
+    pub fn actor_reminder_create(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorReminderCreate,
+            format!("error creating actor reminder: {detail}"),
+        )
+    }
+
+    pub fn actor_reminder_get(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorReminderGet,
+            format!("error getting actor reminder: {detail}"),
+        )
+    }
+
+    pub fn actor_reminder_delete(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorReminderDelete,
+            format!("error deleting actor reminder: {detail}"),
+        )
+    }
+
+    pub fn actor_reminder_not_found(name: &str) -> Self {
+        Self::new(
+            ErrorKind::ActorReminderNotFound,
+            format!("actor reminder not found: {name}"),
+        )
+    }
+
+    pub fn actor_reminder_exists(name: &str) -> Self {
+        Self::new(
+            ErrorKind::ActorReminderAlreadyExists,
+            format!("actor reminder already exists: {name}"),
+        )
+    }
+
+    pub fn actor_reminder_non_hosted() -> Self {
+        Self::new(
+            ErrorKind::ActorReminderNonHosted,
+            "operations on actor reminders are only possible on hosted actor types",
+        )
+    }
+
+    pub fn actor_timer_create(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorTimerCreate,
+            format!("error creating actor timer: {detail}"),
+        )
+    }
+
+    pub fn actor_timer_delete(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::ActorTimerDelete,
+            format!("error deleting actor timer: {detail}"),
+        )
+    }
+
+    pub fn actor_type_reserved(actor_type: &str) -> Self {
+        Self::new(
+            ErrorKind::ActorTypeReserved,
+            format!("actor type {actor_type} is reserved for internal use"),
+        )
+    }
 }

@@ -89,6 +89,17 @@ pub enum ErrorKind {
     ActorBadRequest,
     /// The actor runtime is shutting down.
     ActorRuntimeClosed,
+    ActorReminderCreate,
+    ActorReminderGet,
+    ActorReminderDelete,
+    ActorReminderNotFound,
+    ActorReminderAlreadyExists,
+    /// Reminder operations need the actor type hosted by this sidecar.
+    ActorReminderNonHosted,
+    ActorTimerCreate,
+    ActorTimerDelete,
+    /// `dapr.internal.*` types belong to the workflow engine.
+    ActorTypeReserved,
 }
 
 impl ErrorKind {
@@ -344,6 +355,35 @@ impl ErrorKind {
                 "ERR_ACTOR_RUNTIME_CLOSED",
                 StatusCode::SERVICE_UNAVAILABLE,
                 Code::Unavailable,
+                None,
+            ),
+            ActorReminderCreate => r("ERR_ACTOR_REMINDER_CREATE", E500, Code::Internal, None),
+            ActorReminderGet => r("ERR_ACTOR_REMINDER_GET", E500, Code::Internal, None),
+            ActorReminderDelete => r("ERR_ACTOR_REMINDER_DELETE", E500, Code::Internal, None),
+            ActorReminderNotFound => r(
+                "ERR_ACTOR_REMINDER_NOT_FOUND",
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                None,
+            ),
+            ActorReminderAlreadyExists => r(
+                "ERR_ACTOR_REMINDER_ALREADY_EXISTS",
+                StatusCode::CONFLICT,
+                Code::AlreadyExists,
+                None,
+            ),
+            ActorReminderNonHosted => r(
+                "ERR_ACTOR_REMINDER_NON_HOSTED",
+                StatusCode::FORBIDDEN,
+                Code::PermissionDenied,
+                None,
+            ),
+            ActorTimerCreate => r("ERR_ACTOR_TIMER_CREATE", E500, Code::Internal, None),
+            ActorTimerDelete => r("ERR_ACTOR_TIMER_DELETE", E500, Code::Internal, None),
+            ActorTypeReserved => r(
+                "ERR_ACTOR_TYPE_RESERVED",
+                StatusCode::FORBIDDEN,
+                Code::PermissionDenied,
                 None,
             ),
         }

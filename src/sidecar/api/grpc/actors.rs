@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::Status;
 
 use crate::sidecar::actors::state::ActorStateOp;
+use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, CallError};
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::api::universal::Api;
@@ -84,4 +85,35 @@ pub async fn transact(api: &Api, r: pb::ExecuteActorStateTransactionRequest) -> 
         .transact_state(&r.actor_type, &r.actor_id, ops)
         .await?;
     Ok(())
+}
+
+/// gRPC `bytes data` reaches the app JSON-encoded (a base64 string), as upstream's
+/// `json.Marshal([]byte)`; no data stays absent.
+pub(super) fn bytes_as_json(data: &[u8]) -> Option<String> {
+    use base64::Engine;
+    (!data.is_empty()).then(|| {
+        serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(data))
+            .to_string()
+    })
+}
+
+pub async fn register_timer(api: &Api, r: pb::RegisterActorTimerRequest) -> Result<(), Status> {
+    let req = TimerRequest {
+        data: bytes_as_json(&r.data),
+        actor_type: r.actor_type,
+        actor_id: r.actor_id,
+        name: r.name,
+        due_time: r.due_time,
+        period: r.period,
+        ttl: r.ttl,
+        callback: r.callback,
+    };
+    Ok(api.actors.create_timer(req).await?)
+}
+
+pub async fn unregister_timer(api: &Api, r: pb::UnregisterActorTimerRequest) -> Result<(), Status> {
+    Ok(api
+        .actors
+        .delete_timer(&r.actor_type, &r.actor_id, &r.name)
+        .await?)
 }

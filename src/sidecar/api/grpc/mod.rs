@@ -329,6 +329,14 @@ dapr_service! {
             actors::transact(&self.api, r.into_inner()).await.map(Response::new)
         }
 
+        async fn register_actor_timer(&self, r: Request<pb::RegisterActorTimerRequest>) -> Result<Response<()>, Status> {
+            actors::register_timer(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unregister_actor_timer(&self, r: Request<pb::UnregisterActorTimerRequest>) -> Result<Response<()>, Status> {
+            actors::unregister_timer(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
         async fn try_lock_alpha1(&self, r: Request<pb::TryLockRequest>) -> Result<Response<pb::TryLockResponse>, Status> {
             lock::try_lock(&self.api, r.into_inner()).await.map(Response::new)
         }
@@ -362,8 +370,6 @@ dapr_service! {
         }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
-    RegisterActorTimer => register_actor_timer(pb::RegisterActorTimerRequest) -> ();
-    UnregisterActorTimer => unregister_actor_timer(pb::UnregisterActorTimerRequest) -> ();
     RegisterActorReminder => register_actor_reminder(pb::RegisterActorReminderRequest) -> ();
     UnregisterActorReminder => unregister_actor_reminder(pb::UnregisterActorReminderRequest) -> ();
     UnregisterActorRemindersByType => unregister_actor_reminders_by_type(pb::UnregisterActorRemindersByTypeRequest) -> pb::UnregisterActorRemindersByTypeResponse;

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::edge::read_body;
 use super::{HttpState, St, empty_or_error, json_response};
 use crate::sidecar::actors::state::ActorStateOp;
+use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, CallError};
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::components::state::Metadata;
@@ -44,7 +45,7 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
         )
         .route(
             "/v1.0/actors/{actor_type}/{actor_id}/timers/{name}",
-            any(timers),
+            post(create_timer).put(create_timer).delete(delete_timer),
         )
 }
 
@@ -52,8 +53,51 @@ async fn reminders() -> Response {
     ApiError::unimplemented("actor reminders").into_response()
 }
 
-async fn timers() -> Response {
-    ApiError::unimplemented("actor timers").into_response()
+async fn create_timer(
+    State(s): St,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let bytes = read_body(&s, body).await?;
+        let m = body_object(&bytes)?;
+        let req = TimerRequest {
+            actor_type,
+            actor_id,
+            name,
+            due_time: string_member(&m, "dueTime")?.unwrap_or_default(),
+            period: string_member(&m, "period")?.unwrap_or_default(),
+            ttl: string_member(&m, "ttl")?.unwrap_or_default(),
+            callback: string_member(&m, "callback")?.unwrap_or_default(),
+            data: member(&m, "data").map(Value::to_string),
+        };
+        s.api.actors.create_timer(req).await
+    }
+    .await;
+    empty_or_error(result)
+}
+
+async fn delete_timer(
+    State(s): St,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+) -> Response {
+    empty_or_error(
+        s.api
+            .actors
+            .delete_timer(&actor_type, &actor_id, &name)
+            .await,
+    )
+}
+
+/// A JSON object body (an empty body reads as `{}`).
+fn body_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(bytes).map_err(ApiError::actor_malformed)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::actor_malformed("the body must be a JSON object")),
+    }
 }
 
 async fn invoke(

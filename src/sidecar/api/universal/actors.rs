@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::sidecar::actors::state::{ActorStateOp, ActorStateValue};
+use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, ActorReply, ActorRuntime, CallError};
 use crate::sidecar::api::error::ApiError;
 
@@ -42,5 +43,18 @@ impl ActorsApi {
         ops: Vec<ActorStateOp>,
     ) -> Result<(), ApiError> {
         self.runtime.transact_state(actor_type, actor_id, ops).await
+    }
+
+    pub async fn create_timer(&self, req: TimerRequest) -> Result<(), ApiError> {
+        self.runtime.create_timer(req).await
+    }
+
+    pub async fn delete_timer(
+        &self,
+        actor_type: &str,
+        actor_id: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.runtime.delete_timer(actor_type, actor_id, name).await
     }
 }

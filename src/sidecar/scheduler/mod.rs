@@ -1,0 +1,3 @@
+//! The in-process scheduler of jobs and actor reminders.
+
+pub mod timing;
