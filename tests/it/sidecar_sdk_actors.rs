@@ -4,7 +4,7 @@
 //! (`DaprServer` with `server.actor`, an `AbstractActor`, `ActorProxyBuilder` over HTTP and
 //! over gRPC). Calls, turns, state (checked in Redis under `appid||type||id||key`) and idle
 //! deactivation are one test per SDK and protocol; timers and reminders registered from
-//! inside the actor are another.
+//! inside the actor are two more.
 
 use std::process::Command;
 
@@ -70,8 +70,13 @@ fn python_sdk_actor_calls_state_and_deactivation() {
 }
 
 #[test]
-fn python_sdk_actor_timers_and_reminders() {
+fn python_sdk_actor_timers() {
     python_actors("timers");
+}
+
+#[test]
+fn python_sdk_actor_reminders() {
+    python_actors("reminders");
 }
 
 #[test]
@@ -85,11 +90,21 @@ fn js_sdk_actor_calls_state_and_deactivation_over_grpc() {
 }
 
 #[test]
-fn js_sdk_actor_timers_and_reminders_over_http() {
+fn js_sdk_actor_timers_over_http() {
     js_actors("http", "timers");
 }
 
 #[test]
-fn js_sdk_actor_timers_and_reminders_over_grpc() {
+fn js_sdk_actor_timers_over_grpc() {
     js_actors("grpc", "timers");
+}
+
+#[test]
+fn js_sdk_actor_reminders_over_http() {
+    js_actors("http", "reminders");
+}
+
+#[test]
+fn js_sdk_actor_reminders_over_grpc() {
+    js_actors("grpc", "reminders");
 }

@@ -11,10 +11,13 @@
 // `GET /v1.0/actors/{type}/{id}/state/{key}` and in Redis under `appid||type||id||key`),
 // removal, idle deactivation (`onDeactivate`) and the state surviving reactivation.
 //
-// PART=timers: `registerActorTimer` and `registerActorReminder` from inside the actor fire
-// the callback and `receiveReminder` with their data; after `unregisterActorTimer` /
-// `unregisterActorReminder` they stop. Over gRPC the sidecar JSON-encodes the bytes it was
-// given, so the app sees them base64-encoded, as with the official daprd.
+// PART=timers: `registerActorTimer` from inside the actor fires the callback with its data at
+// its period; after `unregisterActorTimer` it stops.
+// PART=reminders: `registerActorReminder` from inside the actor fires `receiveReminder` with
+// its data; after `unregisterActorReminder` it stops; a one-shot reminder due after the
+// actor's idle deactivation fires once and activates it again.
+// Over gRPC the sidecar JSON-encodes the bytes it was given for timers and reminders, so the
+// app sees them base64-encoded, as with the official daprd.
 //
 // Run by tests/it/sidecar_sdk_actors.rs with DAPR_HTTP_PORT / DAPR_GRPC_PORT pointing at a
 // daprd (app id APP_ID, `--app-port $APP_PORT`, a Redis state store marked
@@ -131,6 +134,11 @@ class Counter extends AbstractActor {
     await this.registerActorReminder("every", s, s, undefined, "rem-data");
     return {};
   }
+  async startOnce() {
+    const due = Temporal.Duration.from({ seconds: 3 });
+    await this.registerActorReminder("once", due, undefined, undefined, "once-data");
+    return {};
+  }
   async stopReminder() {
     await this.unregisterActorReminder("every");
     return {};
@@ -149,10 +157,11 @@ const server = new DaprServer({
     daprPort,
     communicationProtocol: protocol,
     logger,
+    // A timer keeps its actor busy for longer than 1 s in PART=timers.
     actor:
-      part === "basic"
-        ? { actorIdleTimeout: "1s", actorScanInterval: "200ms" }
-        : { actorIdleTimeout: "1h", actorScanInterval: "30s" },
+      part === "timers"
+        ? { actorIdleTimeout: "1h", actorScanInterval: "30s" }
+        : { actorIdleTimeout: "1s", actorScanInterval: "200ms" },
   },
   logger,
 });
@@ -226,26 +235,48 @@ async function basic() {
 
 async function timers() {
   const t1 = proxy("t1");
-  const r1 = proxy("r1");
+  const started = Date.now();
   await t1.startTimer();
-  await r1.startReminder();
   check(await wait(() => seen("timer", "t1").length >= 2), "the timer fired twice");
-  check(await wait(() => seen("reminder", "r1").length >= 2), "the reminder fired twice");
   const ticks = seen("timer", "t1").map((e) => e.detail);
   check(ticks.every((d) => d === delivered("tick-data")), `timer data: ${JSON.stringify(ticks)}`);
-  const reminders = seen("reminder", "r1").map((e) => e.detail);
-  check(reminders.every((d) => d === delivered("rem-data")), `reminder data: ${JSON.stringify(reminders)}`);
+  // Due after 1 s, then every 1 s: the second tick comes 2 s after registration.
+  const second = seen("timer", "t1")[1].at - started;
+  check(second >= 1800, `the period is kept: second tick after ${second} ms`);
   await t1.stopTimer();
-  await r1.stopReminder();
   // A firing already waiting for the actor's turn may still run.
   await sleep(300);
-  const [timersBefore, remindersBefore] = [seen("timer", "t1").length, seen("reminder", "r1").length];
+  const before = seen("timer", "t1").length;
   await sleep(1500);
-  check(seen("timer", "t1").length === timersBefore, "no tick after unregisterActorTimer");
-  check(seen("reminder", "r1").length === remindersBefore, "no reminder after unregisterActorReminder");
+  check(seen("timer", "t1").length === before, `no tick after unregisterActorTimer (${before})`);
 }
 
-await (part === "basic" ? basic() : timers());
+async function reminders() {
+  const r1 = proxy("r1");
+  const r2 = proxy("r2");
+  await r1.startReminder();
+  await r2.startOnce();
+  check(await wait(() => seen("reminder", "r1").length >= 2), "the reminder fired twice");
+  const got = seen("reminder", "r1").map((e) => e.detail);
+  check(got.every((d) => d === delivered("rem-data")), `reminder data: ${JSON.stringify(got)}`);
+  await r1.stopReminder();
+  await sleep(300);
+  const before = seen("reminder", "r1").length;
+  await sleep(1500);
+  check(seen("reminder", "r1").length === before, `no reminder after unregisterActorReminder (${before})`);
+
+  // A one-shot reminder due after the actor's idle deactivation fires once and activates it
+  // again.
+  check(await wait(() => seen("deactivate", "r2").length >= 1), "r2 deactivated before its reminder is due");
+  check(await wait(() => seen("reminder", "r2").length >= 1), "the one-shot reminder fired");
+  const once = seen("reminder", "r2").map((e) => e.detail);
+  check(JSON.stringify(once) === JSON.stringify([delivered("once-data")]), `one-shot data: ${JSON.stringify(once)}`);
+  check(seen("activate", "r2").length === 2, `the reminder activated r2 again: ${seen("activate", "r2").length}`);
+  await sleep(1500);
+  check(seen("reminder", "r2").length === 1, "a one-shot reminder fires once");
+}
+
+await { basic, timers, reminders }[part]();
 
 if (failures.length) {
   console.log(`${failures.length} checks failed`);

@@ -8,9 +8,13 @@ through the actor's StateManager (read back through the actor, through daprd's
 `GET /v1.0/actors/{type}/{id}/state/{key}` and in Redis under `appid||type||id||key`),
 removal, idle deactivation (`_on_deactivate`) and the state surviving reactivation.
 
-PART=timers: a timer and reminders registered from inside the actor (`register_timer`,
-`register_reminder`, `Remindable.receive_reminder`): they fire with their data, a one-shot
-reminder fires once, and after `unregister_timer` / `unregister_reminder` they stop.
+PART=timers: a timer registered from inside the actor (`register_timer`) fires its callback
+with its data at its period, and stops after `unregister_timer`.
+
+PART=reminders: reminders registered from inside the actor (`register_reminder`,
+`Remindable.receive_reminder`) fire with their name and state, `GET .../reminders/{name}`
+returns them, they stop after `unregister_reminder`, and a one-shot reminder fires once, after
+the actor's idle deactivation, activating it again.
 
 Run by tests/it/sidecar_sdk_actors.rs with DAPR_HTTP_PORT pointing at a daprd (app id in
 APP_ID, `--app-port $APP_PORT`, a Redis state store marked `actorStateStore: "true"` on
@@ -292,17 +296,31 @@ async def basic():
 
 
 async def timers():
-    t1, r1, r2 = proxy('t1'), proxy('r1'), proxy('r2')
-    # A timer (due after 100 ms, every 300 ms, JSON data, fired on the actor's callback), a
-    # periodic reminder with bytes state (the SDK sends it base64-encoded) and a one-shot
-    # reminder due after the actor's idle deactivation.
+    # A timer due after 100 ms, every 300 ms, with JSON data, fired on the actor's callback.
+    t1 = proxy('t1')
+    started = time.time()
     await t1.StartTimer({'tick': 'data', 'n': 7})
-    await r1.StartReminder({'name': 'every', 'state': 'reminder-data', 'due_ms': 100, 'period_ms': 300})
-    await r2.StartReminder({'name': 'once', 'state': 'later', 'due_ms': 2500})
     check(await asyncio.to_thread(wait, lambda: len(seen('timer', 't1')) >= 3), 'the timer fired 3 times')
-    check(await asyncio.to_thread(wait, lambda: len(seen('reminder', 'r1')) >= 2), 'the reminder fired twice')
     ticks = [e[2] for e in seen('timer', 't1')]
     check(all(t == {'tick': 'data', 'n': 7} for t in ticks), f'timer data: {ticks}')
+    # Due after 100 ms, then every 300 ms: the third tick comes 700 ms after registration.
+    third = seen('timer', 't1')[2][3] - started
+    check(third >= 0.6, f'the period is kept: third tick after {third:.3f} s')
+    await t1.StopTimer()
+    # A firing already waiting for the actor's turn may still run.
+    await asyncio.sleep(0.3)
+    before = len(seen('timer', 't1'))
+    await asyncio.sleep(1.0)
+    check(len(seen('timer', 't1')) == before, f'no tick after unregister_timer ({before})')
+
+
+async def reminders():
+    # A periodic reminder with bytes state (the SDK sends it base64-encoded) and a one-shot
+    # reminder due after the actor's idle deactivation.
+    r1, r2 = proxy('r1'), proxy('r2')
+    await r1.StartReminder({'name': 'every', 'state': 'reminder-data', 'due_ms': 100, 'period_ms': 300})
+    await r2.StartReminder({'name': 'once', 'state': 'later', 'due_ms': 2500})
+    check(await asyncio.to_thread(wait, lambda: len(seen('reminder', 'r1')) >= 2), 'the reminder fired twice')
     got = [e[2] for e in seen('reminder', 'r1')]
     check(all(g == ('every', b'reminder-data') for g in got), f'reminder name and state: {got}')
     status, body = http('GET', '/v1.0/actors/Counter/r1/reminders/every')
@@ -311,15 +329,11 @@ async def timers():
         status == 200 and doc.get('data') == base64.b64encode(b'reminder-data').decode(),
         f'GET the reminder: {status} {body!r}',
     )
-
-    await t1.StopTimer()
     await r1.StopReminder('every')
-    # A firing already waiting for the actor's turn may still run.
     await asyncio.sleep(0.3)
-    timers_before, reminders_before = len(seen('timer', 't1')), len(seen('reminder', 'r1'))
+    before = len(seen('reminder', 'r1'))
     await asyncio.sleep(1.0)
-    check(len(seen('timer', 't1')) == timers_before, 'no tick after unregister_timer')
-    check(len(seen('reminder', 'r1')) == reminders_before, 'no reminder after unregister_reminder')
+    check(len(seen('reminder', 'r1')) == before, f'no reminder after unregister_reminder ({before})')
     status, _ = http('GET', '/v1.0/actors/Counter/r1/reminders/every')
     check(status == 404, f'GET the unregistered reminder: {status}')
 
@@ -336,7 +350,7 @@ async def timers():
 
 # The sidecar reports healthy once it has read the app's /dapr/config.
 check(wait(lambda: http('GET', '/v1.0/healthz')[0] == 204, 30), 'daprd is ready')
-asyncio.run(basic() if PART == 'basic' else timers())
+asyncio.run({'basic': basic, 'timers': timers, 'reminders': reminders}[PART]())
 
 if failures:
     print(f'{len(failures)} checks failed')
