@@ -100,15 +100,16 @@ async fn echo(port: u16, actor_type: Option<String>) -> i32 {
                 let config = config.clone();
                 async move {
                     let echoes = matches!(*req.method(), hyper::Method::POST | hyper::Method::PUT);
-                    if req.method() == hyper::Method::GET && req.uri().path() == "/dapr/config" {
-                        if let Some(c) = config {
-                            let mut res = Response::new(Full::new(c));
-                            res.headers_mut().insert(
-                                hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static("application/json"),
-                            );
-                            return Ok::<_, Infallible>(res);
-                        }
+                    if req.method() == hyper::Method::GET
+                        && req.uri().path() == "/dapr/config"
+                        && let Some(c) = config
+                    {
+                        let mut res = Response::new(Full::new(c));
+                        res.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        return Ok::<_, Infallible>(res);
                     }
                     let body = req
                         .into_body()
