@@ -33,4 +33,5 @@ pub mod resiliency;
 pub mod resources;
 pub mod runtime;
 pub mod scheduler;
+pub mod workflows;
 pub mod server;

@@ -490,6 +490,10 @@ impl Sidecar {
                 }
                 // The actor runtime reads the app's `/dapr/config` first, as upstream.
                 api.actors.runtime().start().await;
+                // Job triggers once the app is there (reminders once the actor runtime
+                // names its target).
+                api.scheduler()
+                    .start(Arc::new(app_channel::jobs::AppJobs(channel.clone())));
                 // Subscriptions are served before the sidecar reports ready, as upstream.
                 api.pubsub
                     .runtime()
@@ -529,6 +533,10 @@ impl Sidecar {
         // No new messages; those in flight reach the app before anything else stops.
         api.pubsub.runtime().close().await;
         api.bindings.runtime().close().await;
+        // No new job or reminder triggers; deliveries in progress may finish.
+        api.scheduler()
+            .close(cfg.graceful_shutdown.min(Duration::from_secs(5)))
+            .await;
         api.actors.runtime().close().await;
         invoker.deregister().await;
         let _ = stop_tx.send(true);

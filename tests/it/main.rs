@@ -22,6 +22,7 @@ mod sidecar_grpc;
 mod sidecar_grpc_app;
 mod sidecar_hostile;
 mod sidecar_invoke;
+mod sidecar_jobs;
 mod sidecar_lock_config;
 mod sidecar_pubsub;
 mod sidecar_sdk_actors;

@@ -375,3 +375,173 @@ fn timers_fire_on_schedule_in_the_turn_and_stop() {
         );
     });
 }
+
+async fn get_json(d: &Daprd, path: &str) -> (u16, Value) {
+    let r = reqwest::get(d.url(path)).await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn reminders_fire_once_across_sidecars_and_survive_a_restart() {
+    let rt = runtime();
+    let redis = Redis::start();
+    let home = tempfile::tempdir().unwrap();
+    let (a, app_a) = sidecar(&rt, &redis, home.path());
+    let (b, app_b) = sidecar(&rt, &redis, home.path());
+    rt.block_on(async {
+        // Both rings hold both sidecars (refreshed every 500 ms).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Four firings of R4/PT1S between two sidecars hosting the type: each trigger once,
+        // always in the app of the sidecar owning the id.
+        let (s, body) = post(
+            &a,
+            "/v1.0/actors/Clock/c1/reminders/r1",
+            r#"{"dueTime":"0s","period":"R4/PT1S","data":{"n":1},"reminderName":"ignored"}"#,
+        )
+        .await;
+        assert_eq!((s, body.as_str()), (204, ""));
+        let (s, got) = get_json(&b, "/v1.0/actors/Clock/c1/reminders/r1").await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            got,
+            json!({"actorID":"c1","actorType":"Clock","data":{"n":1},"dueTime":"0s","period":"@every 1s"})
+        );
+        // overwrite: false on an existing name is refused.
+        let (s, body) = post(
+            &a,
+            "/v1.0/actors/Clock/c1/reminders/r1",
+            r#"{"dueTime":"1h","overwrite":false}"#,
+        )
+        .await;
+        assert_eq!(
+            body,
+            r#"{"errorCode":"ERR_ACTOR_REMINDER_ALREADY_EXISTS","message":"actor reminder already exists: r1"}"#
+        );
+        assert_eq!(s, 409);
+        let total = || app_a.count("remind", "Clock/c1", "r1") + app_b.count("remind", "Clock/c1", "r1");
+        assert!(wait_until(Duration::from_secs(8), || total() >= 4));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(total(), 4, "R4 fires four times in all");
+        let (na, nb) = (
+            app_a.count("remind", "Clock/c1", "r1"),
+            app_b.count("remind", "Clock/c1", "r1"),
+        );
+        assert!(na == 0 || nb == 0, "one owner runs the actor: {na} + {nb}");
+        let fired = [app_a.of("remind", "Clock/c1", "r1"), app_b.of("remind", "Clock/c1", "r1")].concat();
+        assert_eq!(fired[0].body, json!({"data":{"n":1},"dueTime":"","period":""}));
+
+        // A reminder whose repetitions are used up is gone; delete is idempotent.
+        let (s, got) = get_json(&a, "/v1.0/actors/Clock/c1/reminders/r1").await;
+        assert_eq!((s, got["errorCode"].as_str()), (404, Some("ERR_ACTOR_REMINDER_NOT_FOUND")));
+        assert_eq!(post(&a, "/v1.0/actors/Clock/c1/reminders/r2", r#"{"dueTime":"1h"}"#).await.0, 204);
+        for _ in 0..2 {
+            let (s, _) = send(&a, reqwest::Method::DELETE, "/v1.0/actors/Clock/c1/reminders/r2", "").await;
+            assert_eq!(s, 204);
+        }
+        let (s, got) = get_json(&a, "/v1.0/actors/Clock/c1/reminders/r2").await;
+        assert_eq!((s, got["errorCode"].as_str()), (404, Some("ERR_ACTOR_REMINDER_NOT_FOUND")));
+
+        // A failing delivery is retried (default policy: three retries 1 s apart).
+        app_a.fail.lock().unwrap().insert("flaky".into(), 2);
+        app_b.fail.lock().unwrap().insert("flaky".into(), 2);
+        assert_eq!(post(&a, "/v1.0/actors/Clock/c7/reminders/flaky", "{}").await.0, 204);
+        let flaky = || app_a.count("remind", "Clock/c7", "flaky") + app_b.count("remind", "Clock/c7", "flaky");
+        assert!(wait_until(Duration::from_secs(8), || flaky() >= 3));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(flaky(), 3, "two failures, then delivered");
+
+        // Errors.
+        let (s, body) = post(&a, "/v1.0/actors/Other/o/reminders/r", r#"{"dueTime":"1s"}"#).await;
+        assert_eq!((s, code(&body).as_str()), (403, "ERR_ACTOR_REMINDER_NON_HOSTED"), "{body}");
+        let (s, body) = post(&a, "/v1.0/actors/Clock/c1/reminders/r", r#"{"period":"P1M"}"#).await;
+        assert_eq!((s, code(&body).as_str()), (500, "ERR_ACTOR_REMINDER_CREATE"), "{body}");
+        let (s, body) = post(&a, "/v1.0/actors/dapr.internal.x/c1/reminders/r", "{}").await;
+        assert_eq!((s, code(&body).as_str()), (403, "ERR_ACTOR_TYPE_RESERVED"), "{body}");
+
+        // gRPC: register, get, list, unregister by type.
+        let mut c = DaprClient::connect(format!("http://127.0.0.1:{}", b.grpc_port))
+            .await
+            .unwrap();
+        for id in ["g1", "g2"] {
+            c.register_actor_reminder(pb::RegisterActorReminderRequest {
+                actor_type: "Clock".into(),
+                actor_id: id.into(),
+                name: "later".into(),
+                due_time: "1h".into(),
+                data: b"hi".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        let got = c
+            .get_actor_reminder(pb::GetActorReminderRequest {
+                actor_type: "Clock".into(),
+                actor_id: "g1".into(),
+                name: "later".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.due_time.as_deref(), Some("1h"));
+        let data = got.data.unwrap();
+        assert_eq!(data.type_url, "type.googleapis.com/google.protobuf.BytesValue");
+        assert!(data.value.ends_with(b"\"aGk=\""), "{:?}", data.value);
+        let list = c
+            .list_actor_reminders(pb::ListActorRemindersRequest {
+                actor_type: "Clock".into(),
+                actor_id: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut names: Vec<String> = list
+            .reminders
+            .iter()
+            .map(|r| format!("{}/{}", r.reminder.as_ref().unwrap().actor_id, r.name))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["g1/later", "g2/later"]);
+        c.unregister_actor_reminders_by_type(pb::UnregisterActorRemindersByTypeRequest {
+            actor_type: "Clock".into(),
+            actor_id: None,
+        })
+        .await
+        .unwrap();
+        let err = c
+            .get_actor_reminder(pb::GetActorReminderRequest {
+                actor_type: "Clock".into(),
+                actor_id: "g2".into(),
+                name: "later".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
+
+        // Durable: registered, then every sidecar is killed; a new one fires it.
+        assert_eq!(
+            post(&a, "/v1.0/actors/Clock/d1/reminders/after", r#"{"dueTime":"2s","data":"x"}"#).await.0,
+            204
+        );
+    });
+    assert_eq!(
+        app_a.overlaps.load(Ordering::SeqCst) + app_b.overlaps.load(Ordering::SeqCst),
+        0
+    );
+    a.signal(nix::sys::signal::Signal::SIGKILL);
+    b.signal(nix::sys::signal::Signal::SIGKILL);
+    drop((a, b));
+    let (c, app_c) = sidecar(&rt, &redis, home.path());
+    assert!(wait_until(Duration::from_secs(8), || app_c
+        .count("remind", "Clock/d1", "after")
+        == 1));
+    let fired = app_c.of("remind", "Clock/d1", "after");
+    assert_eq!(fired[0].body, json!({"data":"x","dueTime":"","period":""}));
+    assert_eq!(
+        app_a.count("remind", "Clock/d1", "after") + app_b.count("remind", "Clock/d1", "after"),
+        0
+    );
+    drop(c);
+}

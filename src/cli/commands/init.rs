@@ -345,7 +345,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
         p.info("Existing components and configuration were kept.");
     }
     if !args.slim {
-        p.info("No containers were started: this CLI does not run placement, scheduler, Redis or Zipkin containers.");
+        p.info("No containers were started: daprd itself places actors and keeps reminders and jobs (no placement or scheduler service is needed); Redis and Zipkin are not started.");
     }
     p.success("Success! Dapr is up and running. To get started, go here: https://docs.dapr.io/getting-started");
     Ok(0)

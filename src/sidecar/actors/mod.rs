@@ -14,11 +14,13 @@
 //! sidecar-to-sidecar hop (`invoke::actors`), and actors that the ring moves elsewhere are
 //! deactivated here after their call in progress.
 //!
-//! Timers live in memory ([`timers`]). Limits: no reminders or workflow engine; actors are hosted for HTTP apps only
+//! Timers live in memory ([`timers`]); reminders are jobs of the in-process scheduler
+//! ([`reminders`]). Limits: no workflow engine; actors are hosted for HTTP apps only
 //! (a gRPC app is asked for no configuration and hosts nothing).
 
 pub mod config;
 pub mod placement;
+pub mod reminders;
 pub mod state;
 pub mod timers;
 pub mod turn;
@@ -147,6 +149,8 @@ pub struct ActorRuntime {
     refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     invoker: std::sync::OnceLock<Arc<Invoker>>,
     timers: timers::Timers,
+    /// Keeps reminders (set by the sidecar at start-up).
+    scheduler: std::sync::OnceLock<crate::sidecar::scheduler::Scheduler>,
 }
 
 /// A type or id as upstream's `ValidateName` accepts it.
@@ -205,6 +209,7 @@ impl ActorRuntime {
             refresher: Mutex::new(None),
             invoker: std::sync::OnceLock::new(),
             timers: timers::Timers::default(),
+            scheduler: std::sync::OnceLock::new(),
         }
     }
 
@@ -328,6 +333,9 @@ impl ActorRuntime {
             if let Ok(mut s) = self.refresher.lock() {
                 *s = Some(handle);
             }
+        }
+        if let Some(s) = self.scheduler.get() {
+            s.set_actor_types(types.clone());
         }
         if !types.is_empty() {
             log::info(
@@ -680,6 +688,9 @@ impl ActorRuntime {
             }
         }
         self.timers.clear();
+        if let Some(s) = self.scheduler.get() {
+            s.set_actor_types(Vec::new());
+        }
         if let Some(inv) = self.invoker.get() {
             let _ = inv.set_actor_types(Vec::new()).await;
         }

@@ -1,6 +1,6 @@
 //! The app channel: how this sidecar calls its own app, separate from sidecar-to-sidecar
 //! invocation. It takes protocol-neutral requests — [`InvokeRequest`]s, and for pub/sub the
-//! app's subscriptions and [`events::TopicEvent`]s — and speaks the app's protocol (HTTP/1.1
+//! app's subscriptions and [`events::TopicEvent`]s, job triggers ([`jobs`]) — and speaks the app's protocol (HTTP/1.1
 //! or h2c in [`http`], `dapr.proto.runtime.v1.AppCallback` in [`grpc`]), honours `--app-max-concurrency`, `APP_API_TOKEN`,
 //! `--max-body-size` for the app's replies, and the app's health as the prober in
 //! [`health`] reports it. Every call goes through the resiliency policy for the app
@@ -14,6 +14,7 @@ pub mod grpc_status;
 pub mod health;
 pub mod http;
 mod http_pubsub;
+pub mod jobs;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -160,6 +160,16 @@ impl Invoker {
         self.internal_port
     }
 
+    /// The namespace this sidecar registered in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The shared registry's file and table (the scheduler keeps its jobs next to them).
+    pub fn registry_settings(&self) -> &resolver::RegistrySettings {
+        self.registry.settings()
+    }
+
     /// The local app's channel.
     pub fn channel(&self) -> &Arc<AppChannel> {
         &self.channel

@@ -1,5 +1,5 @@
 //! The constructors of the building blocks' errors (pub/sub, secrets, invocation, locks,
-//! configuration, actors), with the official messages.
+//! configuration, jobs, actors), with the official messages.
 
 use super::{ApiError, ErrorKind};
 
@@ -246,6 +246,87 @@ impl ApiError {
 }
 
 impl ApiError {
+    // ---- jobs (upstream `pkg/api/errors/scheduler.go`; metadata `appID`, `namespace`) ----
+
+    fn job_meta(self, app_id: &str, namespace: &str) -> Self {
+        self.with("appID", app_id).with("namespace", namespace)
+    }
+
+    pub fn scheduler_empty(app_id: &str, namespace: &str) -> Self {
+        Self::new(ErrorKind::SchedulerEmpty, "Job is empty").job_meta(app_id, namespace)
+    }
+
+    pub fn scheduler_job_name_empty(app_id: &str, namespace: &str) -> Self {
+        Self::new(ErrorKind::SchedulerJobNameEmpty, "Name is empty").job_meta(app_id, namespace)
+    }
+
+    pub fn scheduler_schedule_empty(app_id: &str, namespace: &str) -> Self {
+        Self::new(ErrorKind::SchedulerScheduleEmpty, "Schedule is empty")
+            .job_meta(app_id, namespace)
+    }
+
+    /// A `name` in the HTTP body.
+    pub fn scheduler_url_name(app_id: &str, namespace: &str) -> Self {
+        Self::new(
+            ErrorKind::SchedulerJobName,
+            "Set the job name in the url only",
+        )
+        .job_meta(app_id, namespace)
+    }
+
+    /// The scheduler refused the job; `exists` when a job of that name is there already
+    /// and `overwrite` was false (409 / `AlreadyExists`).
+    pub fn scheduler_schedule_job(
+        app_id: &str,
+        namespace: &str,
+        exists: bool,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        let kind = if exists {
+            ErrorKind::SchedulerJobExists
+        } else {
+            ErrorKind::SchedulerScheduleJob
+        };
+        Self::new(kind, format!("failed to schedule job due to: {detail}"))
+            .job_meta(app_id, namespace)
+    }
+
+    pub fn scheduler_get_job(
+        app_id: &str,
+        namespace: &str,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::SchedulerGetJob,
+            format!("failed to get job due to: {detail}"),
+        )
+        .job_meta(app_id, namespace)
+    }
+
+    pub fn scheduler_delete_job(
+        app_id: &str,
+        namespace: &str,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::SchedulerDeleteJob,
+            format!("failed to delete job due to: {detail}"),
+        )
+        .job_meta(app_id, namespace)
+    }
+
+    pub fn scheduler_list_jobs(
+        app_id: &str,
+        namespace: &str,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::SchedulerListJobs,
+            format!("failed to list jobs due to: {detail}"),
+        )
+        .job_meta(app_id, namespace)
+    }
+
     // ---- actors (upstream `pkg/messages/predefined.go`, `pkg/api/errors/actor.go`) ----
 
     pub fn actor_runtime_not_found() -> Self {

@@ -100,6 +100,21 @@ pub enum ErrorKind {
     ActorTimerDelete,
     /// `dapr.internal.*` types belong to the workflow engine.
     ActorTypeReserved,
+    /// Jobs: no job in the request (gRPC).
+    SchedulerEmpty,
+    /// Jobs: the name is empty or contains `|`.
+    SchedulerJobNameEmpty,
+    /// Jobs: neither a schedule nor a due time.
+    SchedulerScheduleEmpty,
+    /// Jobs: a name in the HTTP body (it belongs in the URL only).
+    SchedulerJobName,
+    /// Jobs: the scheduler refused the job (bad schedule, repeats, due time, ttl).
+    SchedulerScheduleJob,
+    /// Jobs: a job of that name exists and `overwrite` is false.
+    SchedulerJobExists,
+    SchedulerGetJob,
+    SchedulerDeleteJob,
+    SchedulerListJobs,
 }
 
 impl ErrorKind {
@@ -385,6 +400,61 @@ impl ErrorKind {
                 StatusCode::FORBIDDEN,
                 Code::PermissionDenied,
                 None,
+            ),
+            // Kit errors without a legacy tag: `errorCode` is the ErrorInfo reason.
+            SchedulerEmpty => r(
+                "DAPR_SCHEDULER_EMPTY",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_SCHEDULER_EMPTY"),
+            ),
+            SchedulerJobNameEmpty => r(
+                "DAPR_SCHEDULER_JOB_NAME_EMPTY",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_SCHEDULER_JOB_NAME_EMPTY"),
+            ),
+            SchedulerScheduleEmpty => r(
+                "DAPR_SCHEDULER_SCHEDULE_EMPTY",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_SCHEDULER_SCHEDULE_EMPTY"),
+            ),
+            SchedulerJobName => r(
+                "DAPR_SCHEDULER_JOB_NAME",
+                BAD,
+                Code::InvalidArgument,
+                Some("DAPR_SCHEDULER_JOB_NAME"),
+            ),
+            SchedulerScheduleJob => r(
+                "DAPR_SCHEDULER_SCHEDULE_JOB",
+                E500,
+                Code::Internal,
+                Some("DAPR_SCHEDULER_SCHEDULE_JOB"),
+            ),
+            SchedulerJobExists => r(
+                "DAPR_SCHEDULER_SCHEDULE_JOB",
+                StatusCode::CONFLICT,
+                Code::AlreadyExists,
+                Some("DAPR_SCHEDULER_SCHEDULE_JOB"),
+            ),
+            SchedulerGetJob => r(
+                "DAPR_SCHEDULER_GET_JOB",
+                E500,
+                Code::Internal,
+                Some("DAPR_SCHEDULER_GET_JOB"),
+            ),
+            SchedulerDeleteJob => r(
+                "DAPR_SCHEDULER_DELETE_JOB",
+                E500,
+                Code::Internal,
+                Some("DAPR_SCHEDULER_DELETE_JOB"),
+            ),
+            SchedulerListJobs => r(
+                "DAPR_SCHEDULER_LIST_JOBS",
+                E500,
+                Code::Internal,
+                Some("DAPR_SCHEDULER_LIST_JOBS"),
             ),
         }
     }

@@ -8,6 +8,7 @@ use dapr::dapr::proto::runtime::v1 as pb;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::Status;
 
+use crate::sidecar::actors::reminders::{BYTES_VALUE, Reminder, ReminderRequest};
 use crate::sidecar::actors::state::ActorStateOp;
 use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, CallError};
@@ -116,4 +117,96 @@ pub async fn unregister_timer(api: &Api, r: pb::UnregisterActorTimerRequest) -> 
         .actors
         .delete_timer(&r.actor_type, &r.actor_id, &r.name)
         .await?)
+}
+
+pub async fn register_reminder(
+    api: &Api,
+    r: pb::RegisterActorReminderRequest,
+) -> Result<(), Status> {
+    let failure_policy = super::jobs::policy(r.failure_policy);
+    let req = ReminderRequest {
+        data: bytes_as_json(&r.data),
+        actor_type: r.actor_type,
+        actor_id: r.actor_id,
+        name: r.name,
+        due_time: r.due_time,
+        period: r.period,
+        ttl: r.ttl,
+        overwrite: r.overwrite,
+        failure_policy,
+    };
+    Ok(api.actors.create_reminder(req).await?)
+}
+
+pub async fn unregister_reminder(
+    api: &Api,
+    r: pb::UnregisterActorReminderRequest,
+) -> Result<(), Status> {
+    Ok(api
+        .actors
+        .delete_reminder(&r.actor_type, &r.actor_id, &r.name)
+        .await?)
+}
+
+/// Reminder data as upstream answers it: an `Any` holding a `BytesValue` of the JSON.
+fn reminder_data(r: &Reminder) -> Option<prost_types::Any> {
+    use prost::Message;
+    r.data.as_ref().map(|d| prost_types::Any {
+        type_url: BYTES_VALUE.into(),
+        value: d.as_bytes().to_vec().encode_to_vec(),
+    })
+}
+
+pub async fn get_reminder(
+    api: &Api,
+    r: pb::GetActorReminderRequest,
+) -> Result<pb::GetActorReminderResponse, Status> {
+    let rem = api
+        .actors
+        .get_reminder(&r.actor_type, &r.actor_id, &r.name)
+        .await?;
+    Ok(pb::GetActorReminderResponse {
+        data: reminder_data(&rem),
+        actor_type: rem.actor_type,
+        actor_id: rem.actor_id,
+        due_time: rem.due_time,
+        period: rem.period,
+        ttl: rem.ttl,
+    })
+}
+
+pub async fn list_reminders(
+    api: &Api,
+    r: pb::ListActorRemindersRequest,
+) -> Result<pb::ListActorRemindersResponse, Status> {
+    let list = api
+        .actors
+        .list_reminders(&r.actor_type, r.actor_id.as_deref())
+        .await?;
+    Ok(pb::ListActorRemindersResponse {
+        reminders: list
+            .into_iter()
+            .map(|rem| pb::NamedActorReminder {
+                name: rem.name.clone(),
+                reminder: Some(pb::ActorReminder {
+                    data: reminder_data(&rem),
+                    actor_type: rem.actor_type,
+                    actor_id: rem.actor_id,
+                    due_time: rem.due_time,
+                    period: rem.period,
+                    ttl: rem.ttl,
+                }),
+            })
+            .collect(),
+    })
+}
+
+pub async fn unregister_reminders_by_type(
+    api: &Api,
+    r: pb::UnregisterActorRemindersByTypeRequest,
+) -> Result<pb::UnregisterActorRemindersByTypeResponse, Status> {
+    api.actors
+        .delete_reminders(&r.actor_type, r.actor_id.as_deref())
+        .await?;
+    Ok(pb::UnregisterActorRemindersByTypeResponse {})
 }

@@ -92,6 +92,9 @@ pub async fn get(api: &Api) -> pb::GetMetadataResponse {
             host_ready: m.actor_runtime.host_ready,
             placement: m.actor_runtime.placement.clone(),
         }),
+        scheduler: (!m.scheduler.is_empty()).then(|| pb::MetadataScheduler {
+            connected_addresses: m.scheduler.clone(),
+        }),
         ..Default::default()
     }
 }

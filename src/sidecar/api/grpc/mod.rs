@@ -7,8 +7,8 @@
 //! encode the results; errors render from the error table (`status`).
 //!
 //! Limits: only state, pub/sub, bindings, secrets, configuration, locks, metadata, shutdown,
-//! invocation and actor calls and state are served; every other RPC (actor reminders and
-//! timers, workflows, jobs, crypto, ...)
+//! invocation, jobs and actor calls and state are served; every other RPC (actor reminders
+//! and timers, workflows, crypto, ...)
 //! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
@@ -16,6 +16,7 @@ mod actors;
 mod bindings;
 mod configuration;
 mod invoke;
+mod jobs;
 mod lock;
 mod metadata;
 mod pubsub;
@@ -337,6 +338,26 @@ dapr_service! {
             actors::unregister_timer(&self.api, r.into_inner()).await.map(Response::new)
         }
 
+        async fn register_actor_reminder(&self, r: Request<pb::RegisterActorReminderRequest>) -> Result<Response<()>, Status> {
+            actors::register_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unregister_actor_reminder(&self, r: Request<pb::UnregisterActorReminderRequest>) -> Result<Response<()>, Status> {
+            actors::unregister_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_actor_reminder(&self, r: Request<pb::GetActorReminderRequest>) -> Result<Response<pb::GetActorReminderResponse>, Status> {
+            actors::get_reminder(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn list_actor_reminders(&self, r: Request<pb::ListActorRemindersRequest>) -> Result<Response<pb::ListActorRemindersResponse>, Status> {
+            actors::list_reminders(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn unregister_actor_reminders_by_type(&self, r: Request<pb::UnregisterActorRemindersByTypeRequest>) -> Result<Response<pb::UnregisterActorRemindersByTypeResponse>, Status> {
+            actors::unregister_reminders_by_type(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
         async fn try_lock_alpha1(&self, r: Request<pb::TryLockRequest>) -> Result<Response<pb::TryLockResponse>, Status> {
             lock::try_lock(&self.api, r.into_inner()).await.map(Response::new)
         }
@@ -368,13 +389,51 @@ dapr_service! {
         async fn unsubscribe_configuration_alpha1(&self, r: Request<pb::UnsubscribeConfigurationRequest>) -> Result<Response<pb::UnsubscribeConfigurationResponse>, Status> {
             Ok(Response::new(configuration::unsubscribe(&self.api, r.into_inner()).await))
         }
+        async fn schedule_job(&self, r: Request<pb::ScheduleJobRequest>) -> Result<Response<pb::ScheduleJobResponse>, Status> {
+            jobs::schedule(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn schedule_job_alpha1(&self, r: Request<pb::ScheduleJobRequest>) -> Result<Response<pb::ScheduleJobResponse>, Status> {
+            jobs::schedule(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_job(&self, r: Request<pb::GetJobRequest>) -> Result<Response<pb::GetJobResponse>, Status> {
+            jobs::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn get_job_alpha1(&self, r: Request<pb::GetJobRequest>) -> Result<Response<pb::GetJobResponse>, Status> {
+            jobs::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn delete_job(&self, r: Request<pb::DeleteJobRequest>) -> Result<Response<pb::DeleteJobResponse>, Status> {
+            jobs::delete(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn delete_job_alpha1(&self, r: Request<pb::DeleteJobRequest>) -> Result<Response<pb::DeleteJobResponse>, Status> {
+            jobs::delete(&self.api, r.into_inner()).await.map(Response::new)
+        }
+
+        async fn delete_jobs_by_prefix(&self, r: Request<pb::DeleteJobsByPrefixRequest>) -> Result<Response<pb::DeleteJobsByPrefixResponse>, Status> {
+            jobs::delete_by_prefix(&self.api, r.into_inner().name_prefix).await?;
+            Ok(Response::new(pb::DeleteJobsByPrefixResponse {}))
+        }
+
+        async fn delete_jobs_by_prefix_alpha1(&self, r: Request<pb::DeleteJobsByPrefixRequestAlpha1>) -> Result<Response<pb::DeleteJobsByPrefixResponseAlpha1>, Status> {
+            jobs::delete_by_prefix(&self.api, r.into_inner().name_prefix).await?;
+            Ok(Response::new(pb::DeleteJobsByPrefixResponseAlpha1 {}))
+        }
+
+        async fn list_jobs(&self, _r: Request<pb::ListJobsRequest>) -> Result<Response<pb::ListJobsResponse>, Status> {
+            let jobs = jobs::list(&self.api).await?;
+            Ok(Response::new(pb::ListJobsResponse { jobs }))
+        }
+
+        async fn list_jobs_alpha1(&self, _r: Request<pb::ListJobsRequestAlpha1>) -> Result<Response<pb::ListJobsResponseAlpha1>, Status> {
+            let jobs = jobs::list(&self.api).await?;
+            Ok(Response::new(pb::ListJobsResponseAlpha1 { jobs }))
+        }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
-    RegisterActorReminder => register_actor_reminder(pb::RegisterActorReminderRequest) -> ();
-    UnregisterActorReminder => unregister_actor_reminder(pb::UnregisterActorReminderRequest) -> ();
-    UnregisterActorRemindersByType => unregister_actor_reminders_by_type(pb::UnregisterActorRemindersByTypeRequest) -> pb::UnregisterActorRemindersByTypeResponse;
-    ListActorReminders => list_actor_reminders(pb::ListActorRemindersRequest) -> pb::ListActorRemindersResponse;
-    GetActorReminder => get_actor_reminder(pb::GetActorReminderRequest) -> pb::GetActorReminderResponse;
     EncryptAlpha1 => encrypt_alpha1(tonic::Streaming<pb::EncryptRequest>) -> Self::EncryptAlpha1Stream;
     DecryptAlpha1 => decrypt_alpha1(tonic::Streaming<pb::DecryptRequest>) -> Self::DecryptAlpha1Stream;
     SubtleGetKeyAlpha1 => subtle_get_key_alpha1(pb::SubtleGetKeyRequest) -> pb::SubtleGetKeyResponse;
@@ -398,16 +457,6 @@ dapr_service! {
     PauseWorkflowBeta1 => pause_workflow_beta1(pb::PauseWorkflowRequest) -> ();
     ResumeWorkflowBeta1 => resume_workflow_beta1(pb::ResumeWorkflowRequest) -> ();
     RaiseEventWorkflowBeta1 => raise_event_workflow_beta1(pb::RaiseEventWorkflowRequest) -> ();
-    ScheduleJobAlpha1 => schedule_job_alpha1(pb::ScheduleJobRequest) -> pb::ScheduleJobResponse;
-    ScheduleJob => schedule_job(pb::ScheduleJobRequest) -> pb::ScheduleJobResponse;
-    GetJobAlpha1 => get_job_alpha1(pb::GetJobRequest) -> pb::GetJobResponse;
-    GetJob => get_job(pb::GetJobRequest) -> pb::GetJobResponse;
-    DeleteJobAlpha1 => delete_job_alpha1(pb::DeleteJobRequest) -> pb::DeleteJobResponse;
-    DeleteJob => delete_job(pb::DeleteJobRequest) -> pb::DeleteJobResponse;
-    DeleteJobsByPrefixAlpha1 => delete_jobs_by_prefix_alpha1(pb::DeleteJobsByPrefixRequestAlpha1) -> pb::DeleteJobsByPrefixResponseAlpha1;
-    DeleteJobsByPrefix => delete_jobs_by_prefix(pb::DeleteJobsByPrefixRequest) -> pb::DeleteJobsByPrefixResponse;
-    ListJobsAlpha1 => list_jobs_alpha1(pb::ListJobsRequestAlpha1) -> pb::ListJobsResponseAlpha1;
-    ListJobs => list_jobs(pb::ListJobsRequest) -> pb::ListJobsResponse;
     ConverseAlpha1 => converse_alpha1(pb::ConversationRequest) -> pb::ConversationResponse;
     ConverseAlpha2 => converse_alpha2(pb::ConversationRequestAlpha2) -> pb::ConversationResponseAlpha2;
     CreateIndexAlpha1 => create_index_alpha1(pb::CreateIndexRequestAlpha1) -> ();

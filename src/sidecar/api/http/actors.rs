@@ -4,7 +4,8 @@
 //! operations, 204) and `/v1.0/actors/{type}/{id}/state/{key}` (GET: 200 with the stored
 //! JSON, 204 when missing, metadata as `metadata.<k>` headers). Field names of the
 //! operations are matched case-insensitively, as Go's decoder does; upsert values are
-//! stored as their JSON text. Reminders and timers answer `ERR_API_UNIMPLEMENTED`.
+//! stored as their JSON text. Timers (`.../timers/{name}`: POST, PUT, DELETE) and reminders
+//! (`.../reminders/{name}`: POST, PUT, GET, DELETE) take upstream's JSON bodies.
 
 use std::sync::Arc;
 
@@ -13,12 +14,13 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::edge::read_body;
 use super::{HttpState, St, empty_or_error, json_response};
+use crate::sidecar::actors::reminders::ReminderRequest;
 use crate::sidecar::actors::state::ActorStateOp;
 use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, CallError};
@@ -41,7 +43,10 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
         )
         .route(
             "/v1.0/actors/{actor_type}/{actor_id}/reminders/{name}",
-            any(reminders),
+            post(create_reminder)
+                .put(create_reminder)
+                .get(get_reminder)
+                .delete(delete_reminder),
         )
         .route(
             "/v1.0/actors/{actor_type}/{actor_id}/timers/{name}",
@@ -49,8 +54,90 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
         )
 }
 
-async fn reminders() -> Response {
-    ApiError::unimplemented("actor reminders").into_response()
+async fn create_reminder(
+    State(s): St,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let bytes = read_body(&s, body).await?;
+        let m = body_object(&bytes)?;
+        let overwrite = match member(&m, "overwrite") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(ApiError::actor_malformed(
+                    "field \"overwrite\" must be a boolean",
+                ));
+            }
+        };
+        // Upstream reads `failure_policy` only (the Python SDK's `failurePolicy` is ignored).
+        let failure_policy = match m.get("failure_policy").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => super::jobs::failure_policy(v)?,
+        };
+        let req = ReminderRequest {
+            actor_type,
+            actor_id,
+            name,
+            due_time: string_member(&m, "dueTime")?.unwrap_or_default(),
+            period: string_member(&m, "period")?.unwrap_or_default(),
+            ttl: string_member(&m, "ttl")?.unwrap_or_default(),
+            data: member(&m, "data").map(Value::to_string),
+            overwrite,
+            failure_policy,
+        };
+        s.api.actors.create_reminder(req).await
+    }
+    .await;
+    empty_or_error(result)
+}
+
+async fn get_reminder(
+    State(s): St,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+) -> Response {
+    match s
+        .api
+        .actors
+        .get_reminder(&actor_type, &actor_id, &name)
+        .await
+    {
+        Err(e) => e.into_response(),
+        Ok(r) => {
+            let mut out = Map::new();
+            out.insert("actorID".into(), r.actor_id.into());
+            out.insert("actorType".into(), r.actor_type.into());
+            if let Some(d) = r.data {
+                out.insert(
+                    "data".into(),
+                    serde_json::from_str(&d).unwrap_or(Value::String(d)),
+                );
+            }
+            for (k, v) in [
+                ("dueTime", r.due_time),
+                ("period", r.period),
+                ("ttl", r.ttl),
+            ] {
+                if let Some(v) = v {
+                    out.insert(k.into(), v.into());
+                }
+            }
+            json_response(StatusCode::OK, Value::Object(out).to_string())
+        }
+    }
+}
+
+async fn delete_reminder(
+    State(s): St,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+) -> Response {
+    empty_or_error(
+        s.api
+            .actors
+            .delete_reminder(&actor_type, &actor_id, &name)
+            .await,
+    )
 }
 
 async fn create_timer(

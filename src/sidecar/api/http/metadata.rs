@@ -169,5 +169,11 @@ fn encode(m: &Metadata) -> Value {
             "placement": m.actor_runtime.placement,
         }),
     );
+    if !m.scheduler.is_empty() {
+        doc.insert(
+            "scheduler".into(),
+            json!({"connected_addresses": m.scheduler}),
+        );
+    }
     Value::Object(doc)
 }

@@ -17,6 +17,7 @@ mod configuration;
 mod decode;
 mod edge;
 mod invoke;
+mod jobs;
 mod lock;
 mod metadata;
 mod pubsub;
@@ -80,6 +81,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(lock::routes())
         .merge(configuration::routes())
         .merge(bindings::routes())
+        .merge(jobs::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)
         .method_not_allowed_fallback(invoke::handle)

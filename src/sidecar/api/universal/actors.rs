@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::sidecar::actors::reminders::{Reminder, ReminderRequest};
 use crate::sidecar::actors::state::{ActorStateOp, ActorStateValue};
 use crate::sidecar::actors::timers::TimerRequest;
 use crate::sidecar::actors::{ActorCall, ActorReply, ActorRuntime, CallError};
@@ -56,5 +57,45 @@ impl ActorsApi {
         name: &str,
     ) -> Result<(), ApiError> {
         self.runtime.delete_timer(actor_type, actor_id, name).await
+    }
+
+    pub async fn create_reminder(&self, req: ReminderRequest) -> Result<(), ApiError> {
+        self.runtime.create_reminder(req).await
+    }
+
+    pub async fn get_reminder(
+        &self,
+        actor_type: &str,
+        actor_id: &str,
+        name: &str,
+    ) -> Result<Reminder, ApiError> {
+        self.runtime.get_reminder(actor_type, actor_id, name).await
+    }
+
+    pub async fn delete_reminder(
+        &self,
+        actor_type: &str,
+        actor_id: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.runtime
+            .delete_reminder(actor_type, actor_id, name)
+            .await
+    }
+
+    pub async fn list_reminders(
+        &self,
+        actor_type: &str,
+        actor_id: Option<&str>,
+    ) -> Result<Vec<Reminder>, ApiError> {
+        self.runtime.list_reminders(actor_type, actor_id).await
+    }
+
+    pub async fn delete_reminders(
+        &self,
+        actor_type: &str,
+        actor_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.runtime.delete_reminders(actor_type, actor_id).await
     }
 }

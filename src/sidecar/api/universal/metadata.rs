@@ -76,6 +76,9 @@ pub struct Metadata {
     pub extended: BTreeMap<String, String>,
     pub app_connection: AppConnection,
     pub actor_runtime: ActorRuntime,
+    /// The scheduler's addresses: one `local:<file>` entry for the in-process scheduler
+    /// once its storage is open.
+    pub scheduler: Vec<String>,
 }
 
 pub struct MetadataApi {
@@ -83,6 +86,7 @@ pub struct MetadataApi {
     components: Arc<ComponentStore>,
     pubsub: Arc<PubSubRuntime>,
     actors: Arc<crate::sidecar::actors::ActorRuntime>,
+    scheduler: crate::sidecar::scheduler::Scheduler,
     extended: RwLock<BTreeMap<String, String>>,
 }
 
@@ -92,6 +96,7 @@ impl MetadataApi {
         components: Arc<ComponentStore>,
         pubsub: Arc<PubSubRuntime>,
         actors: Arc<crate::sidecar::actors::ActorRuntime>,
+        scheduler: crate::sidecar::scheduler::Scheduler,
     ) -> MetadataApi {
         let mut extended = BTreeMap::new();
         extended.insert(
@@ -103,6 +108,7 @@ impl MetadataApi {
             components,
             pubsub,
             actors,
+            scheduler,
             extended: RwLock::new(extended),
         }
     }
@@ -139,6 +145,7 @@ impl MetadataApi {
                     active_actors: s.active,
                 }
             },
+            scheduler: self.scheduler.address().into_iter().collect(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod configuration;
 pub mod health;
 pub mod invoke;
+pub mod jobs;
 pub mod lock;
 pub mod metadata;
 pub mod pubsub;
@@ -21,6 +22,8 @@ use crate::sidecar::components::ComponentStore;
 use crate::sidecar::invoke::Invoker;
 use crate::sidecar::pubsub::PubSubRuntime;
 use crate::sidecar::resiliency::Resiliency;
+use crate::sidecar::scheduler::Scheduler;
+use crate::sidecar::scheduler::store::StoreSettings;
 
 /// Every building block of one sidecar.
 pub struct Api {
@@ -35,6 +38,8 @@ pub struct Api {
     pub lock: lock::LockApi,
     pub configuration: configuration::ConfigurationApi,
     pub actors: actors::ActorsApi,
+    /// Jobs; its scheduler also keeps the actor reminders.
+    pub jobs: jobs::JobsApi,
     components: Arc<ComponentStore>,
 }
 
@@ -67,6 +72,16 @@ impl Api {
             actors.set_invoker(inv.clone());
             inv.set_actor_runtime(&actors);
         }
+        // Jobs live next to the name-resolution registry, shared by the machine's sidecars.
+        let scheduler = match &invoker {
+            Some(inv) => Scheduler::new(
+                StoreSettings::from_registry(inv.registry_settings()),
+                inv.namespace(),
+                &app_id,
+            ),
+            None => Scheduler::in_memory("default", &app_id),
+        };
+        actors.set_scheduler(scheduler.clone());
         Api {
             actors: actors::ActorsApi::new(actors.clone()),
             bindings,
@@ -86,10 +101,22 @@ impl Api {
             ),
             invoke: invoke::InvokeApi::new(invoker),
             health: health::HealthApi::new(&app_id),
-            metadata: metadata::MetadataApi::new(info, components.clone(), runtime, actors),
+            metadata: metadata::MetadataApi::new(
+                info,
+                components.clone(),
+                runtime,
+                actors,
+                scheduler.clone(),
+            ),
+            jobs: jobs::JobsApi::new(scheduler),
             components,
             app_id,
         }
+    }
+
+    /// The scheduler of jobs and actor reminders.
+    pub fn scheduler(&self) -> &Scheduler {
+        self.jobs.scheduler()
     }
 
     /// The running components (closed on shutdown).

@@ -2,79 +2,47 @@
 //! official component (robfig/cron syntax): five fields (minute hour day-of-month month
 //! day-of-week), or six with seconds first; names (`JAN`, `MON`), ranges, lists, steps
 //! (`*/15`, `5/10`), `?`; the descriptors `@yearly`/`@annually`, `@monthly`, `@weekly`,
-//! `@daily`/`@midnight`, `@hourly`; and `@every <duration>` (Go syntax, at least 1 s).
+//! `@daily`/`@midnight`, `@hourly`; and `@every <duration>` (Go syntax, at least 1 s); an
+//! optional `TZ=`/`CRON_TZ=` zone prefix. The grammar is the scheduler's
+//! (`scheduler::cron`, [`Dialect::Binding`]).
 //! Each event has no data and the metadata `timeZone` and `readTimeUTC`, as upstream.
 //!
 //! What the app answers is not acted on: a failed delivery is only logged by the runtime,
 //! never retried (as upstream). Firings do not overlap: when the app takes longer than the
 //! interval, the firings that fell due meanwhile are skipped (upstream would run them side
-//! by side). `CRON_TZ=`/`TZ=` prefixes are refused (no time-zone database is compiled in).
+//! by side).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Local, Utc};
-use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 use futures_util::future::BoxFuture;
 
 use super::{BindingComponent, BindingError, Handler, InputBinding, Metadata, ReadEvent, Reader};
 use crate::sidecar::components::{Context, Instance};
 use crate::sidecar::log::{self, scope};
-use crate::sidecar::resources::{Component, ResourceError, parse_duration};
+use crate::sidecar::resources::{Component, ResourceError};
+use crate::sidecar::scheduler::cron::Dialect;
 
-/// A parsed `schedule`.
-#[derive(Debug, Clone)]
-pub enum Schedule {
-    /// `@every <duration>`: fires every period, on whole seconds.
-    Every(Duration),
-    Cron(Box<Cron>),
+/// A parsed `schedule`: the scheduler's grammar in its binding dialect (five or six fields,
+/// `@every` in whole seconds).
+pub use crate::sidecar::scheduler::cron::Schedule;
+
+/// Parses the component's `schedule`.
+pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    if text.trim().is_empty() {
+        return Err("schedule not set".into());
+    }
+    Schedule::parse(text, Dialect::Binding)
+        .map_err(|e| format!("invalid schedule format '{}': {e}", text.trim()))
 }
 
-impl Schedule {
-    pub fn parse(text: &str) -> Result<Schedule, String> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("schedule not set".into());
-        }
-        if text.starts_with("CRON_TZ=") || text.starts_with("TZ=") {
-            return Err(format!(
-                "invalid schedule format '{text}': time-zone prefixes are not supported by this daprd; the local time zone is used"
-            ));
-        }
-        if let Some(d) = text.strip_prefix("@every ") {
-            let period = parse_duration(d.trim())
-                .filter(|p| !p.is_zero())
-                .ok_or_else(|| {
-                    format!("invalid schedule format '{text}': {d:?} is not a duration such as 1s, 5m or 1h30m")
-                })?;
-            // As robfig/cron: at least a second, whole seconds.
-            let secs = period.as_secs().max(1);
-            return Ok(Schedule::Every(Duration::from_secs(secs)));
-        }
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .sloppy_ranges(true)
-            .build();
-        parser
-            .parse(text)
-            .map(|c| Schedule::Cron(Box::new(c)))
-            .map_err(|e| format!("invalid schedule format '{text}': {e}"))
-    }
-
-    /// The first firing strictly after `after`.
-    pub fn next_after(&self, after: DateTime<Local>) -> Option<DateTime<Local>> {
-        match self {
-            Schedule::Every(period) => {
-                let whole = after
-                    - chrono::Duration::nanoseconds(i64::from(after.timestamp_subsec_nanos()));
-                Some(whole + chrono::Duration::from_std(*period).ok()?)
-            }
-            Schedule::Cron(c) => c.find_next_occurrence(&after, false).ok(),
-        }
-    }
+/// The first firing strictly after `after`, in local time.
+fn next_after(schedule: &Schedule, after: DateTime<Local>) -> Option<DateTime<Local>> {
+    let ts = jiff::Timestamp::from_millisecond(after.timestamp_millis()).ok()?;
+    let next = schedule.next_after(ts)?;
+    DateTime::from_timestamp_millis(next.as_millisecond()).map(|t| t.with_timezone(&Local))
 }
 
 /// Go's `time.Time.String()` of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`.
@@ -103,7 +71,7 @@ impl InputBinding for CronBinding {
             let stopped = Reader::stopped(rx);
             tokio::pin!(stopped);
             loop {
-                let Some(next) = schedule.next_after(Local::now()) else {
+                let Some(next) = next_after(&schedule, Local::now()) else {
                     log::warn(
                         scope::COMPONENTS,
                         &format!("cron binding {name}: the schedule never fires again"),
@@ -131,7 +99,7 @@ impl InputBinding for CronBinding {
 }
 
 fn schedule(c: &Component) -> Result<Schedule, ResourceError> {
-    Schedule::parse(c.meta("schedule").unwrap_or("")).map_err(|e| c.field_error("schedule", e))
+    parse_schedule(c.meta("schedule").unwrap_or("")).map_err(|e| c.field_error("schedule", e))
 }
 
 /// Registry row: `schedule` is required and must parse.
@@ -162,7 +130,7 @@ mod tests {
 
     #[test]
     fn syntaxes_as_robfig_cron() {
-        let next = |s: &str, t| Schedule::parse(s).unwrap().next_after(t).unwrap();
+        let next = |s: &str, t| next_after(&parse_schedule(s).unwrap(), t).unwrap();
         // Five fields: minutes first, second 0.
         assert_eq!(next("*/15 * * * *", at(10, 7, 30)), at(10, 15, 0));
         // Six fields: seconds first.
@@ -188,10 +156,10 @@ mod tests {
             "* * *",
             "61 * * * * *",
             "@every soon",
-            "TZ=UTC * * * * *",
+            "TZ=Nowhere/Zone * * * * *",
             "* * * * * * *",
         ] {
-            let e = Schedule::parse(bad).unwrap_err();
+            let e = parse_schedule(bad).unwrap_err();
             assert!(e.contains("schedule"), "{bad}: {e}");
         }
         let c = Component::new("c", "bindings.cron").with_meta("schedule", "nope");

@@ -1,0 +1,3 @@
+//! Workflows.
+
+pub mod proto;
