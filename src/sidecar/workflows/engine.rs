@@ -614,6 +614,13 @@ impl Engine {
         id
     }
 
+    /// Shutdown: every work-item stream ends (workers reconnect to the next sidecar).
+    pub fn close(&self) {
+        if let Ok(mut w) = self.workers.lock() {
+            w.streams.clear();
+        }
+    }
+
     /// A worker went away: its unanswered work goes back to the queue.
     pub fn disconnect(&self, stream: u64) {
         let orphaned: Vec<Work> = match self.workers.lock() {
