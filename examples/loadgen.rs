@@ -1,9 +1,12 @@
 //! Benchmark helper for `bench/sidecar.sh` (not part of the product).
 //!
-//! - `loadgen echo --port P`: a minimal hyper HTTP/1.1 echo app (POST echoes the body, other
-//!   verbs answer `ok`).
+//! - `loadgen echo --port P [--actor-type T]`: a minimal hyper HTTP/1.1 echo app (POST and PUT
+//!   echo the body, other verbs answer `ok`). With `--actor-type` it also hosts actor type T:
+//!   `GET /dapr/config` lists it (1 h idle timeout), so actor calls
+//!   (`PUT /actors/T/{id}/method/{m}`) echo their body too.
 //! - `loadgen load --url U [--rate 1000] [--duration 10] [--connections 16] [--body 1024]
-//!   [--warmup 2]`: constant-rate load. Each connection owns every C-th slot of one global
+//!   [--warmup 2] [--ids N]`: constant-rate load. A `{id}` in U becomes the slot number modulo
+//!   N in each request (e.g. actor ids). Each connection owns every C-th slot of one global
 //!   schedule (slot i is due at start + i/rate) and latency is measured from the slot's due
 //!   time, not from when it was sent, so a stall is charged to every request it delays
 //!   (no coordinated omission, as in wrk2). Prints p50/p90/p99/p99.9/max in ms and a
@@ -51,13 +54,13 @@ fn main() {
         .build()
         .expect("runtime");
     let code = match mode.as_str() {
-        "echo" => rt.block_on(echo(num(&opts, "port", 0))),
+        "echo" => rt.block_on(echo(num(&opts, "port", 0), opts.get("actor-type").cloned())),
         "load" => rt.block_on(load(&opts)),
         "sink" => rt.block_on(sink(&opts)),
         "startup" => startup(&opts),
         _ => {
             eprintln!(
-                "usage: loadgen echo --port P | load --url U [...] | sink --port P [--pubsub N --topic T] | startup --daprd PATH [--runs N]"
+                "usage: loadgen echo --port P [--actor-type T] | load --url U [...] | sink --port P [--pubsub N --topic T] | startup --daprd PATH [--runs N]"
             );
             2
         }
@@ -65,7 +68,13 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn echo(port: u16) -> i32 {
+async fn echo(port: u16, actor_type: Option<String>) -> i32 {
+    // The actor configuration `GET /dapr/config` answers when the app hosts a type.
+    let config = actor_type.map(|t| {
+        Bytes::from(format!(
+            r#"{{"entities":["{t}"],"actorIdleTimeout":"1h","actorScanInterval":"30s"}}"#
+        ))
+    });
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -85,23 +94,37 @@ async fn echo(port: u16) -> i32 {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let config = config.clone();
         tokio::spawn(async move {
-            let svc =
-                hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let post = req.method() == hyper::Method::POST;
+            let svc = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| {
+                let config = config.clone();
+                async move {
+                    let echoes = matches!(*req.method(), hyper::Method::POST | hyper::Method::PUT);
+                    if req.method() == hyper::Method::GET
+                        && req.uri().path() == "/dapr/config"
+                        && let Some(c) = config
+                    {
+                        let mut res = Response::new(Full::new(c));
+                        res.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        return Ok::<_, Infallible>(res);
+                    }
                     let body = req
                         .into_body()
                         .collect()
                         .await
                         .map(|c| c.to_bytes())
                         .unwrap_or_default();
-                    let out = if post {
+                    let out = if echoes {
                         body
                     } else {
                         Bytes::from_static(b"ok")
                     };
                     Ok::<_, Infallible>(Response::new(Full::new(out)))
-                });
+                }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
@@ -119,7 +142,23 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     let warmup: f64 = num(opts, "warmup", 2.0);
     let conns: usize = num(opts, "connections", 16);
     let body_len: usize = num(opts, "body", 1024);
-    let uri: hyper::Uri = match url.parse() {
+    // `{id}` in the URL: slot number modulo `ids`, one URI per id, built up front.
+    let ids: u64 = num::<u64>(opts, "ids", 1).max(1);
+    let uris: std::sync::Arc<Vec<hyper::Uri>> = std::sync::Arc::new(if url.contains("{id}") {
+        match (0..ids)
+            .map(|i| url.replace("{id}", &i.to_string()).parse())
+            .collect::<Result<_, _>>()
+        {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("load: bad --url {url}: {e}");
+                return 2;
+            }
+        }
+    } else {
+        Vec::new()
+    });
+    let uri: hyper::Uri = match url.replace("{id}", "0").parse() {
         Ok(u) => u,
         Err(e) => {
             eprintln!("load: bad --url {url}: {e}");
@@ -142,15 +181,20 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     let mut senders = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..conns {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool)>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool, u64)>();
         senders.push(tx);
-        let (uri, authority, body, pad) =
-            (uri.clone(), authority.clone(), body.clone(), pad.clone());
+        let (uri, uris, authority, body, pad) = (
+            uri.clone(),
+            uris.clone(),
+            authority.clone(),
+            body.clone(),
+            pad.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             let mut sender = None;
-            while let Some((released, measured)) = rx.recv().await {
+            while let Some((released, measured, slot)) = rx.recv().await {
                 if sender.is_none() {
                     sender = connect(&authority).await;
                 }
@@ -164,7 +208,11 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
                         } else {
                             ("application/octet-stream", body.clone())
                         };
-                        let req = Request::post(uri.clone())
+                        let target = match uris.len() {
+                            0 => uri.clone(),
+                            n => uris[(slot % n as u64) as usize].clone(),
+                        };
+                        let req = Request::post(target)
                             .header("host", authority.as_str())
                             .header("content-type", ctype)
                             .body(Full::new(body))
@@ -196,8 +244,11 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
             if due > now {
                 std::thread::sleep(due - now);
             }
-            let _ =
-                senders[(slot % conns as u64) as usize].send((Instant::now(), slot >= warm_slots));
+            let _ = senders[(slot % conns as u64) as usize].send((
+                Instant::now(),
+                slot >= warm_slots,
+                slot,
+            ));
         }
     });
     let _ = tokio::task::spawn_blocking(move || pacer.join()).await;

@@ -33,5 +33,5 @@ pub mod resiliency;
 pub mod resources;
 pub mod runtime;
 pub mod scheduler;
-pub mod workflows;
 pub mod server;
+pub mod workflows;
