@@ -4,13 +4,22 @@
 #
 # Usage: bench/sidecar.sh [--rate 1000] [--duration 10] [--connections 16] [--runs 20]
 #                         [--body 1024] [--rounds 3] [--record]
-#   --record   append the figures to bench/RESULTS.md
+#                         [--official PATH | --with-official]
+#   --record         append the figures to bench/RESULTS.md
+#   --official PATH  also measure the official daprd at PATH in the same run, side by side:
+#                    the same app, the same load, alternating rounds, plus state save/get
+#                    through one redis-server (needs redis-server); prints both columns and
+#                    the ratios ours/official
+#   --with-official  the same with the binary bench/official-daprd.sh builds or has cached
 # Needs: cargo, curl. Uses only loopback and free ports; cleans up every process it starts.
 set -euo pipefail
 
-RATE=1000 DURATION=10 CONNS=16 RUNS=20 RECORD=0 BODY=1024 ROUNDS=3
+RATE=1000 DURATION=10 CONNS=16 RUNS=20 RECORD=0 BODY=1024 ROUNDS=3 OFFICIAL=""
+ARGS_SEEN="$*"
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --official) OFFICIAL=$2; shift 2 ;;
+    --with-official) OFFICIAL=build; shift ;;
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
@@ -18,12 +27,18 @@ while [[ $# -gt 0 ]]; do
     --body) BODY=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
-    *) echo "unknown option $1 (valid: --rate --duration --connections --runs --body --rounds --record)" >&2; exit 2 ;;
+    *) echo "unknown option $1 (valid: --rate --duration --connections --runs --body --rounds --record --official PATH --with-official)" >&2; exit 2 ;;
   esac
 done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+if [[ $OFFICIAL == build ]]; then
+  OFFICIAL=$(bash "$ROOT/bench/official-daprd.sh")
+fi
+if [[ -n $OFFICIAL && ! -x $OFFICIAL ]]; then
+  echo "--official: $OFFICIAL is not an executable file" >&2; exit 2
+fi
 echo "building (release)..." >&2
 cargo build --release --quiet --bin daprd --example loadgen
 TARGET=$(cargo metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
@@ -59,6 +74,16 @@ start_daprd() { # app-id app-port(or 0) -> sets DPID DHTTP
   wait_204 "$http" /v1.0/healthz/outbound
 }
 
+field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+if [[ -n $OFFICIAL ]]; then
+  # shellcheck source=bench/sidecar_official.sh
+  source "$ROOT/bench/sidecar_official.sh"
+  exit 0
+fi
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 APP_PORT=$(free_port)
 "$LOADGEN" echo --port "$APP_PORT" >/dev/null &
@@ -77,10 +102,7 @@ STARTUP=$("$LOADGEN" startup --daprd "$DAPRD" --runs "$RUNS")
 
 # 3. Latency: the app directly, then through caller sidecar -> callee sidecar -> app, in
 # alternating rounds so background load hits both sides alike; the median round is reported.
-field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
-median() { tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 D50S="" D99S="" V50S="" V99S="" ROUND_LINES=""
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CALLEE_T0=$(cpu_ticks "$CALLEE_PID"); CALLER_T0=$(cpu_ticks "$CALLER_PID")
 for r in $(seq 1 "$ROUNDS"); do
   DIRECT=$("$LOADGEN" load --url "http://127.0.0.1:$APP_PORT/echo" --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY")

@@ -11,6 +11,9 @@
 //!   time, not from when it was sent, so a stall is charged to every request it delays
 //!   (no coordinated omission, as in wrk2). Prints p50/p90/p99/p99.9/max in ms and a
 //!   `RESULT` line for scripts.
+//!   `--method GET` sends GETs without a body (e.g. state reads); `--json T` sends the JSON
+//!   text T with `{id}` replaced as in the URL and `{pad}` by `--body` bytes of `x` (e.g. a
+//!   state save `[{"key":"k{id}","value":"{pad}"}]`).
 //!   With `--stamp 1` each body is JSON `{"t":<unix µs of the slot's release>,"pad":"x…"}`
 //!   (sent as `application/json`) so a `sink` can measure end-to-end latency.
 //! - `loadgen sink --port P [--pubsub pubsub] [--topic orders]`: a subscriber app. It lists
@@ -18,8 +21,9 @@
 //!   each stamped event's age on arrival (the CloudEvent's `data.t`). `GET /stats` prints a
 //!   `RESULT` line (count, receive rate between first and last arrival, latency percentiles);
 //!   `POST /reset` starts over.
-//! - `loadgen startup --daprd PATH [--runs 20]`: spawns `daprd` (no app, free ports) and
-//!   polls `GET /v1.0/healthz/outbound` every 0.5 ms until 204; prints min/median/max.
+//! - `loadgen startup --daprd PATH [--runs 20] [--extra "ARGS"]`: spawns `daprd` (no app, free
+//!   ports, plus the whitespace-separated ARGS, e.g. `--config FILE`) and polls
+//!   `GET /v1.0/healthz/outbound` every 0.5 ms until 204; prints min/median/max.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool whose output is the point
 
 use std::collections::HashMap;
@@ -60,7 +64,7 @@ fn main() {
         "startup" => startup(&opts),
         _ => {
             eprintln!(
-                "usage: loadgen echo --port P [--actor-type T] | load --url U [...] | sink --port P [--pubsub N --topic T] | startup --daprd PATH [--runs N]"
+                "usage: loadgen echo --port P [--actor-type T] | load --url U [...] | sink --port P [--pubsub N --topic T] | startup --daprd PATH [--runs N] [--extra ARGS]"
             );
             2
         }
@@ -167,6 +171,17 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     };
     let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
     let stamp = num::<u8>(opts, "stamp", 0) == 1;
+    let get = opts.get("method").is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    // `--json`: one body per id, built up front like the URIs.
+    let json_bodies: std::sync::Arc<Vec<Bytes>> = std::sync::Arc::new(match opts.get("json") {
+        Some(t) => {
+            let t = t.replace("{pad}", &"x".repeat(body_len));
+            (0..ids)
+                .map(|i| Bytes::from(t.replace("{id}", &i.to_string())))
+                .collect()
+        }
+        None => Vec::new(),
+    });
     let body = Bytes::from(vec![b'x'; body_len]);
     let pad = "x".repeat(body_len.saturating_sub(30));
     // Wall-clock time of `epoch`, so a slot's release instant can be stamped as Unix µs.
@@ -183,12 +198,13 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     for _ in 0..conns {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool, u64)>();
         senders.push(tx);
-        let (uri, uris, authority, body, pad) = (
+        let (uri, uris, authority, body, pad, json_bodies) = (
             uri.clone(),
             uris.clone(),
             authority.clone(),
             body.clone(),
             pad.clone(),
+            json_bodies.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
@@ -201,7 +217,12 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
                 let ok = match sender.as_mut() {
                     None => false,
                     Some(s) => {
-                        let (ctype, body) = if stamp {
+                        let (ctype, body) = if get {
+                            ("", Bytes::new())
+                        } else if !json_bodies.is_empty() {
+                            let b = json_bodies[(slot % json_bodies.len() as u64) as usize].clone();
+                            ("application/json", b)
+                        } else if stamp {
                             let t = epoch_wall + released.duration_since(epoch).as_micros() as u64;
                             let json = format!(r#"{{"t":{t},"pad":"{pad}"}}"#);
                             ("application/json", Bytes::from(json))
@@ -212,11 +233,14 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
                             0 => uri.clone(),
                             n => uris[(slot % n as u64) as usize].clone(),
                         };
-                        let req = Request::post(target)
-                            .header("host", authority.as_str())
-                            .header("content-type", ctype)
-                            .body(Full::new(body))
-                            .expect("request");
+                        let mut req = Request::builder()
+                            .method(if get { "GET" } else { "POST" })
+                            .uri(target)
+                            .header("host", authority.as_str());
+                        if !ctype.is_empty() {
+                            req = req.header("content-type", ctype);
+                        }
+                        let req = req.body(Full::new(body)).expect("request");
                         match s.send_request(req).await {
                             Ok(res) => {
                                 let good = res.status().is_success();
@@ -475,6 +499,10 @@ fn startup(opts: &HashMap<String, String>) -> i32 {
         return 2;
     };
     let runs: usize = num(opts, "runs", 20);
+    let extra: Vec<&str> = opts
+        .get("extra")
+        .map(|a| a.split_whitespace().collect())
+        .unwrap_or_default();
     let mut times = Vec::new();
     for i in 0..runs {
         let (http, grpc, internal, metrics) = (free_port(), free_port(), free_port(), free_port());
@@ -493,6 +521,7 @@ fn startup(opts: &HashMap<String, String>) -> i32 {
                 "--metrics-port",
                 &metrics.to_string(),
             ])
+            .args(&extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();

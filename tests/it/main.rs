@@ -12,6 +12,7 @@ mod cli_streams;
 mod conformance;
 mod fuzz_corpus;
 mod installer;
+mod interop_official;
 mod resources;
 mod sidecar_actor_timers;
 mod sidecar_actors;
