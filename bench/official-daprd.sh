@@ -60,12 +60,11 @@ LOG="$OUT/build.log"
 cp "$WRAPPER/main.go" "$SRC/"
 
 echo "official-daprd: resolving $MODULE@v$VERSION ..." >&2
-if ! go mod download -json "$MODULE@v$VERSION" >"$OUT/module.json" 2>>"$LOG"; then
-  fail "module $MODULE@v$VERSION cannot be resolved by the Go module proxy ($(go env GOPROXY))" "$LOG"
-fi
-if grep -q '"Error"' "$OUT/module.json"; then
-  cat "$OUT/module.json" >>"$LOG"
-  fail "module $MODULE@v$VERSION cannot be resolved: $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' "$OUT/module.json" | head -1)" "$LOG"
+RC=0
+go mod download -json "$MODULE@v$VERSION" >"$OUT/module.json" 2>>"$LOG" || RC=$?
+WHY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Error",""))' "$OUT/module.json" 2>/dev/null || true)
+if [[ $RC != 0 || -n $WHY ]]; then
+  fail "module $MODULE@v$VERSION cannot be resolved (GOPROXY=$(go env GOPROXY)): ${WHY:-see the output of go below}" "$LOG"
 fi
 
 if [[ $VERSION == "$PINNED" ]]; then
@@ -84,7 +83,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
     old, new = r["Old"], r["New"]
     lhs = old["Path"] + ("@" + old["Version"] if old.get("Version") else "")
     if not new.get("Version"):
-        continue  # a local directory: not available outside upstream'"'"'s checkout
+        continue  # a local directory: only in the upstream checkout
     print(f"-replace={lhs}={new["Path"]}@{new["Version"]}")
 ' | xargs -r go mod edit
   ) >>"$LOG" 2>&1 || fail "cannot write a wrapper go.mod for $MODULE@v$VERSION" "$LOG"
