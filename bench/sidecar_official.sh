@@ -82,7 +82,10 @@ for rt in ours official; do
   wait_204 "$DHTTP" /v1.0/healthz
 done
 sleep 1
-for rt in ours official; do IDLE[$rt]=$(rss_kb "${CALLEE[$rt]}" VmRSS); done
+declare -A IDLE_ANON
+for rt in ours official; do
+  IDLE[$rt]=$(rss_kb "${CALLEE[$rt]}" VmRSS); IDLE_ANON[$rt]=$(rss_kb "${CALLEE[$rt]}" RssAnon)
+done
 for rt in ours official; do
   start_side "$rt" "caller-$rt" 0; CALLER[$rt]=$DPID; CALLER_HTTP[$rt]=$DHTTP
 done
@@ -114,7 +117,16 @@ done
 # 3. Invocation latency: direct, then both runtimes' two-sidecar paths in alternating order.
 D50S="" D99S="" ROUND_LINES=""
 declare -A V50S V99S CPU_TICKS
-load() { "$LOADGEN" load --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY" "$@"; }
+# A run with failed requests still reports (its errors are counted per runtime below); only a
+# run without figures stops the benchmark.
+declare -A ERRORS
+load() {
+  local out
+  out=$("$LOADGEN" load --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --body "$BODY" "$@" 2>&1) || true
+  if ! grep -q '^RESULT' <<<"$out"; then echo "load generator failed for $*: $out" >&2; exit 1; fi
+  echo "$out"
+}
+count_errors() { ERRORS[$1]=$(( ${ERRORS[$1]:-0} + $(field "$2" errors) )); }
 for r in $(seq 1 "$ROUNDS"); do
   DIRECT=$(load --url "http://127.0.0.1:$APP_PORT/echo")
   D50S+=" $(field "$DIRECT" p50_ms)"; D99S+=" $(field "$DIRECT" p99_ms)"
@@ -124,7 +136,7 @@ for r in $(seq 1 "$ROUNDS"); do
     t0=$(( $(cpu_ticks "${CALLEE[$rt]}") + $(cpu_ticks "${CALLER[$rt]}") ))
     VIA=$(load --url "http://127.0.0.1:${CALLER_HTTP[$rt]}/v1.0/invoke/callee-$rt/method/echo")
     CPU_TICKS[$rt]=$(( ${CPU_TICKS[$rt]:-0} + $(cpu_ticks "${CALLEE[$rt]}") + $(cpu_ticks "${CALLER[$rt]}") - t0 ))
-    V50S[$rt]+=" $(field "$VIA" p50_ms)"; V99S[$rt]+=" $(field "$VIA" p99_ms)"
+    V50S[$rt]+=" $(field "$VIA" p50_ms)"; V99S[$rt]+=" $(field "$VIA" p99_ms)"; count_errors "$rt" "$VIA"
     ROUND_LINES+="round $r $rt via 2 sidecars: $(grep -v '^RESULT' <<<"$VIA")"$'\n'
   done
 done
@@ -141,12 +153,12 @@ for r in $(seq 1 "$ROUNDS"); do
   for rt in "${order[@]}"; do
     SAVE=$(load --url "http://127.0.0.1:${CALLEE_HTTP[$rt]}/v1.0/state/statestore" --ids 100 \
       --json "[{\"key\":\"$rt-{id}\",\"value\":\"{pad}\"}]")
-    S50S[$rt]+=" $(field "$SAVE" p50_ms)"; S99S[$rt]+=" $(field "$SAVE" p99_ms)"
+    S50S[$rt]+=" $(field "$SAVE" p50_ms)"; S99S[$rt]+=" $(field "$SAVE" p99_ms)"; count_errors "$rt" "$SAVE"
     ROUND_LINES+="round $r $rt state save: $(grep -v '^RESULT' <<<"$SAVE")"$'\n'
   done
   for rt in "${order[@]}"; do
     GET=$(load --url "http://127.0.0.1:${CALLEE_HTTP[$rt]}/v1.0/state/statestore/$rt-{id}" --ids 100 --method GET)
-    G50S[$rt]+=" $(field "$GET" p50_ms)"; G99S[$rt]+=" $(field "$GET" p99_ms)"
+    G50S[$rt]+=" $(field "$GET" p50_ms)"; G99S[$rt]+=" $(field "$GET" p99_ms)"; count_errors "$rt" "$GET"
     ROUND_LINES+="round $r $rt state get: $(grep -v '^RESULT' <<<"$GET")"$'\n'
   done
 done
@@ -161,7 +173,7 @@ D50=$(median $D50S); D99=$(median $D99S)
 declare -A ROW
 for rt in ours official; do
   v50=$(median ${V50S[$rt]}); v99=$(median ${V99S[$rt]})
-  ROW[$rt,idle]=$(mb "${IDLE[$rt]}")
+  ROW[$rt,idle]=$(mb "${IDLE[$rt]}"); ROW[$rt,idle_anon]=$(mb "${IDLE_ANON[$rt]}")
   ROW[$rt,hwm_callee]=$(mb "${HWM_CALLEE[$rt]}")
   ROW[$rt,hwm_caller]=$(mb "${HWM_CALLER[$rt]}")
   ROW[$rt,start]=$(median ${STARTS[$rt]})
@@ -177,6 +189,7 @@ line() { # label key unit
 TABLE=$(
   printf '%-58s %10s %10s %8s\n' "" ours official ours/off
   line "idle RSS, callee with app + redis state store (MB)" idle
+  line "  of which anonymous (RssAnon: heap, stacks) (MB)" idle_anon
   line "peak RSS after the invocation load, callee (MB)" hwm_callee
   line "peak RSS after the invocation load, caller (MB)" hwm_caller
   line "spawn to /v1.0/healthz/outbound 204, median (ms)" start
@@ -196,6 +209,7 @@ ours: $OURS_VERSION ($DAPRD); official: daprd $OFFICIAL_VERSION ($OFFICIAL)
 load: $RATE req/s, $CONNS connections, ${DURATION}s per run, ${BODY} B bodies, $ROUNDS rounds alternating ours/official; the median round is reported
 direct to the app (median of rounds, ms): p50 $D50 p99 $D99; redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
 $TABLE
+failed requests over all runs: ours ${ERRORS[ours]:-0}, official ${ERRORS[official]:-0}
 ${STARTUP_LINES[ours]}${STARTUP_LINES[official]}${ROUND_LINES%$'\n'}
 load average (1/5/15 min) before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; $(uname -r)
 EOF
