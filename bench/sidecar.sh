@@ -15,7 +15,7 @@
 set -euo pipefail
 
 RATE=1000 DURATION=10 CONNS=16 RUNS=20 RECORD=0 BODY=1024 ROUNDS=3 OFFICIAL=""
-ARGS_SEEN="$*"
+ARGS_SEEN="$*" REAL_HOME=$HOME
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --official) OFFICIAL=$2; shift 2 ;;

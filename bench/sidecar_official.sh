@@ -219,7 +219,7 @@ echo "$REPORT"
 if [[ $RECORD == 1 ]]; then
   {
     echo
-    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — \`bench/sidecar.sh $ARGS_SEEN\` (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), ours vs official side by side"
+    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — \`bench/sidecar.sh ${ARGS_SEEN//$REAL_HOME/\~}\` (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), ours vs official side by side"
     echo
     echo '```'
     echo "$REPORT"
