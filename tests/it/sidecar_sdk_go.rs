@@ -66,28 +66,36 @@ fn sdkcheck() -> &'static Path {
     }
 }
 
-/// Runs `sdkcheck <part>` against `d` (60 s at most) and returns its output; panics with
-/// the output and the daprd log unless it exited 0 with no failed check and printed an
-/// `ok` line for every label in `expect`.
+/// Runs `sdkcheck <part>` against `d` with `env`; see [`run_checks`].
 fn run_part(part: &str, d: &Daprd, env: &[(&str, String)], expect: &[&str]) -> String {
     let mut cmd = Command::new(sdkcheck());
-    support::without_developer_env(&mut cmd)
-        .arg(part)
-        .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
-        .env("DAPR_HTTP_PORT", d.http_port.to_string());
+    cmd.arg(part);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    run_checks(cmd, &format!("Go SDK part `{part}`"), d, expect)
+}
+
+/// Runs an SDK check program (`cmd`, given `DAPR_GRPC_PORT` and `DAPR_HTTP_PORT` of `d`)
+/// for 90 s at most and returns its output; panics with the output and the daprd log unless
+/// it exited 0, printed no `FAIL` line and printed `ok   <label>` for every label in
+/// `expect` (so a check that silently stopped running fails the test too).
+pub(crate) fn run_checks(mut cmd: Command, what: &str, d: &Daprd, expect: &[&str]) -> String {
+    support::without_developer_env(&mut cmd)
+        .env("DAPR_GRPC_PORT", d.grpc_port.to_string())
+        .env("DAPR_HTTP_PORT", d.http_port.to_string());
     let mut child = sidecar_child(cmd);
-    let status = child.wait_with_timeout(Duration::from_secs(60));
+    let status = child.wait_with_timeout(Duration::from_secs(90));
     let out = child.output();
     let missing: Vec<&&str> = expect
         .iter()
         .filter(|label| !out.lines().any(|l| l == format!("ok   {label}")))
         .collect();
     assert!(
-        status.is_some_and(|s| s.success()) && !out.contains("\nFAIL ") && missing.is_empty(),
-        "Go SDK part `{part}` failed ({status:?}); checks without an ok line: {missing:?}\n\
+        status.is_some_and(|s| s.success())
+            && !out.lines().any(|l| l.starts_with("FAIL "))
+            && missing.is_empty(),
+        "{what} failed ({status:?}); checks without an ok line: {missing:?}\n\
          {out}\n--- daprd log:\n{}",
         d.log()
     );
