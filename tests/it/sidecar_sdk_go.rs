@@ -40,7 +40,7 @@ fn sdkcheck() -> &'static Path {
             .arg(".")
             .current_dir(sdk_script("go"))
             .env("GOPROXY", "off")
-            .env("GOFLAGS", "-mod=readonly");
+            .env("GOFLAGS", "-mod=readonly -buildvcs=false");
         let res = match cmd.output() {
             Ok(res) => res,
             Err(e) => {
