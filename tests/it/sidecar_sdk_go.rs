@@ -1,6 +1,6 @@
 //! The official Go SDK (`github.com/dapr/go-sdk`, see `tests/sdk/go/go.mod`) against our
 //! daprd, started as `dapr run` starts it, with Redis-backed components on a Redis per test.
-//! `tests/sdk/go` is one program with three parts:
+//! `tests/sdk/go` is one program with four parts:
 //!
 //! * `client`: state (save/get, bulk, first-write ETags and their `Aborted` errors,
 //!   transactions, bulk delete), metadata, secrets (`secretstores.local.file`),
@@ -9,7 +9,11 @@
 //!   (`ScheduleJobAlpha1`/`GetJobAlpha1`/`DeleteJobAlpha1`);
 //! * `app`: a `service/http` app (the sidecar's `--app-port`) serving an invocation target,
 //!   a topic subscription and an actor type; the client invokes it, publishes to
-//!   `pubsub.redis` and calls the actor;
+//!   `pubsub.redis` (and to a streaming subscription of its own), calls the actor and
+//!   registers a reminder that fires on it;
+//! * `grpcapp`: a `service/grpc` app (the sidecar with `--app-protocol grpc`) serving an
+//!   invocation handler, a topic subscription and a job event handler, which a job due in
+//!   a second reaches;
 //! * `workflow`: the SDK's workflow client and worker (`durabletask-go/workflow`): a
 //!   3-activity chain waiting for an external event, terminate and purge.
 //!
@@ -241,6 +245,12 @@ fn go_sdk_http_service_invocation_pubsub_and_actors() {
             "actors: another id has its own state",
             "actors: GetActorState reads the saved total",
             "actors: the client's transaction is read back",
+            "actors: register a reminder",
+            "actors: the reminder fires on the actor twice",
+            "actors: unregister the reminder",
+            "actors: no reminder call after unregister",
+            "pubsub: the streaming subscription receives the event",
+            "pubsub: the streamed event is acknowledged",
         ],
     );
     // The actor's state is in Redis under upstream's key layout.
@@ -249,6 +259,44 @@ fn go_sdk_http_service_invocation_pubsub_and_actors() {
             .cli(&["HGET", "goapp||GoCounter||c1||total", "data"])
             .trim(),
         "100"
+    );
+}
+
+#[test]
+fn go_sdk_grpc_service_invocation_pubsub_and_job_events() {
+    sdkcheck();
+    let redis = Redis::start();
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    write_component(
+        &res,
+        "pubsub",
+        "pubsub.redis",
+        &[("redisHost", &redis.addr())],
+    );
+    let app_port = free_port();
+    let d = start(
+        &Opts::new("gogrpcapp", home.path())
+            .resources(&res)
+            .app_port(app_port)
+            .arg("--app-protocol")
+            .arg("grpc"),
+    );
+    run_part(
+        "grpcapp",
+        &d,
+        &[
+            ("APP_ID", "gogrpcapp".into()),
+            ("APP_PORT", app_port.to_string()),
+        ],
+        &[
+            "grpc app: invocation reaches the service/grpc handler",
+            "grpc app: the subscription is listed",
+            "grpc app: the event reaches the service/grpc subscriber",
+            "grpc app: schedule a job due in 1s",
+            "grpc app: the job is delivered with its data",
+            "grpc app: a delivered one-shot job is gone",
+        ],
     );
 }
 

@@ -31,6 +31,14 @@ type Counter struct {
 
 func (c *Counter) Type() string { return counterType }
 
+// reminders receives `actor id/reminder name/data` for every reminder call.
+var reminders = make(chan string, 16)
+
+// ReminderCall is how the SDK delivers the actor's reminders.
+func (c *Counter) ReminderCall(name string, state []byte, dueTime string, period string) {
+	reminders <- c.ID() + "/" + name + "/" + string(state)
+}
+
 // Add adds n to the total and returns the new total.
 func (c *Counter) Add(ctx context.Context, n int) (int, error) {
 	total := 0
@@ -222,6 +230,70 @@ func appChecks(ctx context.Context) {
 	check(err == nil && st2 != nil && string(st2.Data) == "100", "actors: the client's transaction is read back", st2, err)
 	_, err = c.InvokeActor(ctx, &dapr.InvokeActorRequest{ActorType: counterType, ActorID: "c1", Method: "NoSuchMethod"})
 	check(err != nil, "actors: an unknown method is an error", err)
+
+	// A reminder registered by the client fires on the actor (every 1 s), and stops once
+	// unregistered.
+	err = c.RegisterActorReminder(ctx, &dapr.RegisterActorReminderRequest{
+		ActorType: counterType, ActorID: "c2", Name: "ping", DueTime: "0s", Period: "1s", Data: []byte(`"hi"`),
+	})
+	check(err == nil, "actors: register a reminder", err)
+	fired := 0
+	deadline := time.After(10 * time.Second)
+calls:
+	for fired < 2 {
+		select {
+		case r := <-reminders:
+			if r == `c2/ping/"hi"` {
+				fired++
+			} else {
+				check(false, "actors: an unexpected reminder call", r)
+			}
+		case <-deadline:
+			break calls
+		}
+	}
+	check(fired == 2, "actors: the reminder fires on the actor twice", fired)
+	err = c.UnregisterActorReminder(ctx, &dapr.UnregisterActorReminderRequest{ActorType: counterType, ActorID: "c2", Name: "ping"})
+	check(err == nil, "actors: unregister the reminder", err)
+	time.Sleep(300 * time.Millisecond)
+	for len(reminders) > 0 { // a call already under way when it was unregistered
+		<-reminders
+	}
+	select {
+	case r := <-reminders:
+		check(false, "actors: no reminder call after unregister", r)
+	case <-time.After(1500 * time.Millisecond):
+		check(true, "actors: no reminder call after unregister")
+	}
+
+	// A streaming subscription (SubscribeTopicEventsAlpha1) through the client: the event
+	// arrives on the stream, is acknowledged, and the stream closes.
+	sub, err := c.Subscribe(ctx, dapr.SubscriptionOptions{PubsubName: pubsubName, Topic: "go-stream"})
+	must(err, "Subscribe")
+	must(c.PublishEvent(ctx, pubsubName, "go-stream", map[string]string{"via": "stream"}), "PublishEvent go-stream")
+	streamed := make(chan *dapr.SubscriptionMessage, 1)
+	go func() {
+		m, err := sub.Receive()
+		if err != nil {
+			close(streamed)
+			return
+		}
+		streamed <- m
+	}()
+	select {
+	case m, ok := <-streamed:
+		var data map[string]string
+		if ok {
+			_ = m.Struct(&data)
+		}
+		check(ok && data["via"] == "stream" && m.Topic == "go-stream", "pubsub: the streaming subscription receives the event", data)
+		if ok {
+			check(m.Success() == nil, "pubsub: the streamed event is acknowledged")
+		}
+	case <-time.After(10 * time.Second):
+		check(false, "pubsub: the streaming subscription receives the event", "nothing in 10 s")
+	}
+	check(sub.Close() == nil, "pubsub: the streaming subscription closes")
 }
 
 func waitEvent(events <-chan *common.TopicEvent) *common.TopicEvent {

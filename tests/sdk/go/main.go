@@ -9,6 +9,8 @@
 //   - client:   state, metadata, secrets, configuration, output bindings, locks, jobs
 //   - app:      a `service/http` app (invocation target, topic subscriber, actor host)
 //     and the client calls that reach it: invocation, publish, actors
+//   - grpcapp:  a `service/grpc` app (invocation, topic subscriber, job events) reached
+//     through a sidecar started with `--app-protocol grpc`
 //   - workflow: a 3-activity chain through the SDK's workflow client and worker
 package main
 
@@ -85,7 +87,7 @@ func newClient() dapr.Client {
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Println("usage: sdkcheck client|app|workflow")
+		fmt.Println("usage: sdkcheck client|app|grpcapp|workflow")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
@@ -95,6 +97,8 @@ func main() {
 		clientChecks(ctx)
 	case "app":
 		appChecks(ctx)
+	case "grpcapp":
+		grpcAppChecks(ctx)
 	case "workflow":
 		workflowChecks(ctx)
 	default:
