@@ -75,6 +75,8 @@ pub enum Command {
     Mtls(commands::mtls::Args),
     Upgrade(commands::upgrade::Args),
     Annotate(commands::annotate::Args),
+    #[command(visible_alias = "wf", alias = "work")]
+    Workflow(commands::workflow::Args),
 }
 
 /// The error every `-k` path returns until the Kubernetes back end replaces it.
@@ -265,6 +267,19 @@ pub fn report_parse_error(err: clap::Error, args: &[std::ffi::OsString]) -> i32 
     USAGE_ERROR_EXIT
 }
 
+/// A command's own error the way cobra reports an error returned by `RunE`: `Error: <msg>`
+/// and the command's usage on stderr, then the error again on stdout (the official `main`
+/// prints it), exit code 255. `path` names the command (`["workflow", "list"]`).
+pub fn report_command_error(path: &[&str], msg: &str, printer: &Printer) -> i32 {
+    let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+    let (cmd, globals) = resolve(&path);
+    let global_refs: Vec<&clap::Arg> = globals.iter().collect();
+    let usage = crate::output::usage::render(&cmd, &full_name(&path), &global_refs);
+    printer.usage_error(msg, &usage);
+    printer.data_line(msg);
+    USAGE_ERROR_EXIT
+}
+
 /// Run the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context {
@@ -296,6 +311,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Mtls(a) => commands::mtls::run(a, &ctx),
         Command::Upgrade(a) => commands::upgrade::run(a, &ctx),
         Command::Annotate(a) => commands::annotate::run(a, &ctx),
+        Command::Workflow(a) => commands::workflow::run(a, &ctx),
     }
 }
 

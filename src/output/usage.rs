@@ -138,9 +138,10 @@ pub fn help(cmd: &Command, path: &str, globals: &[&clap::Arg]) -> String {
         .short('h')
         .long("help")
         .action(clap::ArgAction::Help);
+    let inherited = inherited_globals(cmd, globals);
     let mut own: Vec<&clap::Arg> = cmd
         .get_arguments()
-        .filter(|a| is_root || !a.is_global_set())
+        .filter(|a| is_root || !a.is_global_set() || is_persistent_here(cmd, a, globals))
         .collect();
     if is_root {
         own.extend(
@@ -155,9 +156,9 @@ pub fn help(cmd: &Command, path: &str, globals: &[&clap::Arg]) -> String {
     }
     out.push_str("\nFlags:\n");
     out.push_str(&flag_lines(&own));
-    if !is_root && !globals.is_empty() {
+    if !is_root && !inherited.is_empty() {
         out.push_str("\nGlobal Flags:\n");
-        out.push_str(&flag_lines(globals));
+        out.push_str(&flag_lines(&inherited));
     }
     if has_subs {
         out.push_str(&format!(
@@ -179,18 +180,40 @@ pub fn render(cmd: &Command, path: &str, globals: &[&clap::Arg]) -> String {
         .short('h')
         .long("help")
         .action(clap::ArgAction::Help);
+    let inherited = inherited_globals(cmd, globals);
     let mut own: Vec<&clap::Arg> = cmd
         .get_arguments()
-        .filter(|a| !a.is_global_set() && a.get_long().is_some())
+        .filter(|a| {
+            (!a.is_global_set() || is_persistent_here(cmd, a, globals)) && a.get_long().is_some()
+        })
         .collect();
     if !own.iter().any(|a| a.get_long() == Some("help")) {
         own.push(&help);
     }
     out.push_str("\nFlags:\n");
     out.push_str(&flag_lines(&own));
-    if !globals.is_empty() {
+    if !inherited.is_empty() {
         out.push_str("\nGlobal Flags:\n");
-        out.push_str(&flag_lines(globals));
+        out.push_str(&flag_lines(&inherited));
     }
     out
+}
+
+/// A persistent flag of a command group other than the root's (e.g. `dapr workflow`'s
+/// `--app-id`), shown under `Flags` on the group itself, as cobra does.
+fn is_persistent_here(cmd: &Command, a: &clap::Arg, root: &[&clap::Arg]) -> bool {
+    a.is_global_set() && cmd.has_subcommands() && !root.iter().any(|g| g.get_id() == a.get_id())
+}
+
+/// The flags a command inherits: the root's, and on a group's sub-command the group's
+/// persistent flags.
+fn inherited_globals<'a>(cmd: &'a Command, root: &[&'a clap::Arg]) -> Vec<&'a clap::Arg> {
+    let mut all: Vec<&clap::Arg> = root.to_vec();
+    if !cmd.has_subcommands() {
+        all.extend(
+            cmd.get_arguments()
+                .filter(|a| a.is_global_set() && !root.iter().any(|g| g.get_id() == a.get_id())),
+        );
+    }
+    all
 }

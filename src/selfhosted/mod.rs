@@ -13,3 +13,5 @@ pub mod runfile;
 pub mod stop;
 pub mod supervisor;
 pub mod uninstall;
+pub mod workflow;
+mod workflow_history;

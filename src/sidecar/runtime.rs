@@ -540,6 +540,8 @@ impl Sidecar {
             .close(cfg.graceful_shutdown.min(Duration::from_secs(5)))
             .await;
         api.actors.runtime().close().await;
+        // Workers' work-item streams end, so the gRPC server can drain.
+        api.workflow_engine().close();
         invoker.deregister().await;
         let _ = stop_tx.send(true);
         let grace = cfg.graceful_shutdown;

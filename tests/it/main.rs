@@ -32,3 +32,4 @@ mod sidecar_sdk_lock_config;
 mod sidecar_sdk_pubsub;
 mod sidecar_secrets;
 mod sidecar_workflow_durability;
+mod sidecar_workflows;

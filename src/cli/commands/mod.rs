@@ -15,3 +15,4 @@ pub mod stop;
 pub mod uninstall;
 pub mod upgrade;
 pub mod version;
+pub mod workflow;

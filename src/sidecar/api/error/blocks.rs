@@ -1,5 +1,5 @@
 //! The constructors of the building blocks' errors (pub/sub, secrets, invocation, locks,
-//! configuration, jobs, actors), with the official messages.
+//! configuration, jobs, actors, workflows), with the official messages.
 
 use super::{ApiError, ErrorKind};
 
@@ -448,6 +448,118 @@ impl ApiError {
         Self::new(
             ErrorKind::ActorTypeReserved,
             format!("actor type {actor_type} is reserved for internal use"),
+        )
+    }
+}
+
+impl ApiError {
+    // ---- workflows (upstream `pkg/messages/predefined.go`, `pkg/api/errors/workflow.go`) ----
+
+    pub fn workflow_instance_id_missing() -> Self {
+        Self::new(
+            ErrorKind::WorkflowInstanceIdMissing,
+            "no instance ID was provided",
+        )
+    }
+
+    pub fn workflow_instance_id_too_long(max: usize) -> Self {
+        Self::new(
+            ErrorKind::WorkflowInstanceIdTooLong,
+            format!("workflow instance ID exceeds the max length of {max} characters"),
+        )
+    }
+
+    pub fn workflow_instance_id_invalid(id: &str) -> Self {
+        Self::new(
+            ErrorKind::WorkflowInstanceIdInvalid,
+            format!(
+                "workflow instance ID '{id}' is invalid: only alphanumeric and underscore characters are allowed"
+            ),
+        )
+    }
+
+    pub fn workflow_name_missing() -> Self {
+        Self::new(
+            ErrorKind::WorkflowNameMissing,
+            "workflow name is not configured",
+        )
+    }
+
+    pub fn workflow_event_name_missing() -> Self {
+        Self::new(
+            ErrorKind::WorkflowEventNameMissing,
+            "missing workflow event name",
+        )
+    }
+
+    pub fn workflow_instance_not_found(id: &str) -> Self {
+        Self::new(
+            ErrorKind::WorkflowInstanceNotFound,
+            format!("unable to find workflow with the provided instance ID: {id}"),
+        )
+    }
+
+    pub fn workflow_app_id_invalid(app_id: &str) -> Self {
+        Self::new(
+            ErrorKind::WorkflowAppIdInvalid,
+            format!(
+                "invalid workflow app ID '{app_id}': only alphanumeric, '-' and '_' characters are allowed"
+            ),
+        )
+    }
+
+    pub fn workflow_start(name: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowStart,
+            format!("error starting workflow '{name}': {detail}"),
+        )
+    }
+
+    pub fn workflow_get(id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowGet,
+            format!(
+                "error while getting workflow info on instance '{id}': failed to get workflow metadata for '{id}': {detail}"
+            ),
+        )
+    }
+
+    pub fn workflow_terminate(id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowTerminate,
+            format!(
+                "error terminating workflow '{id}': failed to terminate workflow {id}: {detail}"
+            ),
+        )
+    }
+
+    pub fn workflow_raise_event(id: &str, event: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowRaiseEvent,
+            format!(
+                "error raising event on workflow '{id}': failed to raise event {event} on workflow {id}: {detail}"
+            ),
+        )
+    }
+
+    pub fn workflow_pause(id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowPause,
+            format!("error pausing workflow {id}: failed to pause workflow {id}: {detail}"),
+        )
+    }
+
+    pub fn workflow_resume(id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowResume,
+            format!("error resuming workflow {id}: failed to resume workflow {id}: {detail}"),
+        )
+    }
+
+    pub fn workflow_purge(id: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::WorkflowPurge,
+            format!("error purging workflow {id}: failed to Purge workflow {id}: {detail}"),
         )
     }
 }

@@ -115,6 +115,25 @@ pub enum ErrorKind {
     SchedulerGetJob,
     SchedulerDeleteJob,
     SchedulerListJobs,
+    /// Workflows: an empty instance id (every call but start).
+    WorkflowInstanceIdMissing,
+    /// Workflows: a new instance id longer than 64 bytes.
+    WorkflowInstanceIdTooLong,
+    /// Workflows: a new instance id with other than letters, digits, `-` and `_`.
+    WorkflowInstanceIdInvalid,
+    WorkflowNameMissing,
+    WorkflowEventNameMissing,
+    /// Workflows: no instance with that id (get over HTTP, terminate, purge).
+    WorkflowInstanceNotFound,
+    /// Workflows: the `appID` of a cross-app call is not a valid app id.
+    WorkflowAppIdInvalid,
+    WorkflowStart,
+    WorkflowGet,
+    WorkflowTerminate,
+    WorkflowRaiseEvent,
+    WorkflowPause,
+    WorkflowResume,
+    WorkflowPurge,
 }
 
 impl ErrorKind {
@@ -456,6 +475,44 @@ impl ErrorKind {
                 Code::Internal,
                 Some("DAPR_SCHEDULER_LIST_JOBS"),
             ),
+            WorkflowInstanceIdMissing => r(
+                "ERR_INSTANCE_ID_PROVIDED_MISSING",
+                BAD,
+                Code::InvalidArgument,
+                None,
+            ),
+            WorkflowInstanceIdTooLong => {
+                r("ERR_INSTANCE_ID_TOO_LONG", BAD, Code::InvalidArgument, None)
+            }
+            WorkflowInstanceIdInvalid => {
+                r("ERR_INSTANCE_ID_INVALID", BAD, Code::InvalidArgument, None)
+            }
+            WorkflowNameMissing => r(
+                "ERR_WORKFLOW_NAME_MISSING",
+                BAD,
+                Code::InvalidArgument,
+                None,
+            ),
+            WorkflowEventNameMissing => r(
+                "ERR_WORKFLOW_EVENT_NAME_MISSING",
+                BAD,
+                Code::InvalidArgument,
+                None,
+            ),
+            WorkflowInstanceNotFound => r(
+                "ERR_INSTANCE_ID_NOT_FOUND",
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                None,
+            ),
+            WorkflowAppIdInvalid => r("ERR_BAD_REQUEST", BAD, Code::InvalidArgument, None),
+            WorkflowStart => r("ERR_START_WORKFLOW", E500, Code::Internal, None),
+            WorkflowGet => r("ERR_GET_WORKFLOW", E500, Code::Internal, None),
+            WorkflowTerminate => r("ERR_TERMINATE_WORKFLOW", E500, Code::Internal, None),
+            WorkflowRaiseEvent => r("ERR_RAISE_EVENT_WORKFLOW", E500, Code::Internal, None),
+            WorkflowPause => r("ERR_PAUSE_WORKFLOW", E500, Code::Internal, None),
+            WorkflowResume => r("ERR_RESUME_WORKFLOW", E500, Code::Internal, None),
+            WorkflowPurge => r("ERR_PURGE_WORKFLOW", E500, Code::Internal, None),
         }
     }
 

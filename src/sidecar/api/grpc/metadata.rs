@@ -16,7 +16,7 @@ fn i32_of(n: Option<usize>) -> i32 {
 // `active_actors_count` is deprecated upstream but still filled, for older clients.
 #[allow(deprecated)]
 pub async fn get(api: &Api) -> pb::GetMetadataResponse {
-    let m = api.metadata.get().await;
+    let m = api.get_metadata().await;
     let app = &m.app_connection;
     use pb::actor_runtime::ActorRuntimeStatus as Status;
     let status = match m.actor_runtime.status {
@@ -94,6 +94,9 @@ pub async fn get(api: &Api) -> pb::GetMetadataResponse {
         }),
         scheduler: (!m.scheduler.is_empty()).then(|| pb::MetadataScheduler {
             connected_addresses: m.scheduler.clone(),
+        }),
+        workflows: Some(pb::MetadataWorkflows {
+            connected_workers: i32::try_from(m.workflow_workers).unwrap_or(i32::MAX),
         }),
         ..Default::default()
     }

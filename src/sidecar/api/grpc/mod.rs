@@ -7,9 +7,8 @@
 //! encode the results; errors render from the error table (`status`).
 //!
 //! Limits: only state, pub/sub, bindings, secrets, configuration, locks, metadata, shutdown,
-//! invocation, jobs and actor calls and state are served; every other RPC (actor reminders
-//! and timers, workflows, crypto, ...)
-//! answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
+//! invocation, jobs, actors and workflows are served; every other RPC (crypto, conversation,
+//! ...) answers `ERR_API_UNIMPLEMENTED` (`Unimplemented`). No gRPC
 //! reflection, no proxying of unknown services to gRPC apps, no TLS.
 
 mod actors;
@@ -23,6 +22,7 @@ mod pubsub;
 mod secrets;
 mod state;
 pub mod status;
+mod workflows;
 
 pub use invoke::DAPR_HTTP_STATUS;
 
@@ -444,6 +444,49 @@ dapr_service! {
             let jobs = jobs::list(&self.api).await?;
             Ok(Response::new(pb::ListJobsResponseAlpha1 { jobs }))
         }
+
+        async fn start_workflow_beta1(&self, r: Request<pb::StartWorkflowRequest>) -> Result<Response<pb::StartWorkflowResponse>, Status> {
+            workflows::start(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn get_workflow_beta1(&self, r: Request<pb::GetWorkflowRequest>) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+            workflows::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn purge_workflow_beta1(&self, r: Request<pb::PurgeWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::purge(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn terminate_workflow_beta1(&self, r: Request<pb::TerminateWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::terminate(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn pause_workflow_beta1(&self, r: Request<pb::PauseWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::pause(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn resume_workflow_beta1(&self, r: Request<pb::ResumeWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::resume(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn raise_event_workflow_beta1(&self, r: Request<pb::RaiseEventWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::raise_event(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn start_workflow_alpha1(&self, r: Request<pb::StartWorkflowRequest>) -> Result<Response<pb::StartWorkflowResponse>, Status> {
+            workflows::start(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn get_workflow_alpha1(&self, r: Request<pb::GetWorkflowRequest>) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+            workflows::get(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn purge_workflow_alpha1(&self, r: Request<pb::PurgeWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::purge(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn terminate_workflow_alpha1(&self, r: Request<pb::TerminateWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::terminate(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn pause_workflow_alpha1(&self, r: Request<pb::PauseWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::pause(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn resume_workflow_alpha1(&self, r: Request<pb::ResumeWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::resume(&self.api, r.into_inner()).await.map(Response::new)
+        }
+        async fn raise_event_workflow_alpha1(&self, r: Request<pb::RaiseEventWorkflowRequest>) -> Result<Response<()>, Status> {
+            workflows::raise_event(&self.api, r.into_inner()).await.map(Response::new)
+        }
     }
     QueryStateAlpha1 => query_state_alpha1(pb::QueryStateRequest) -> pb::QueryStateResponse;
     EncryptAlpha1 => encrypt_alpha1(tonic::Streaming<pb::EncryptRequest>) -> Self::EncryptAlpha1Stream;
@@ -455,20 +498,6 @@ dapr_service! {
     SubtleUnwrapKeyAlpha1 => subtle_unwrap_key_alpha1(pb::SubtleUnwrapKeyRequest) -> pb::SubtleUnwrapKeyResponse;
     SubtleSignAlpha1 => subtle_sign_alpha1(pb::SubtleSignRequest) -> pb::SubtleSignResponse;
     SubtleVerifyAlpha1 => subtle_verify_alpha1(pb::SubtleVerifyRequest) -> pb::SubtleVerifyResponse;
-    StartWorkflowAlpha1 => start_workflow_alpha1(pb::StartWorkflowRequest) -> pb::StartWorkflowResponse;
-    GetWorkflowAlpha1 => get_workflow_alpha1(pb::GetWorkflowRequest) -> pb::GetWorkflowResponse;
-    PurgeWorkflowAlpha1 => purge_workflow_alpha1(pb::PurgeWorkflowRequest) -> ();
-    TerminateWorkflowAlpha1 => terminate_workflow_alpha1(pb::TerminateWorkflowRequest) -> ();
-    PauseWorkflowAlpha1 => pause_workflow_alpha1(pb::PauseWorkflowRequest) -> ();
-    ResumeWorkflowAlpha1 => resume_workflow_alpha1(pb::ResumeWorkflowRequest) -> ();
-    RaiseEventWorkflowAlpha1 => raise_event_workflow_alpha1(pb::RaiseEventWorkflowRequest) -> ();
-    StartWorkflowBeta1 => start_workflow_beta1(pb::StartWorkflowRequest) -> pb::StartWorkflowResponse;
-    GetWorkflowBeta1 => get_workflow_beta1(pb::GetWorkflowRequest) -> pb::GetWorkflowResponse;
-    PurgeWorkflowBeta1 => purge_workflow_beta1(pb::PurgeWorkflowRequest) -> ();
-    TerminateWorkflowBeta1 => terminate_workflow_beta1(pb::TerminateWorkflowRequest) -> ();
-    PauseWorkflowBeta1 => pause_workflow_beta1(pb::PauseWorkflowRequest) -> ();
-    ResumeWorkflowBeta1 => resume_workflow_beta1(pb::ResumeWorkflowRequest) -> ();
-    RaiseEventWorkflowBeta1 => raise_event_workflow_beta1(pb::RaiseEventWorkflowRequest) -> ();
     ConverseAlpha1 => converse_alpha1(pb::ConversationRequest) -> pb::ConversationResponse;
     ConverseAlpha2 => converse_alpha2(pb::ConversationRequestAlpha2) -> pb::ConversationResponseAlpha2;
     CreateIndexAlpha1 => create_index_alpha1(pb::CreateIndexRequestAlpha1) -> ();

@@ -44,7 +44,7 @@ async fn healthz_outbound(State(s): St) -> Response {
 async fn metadata_get(State(s): St) -> Response {
     json_response(
         StatusCode::OK,
-        serde_json::to_vec(&encode(&s.api.metadata.get().await)).unwrap_or_default(),
+        serde_json::to_vec(&encode(&s.api.get_metadata().await)).unwrap_or_default(),
     )
 }
 
@@ -175,5 +175,11 @@ fn encode(m: &Metadata) -> Value {
             json!({"connected_addresses": m.scheduler}),
         );
     }
+    // Always there (a struct upstream); the count only when non-zero (`omitempty`).
+    let mut workflows = Map::new();
+    if m.workflow_workers > 0 {
+        workflows.insert("connectedWorkers".into(), m.workflow_workers.into());
+    }
+    doc.insert("workflows".into(), Value::Object(workflows));
     Value::Object(doc)
 }

@@ -8,8 +8,7 @@
 //! The edge middleware ([`edge`]) enforces the header limit (`--read-buffer-size`),
 //! `DAPR_API_TOKEN` and `--max-body-size`, answers CORS and does API logging. Unmatched
 //! routes go to service invocation, as upstream.
-//! Not served: actor reminders and timers, workflows; the state query API answers
-//! `ERR_STATE_STORE_NOT_SUPPORTED`.
+//! Not served: the state query API answers `ERR_STATE_STORE_NOT_SUPPORTED`.
 
 mod actors;
 mod bindings;
@@ -25,6 +24,7 @@ mod secrets;
 mod state;
 #[cfg(test)]
 mod tests;
+mod workflows;
 
 use std::sync::Arc;
 
@@ -82,6 +82,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(configuration::routes())
         .merge(bindings::routes())
         .merge(jobs::routes())
+        .merge(workflows::routes())
         .merge(invoke::routes())
         .fallback(invoke::handle)
         .method_not_allowed_fallback(invoke::handle)

@@ -79,6 +79,8 @@ pub struct Metadata {
     /// The scheduler's addresses: one `local:<file>` entry for the in-process scheduler
     /// once its storage is open.
     pub scheduler: Vec<String>,
+    /// Workflow workers connected (open `GetWorkItems` streams).
+    pub workflow_workers: usize,
 }
 
 pub struct MetadataApi {
@@ -146,6 +148,17 @@ impl MetadataApi {
                 }
             },
             scheduler: self.scheduler.address().into_iter().collect(),
+            workflow_workers: 0,
+        }
+    }
+}
+
+impl super::Api {
+    /// The whole metadata document: the sidecar's own part and the workflow engine's.
+    pub async fn get_metadata(&self) -> Metadata {
+        Metadata {
+            workflow_workers: self.workflows().connected_workers(),
+            ..self.metadata.get().await
         }
     }
 }

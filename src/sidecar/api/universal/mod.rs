@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod pubsub;
 pub mod secrets;
 pub mod state;
+pub mod workflows;
 
 use std::sync::Arc;
 
