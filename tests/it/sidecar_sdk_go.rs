@@ -149,7 +149,7 @@ fn go_sdk_client_state_metadata_secrets_configuration_bindings_locks_jobs() {
         "bindings.localstorage",
         &[("rootPath", files.to_str().unwrap())],
     );
-    let d = start(&Opts::new("goclient", home.path()).resources(&res));
+    let mut d = start(&Opts::new("goclient", home.path()).resources(&res));
     assert!(bin.exists());
     run_part(
         "client",
@@ -186,7 +186,14 @@ fn go_sdk_client_state_metadata_secrets_configuration_bindings_locks_jobs() {
             "jobs: get returns its data",
             "jobs: the overwrite is read back",
             "jobs: getting a deleted job fails (Internal, as upstream)",
+            "shutdown: the sidecar accepts Shutdown",
         ],
+    );
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "daprd did not exit cleanly after the SDK's Shutdown: {status:?}\n{}",
+        d.log()
     );
     // What the SDK wrote is where the components keep it.
     assert_eq!(

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::sidecar_api::sidecar::{Opts, start, write_component};
 use crate::sidecar_grpc::sdk_script;
@@ -134,7 +134,7 @@ fn java_sdk_client_state_invoke_metadata_pubsub_secrets_configuration_bindings_l
         &[("rootPath", files.to_str().unwrap())],
     );
     let app_port = free_port();
-    let d = start(
+    let mut d = start(
         &Opts::new("javaclient", home.path())
             .resources(&res)
             .app_port(app_port),
@@ -175,7 +175,14 @@ fn java_sdk_client_state_invoke_metadata_pubsub_secrets_configuration_bindings_l
             "jobs: get returns its schedule and repeats",
             "jobs: get returns its data",
             "jobs: a deleted job is gone",
+            "shutdown: the sidecar accepts shutdown",
         ],
+    );
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "daprd did not exit cleanly after the SDK's shutdown: {status:?}\n{}",
+        d.log()
     );
     assert_eq!(
         std::fs::read_to_string(files.join("java-note.txt")).unwrap(),

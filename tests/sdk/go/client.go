@@ -38,6 +38,8 @@ func clientChecks(ctx context.Context) {
 	bindingChecks(ctx, c)
 	lockChecks(ctx, c)
 	jobChecks(ctx, c)
+	// Last: the sidecar is asked to shut down (the Rust test checks that it exits).
+	check(c.Shutdown(ctx) == nil, "shutdown: the sidecar accepts Shutdown")
 }
 
 func stateChecks(ctx context.Context, c dapr.Client) {

@@ -165,6 +165,9 @@ public final class Main {
       bindings(c);
       locks(preview);
       jobs(c);
+      // Last: the sidecar is asked to shut down (the Rust test checks that it exits).
+      c.shutdown().block();
+      check(true, "shutdown: the sidecar accepts shutdown");
     } finally {
       app.stop(0);
     }
