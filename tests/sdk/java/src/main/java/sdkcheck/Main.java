@@ -394,6 +394,7 @@ public final class Main {
           first != null && first.getSubscriptionId() != null && !first.getSubscriptionId().isEmpty(),
           "configuration: subscribe answers with an id",
           first);
+      sleep(300); // as the Go check: give the store's watch a moment after the answer
       redis("SET", "java-color", "green||2");
       SubscribeConfigurationResponse change = null;
       for (int i = 0; i < 5 && change == null; i++) {
