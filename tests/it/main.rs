@@ -27,6 +27,8 @@ mod sidecar_jobs;
 mod sidecar_lock_config;
 mod sidecar_pubsub;
 mod sidecar_sdk_actors;
+mod sidecar_sdk_go;
+mod sidecar_sdk_java;
 mod sidecar_sdk_lock_config;
 mod sidecar_sdk_pubsub;
 mod sidecar_secrets;
