@@ -171,7 +171,9 @@ async fn load(opts: &HashMap<String, String>) -> i32 {
     };
     let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
     let stamp = num::<u8>(opts, "stamp", 0) == 1;
-    let get = opts.get("method").is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    let get = opts
+        .get("method")
+        .is_some_and(|m| m.eq_ignore_ascii_case("GET"));
     // `--json`: one body per id, built up front like the URIs.
     let json_bodies: std::sync::Arc<Vec<Bytes>> = std::sync::Arc::new(match opts.get("json") {
         Some(t) => {
