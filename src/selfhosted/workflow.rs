@@ -23,6 +23,7 @@ use tonic::transport::Channel;
 use super::instances::{self, Sidecar};
 use crate::sidecar::workflows::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
 use crate::sidecar::workflows::proto::{self as dt, OrchestrationStatus};
+use crate::sidecar::workflows::state::timestamp;
 
 pub use super::workflow_history::{HistoryRow, HistoryShortRow, history_rows, short_history};
 
@@ -94,13 +95,6 @@ pub fn is_terminal(status: i32) -> bool {
 pub(super) fn time_of(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     let t = t?;
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-}
-
-fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
 }
 
 /// A string payload the way Go's `json.Marshal(string)` writes it.

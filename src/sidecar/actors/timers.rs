@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, header};
 use super::{ActorCall, ActorRuntime};
 use crate::sidecar::api::error::ApiError;
 use crate::sidecar::log::{self, scope};
-use crate::sidecar::scheduler::timing::{self, Period};
+use crate::sidecar::scheduler::timing::{self, Period, sleep_until};
 
 /// A timer as registered (HTTP body or gRPC request).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,13 +187,6 @@ impl ActorRuntime {
         self.timers
             .remove(&(actor_type.into(), actor_id.into(), name.into()));
         Ok(())
-    }
-}
-
-/// Sleeps until `at` (wall clock).
-async fn sleep_until(at: DateTime<Utc>) {
-    if let Ok(d) = (at - Utc::now()).to_std() {
-        tokio::time::sleep(d).await;
     }
 }
 

@@ -15,6 +15,13 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::sidecar::resources::parse_duration_with_unit;
 
+/// Sleeps until the wall-clock time `at` (at once when it has passed).
+pub async fn sleep_until(at: DateTime<Utc>) {
+    if let Ok(d) = (at - Utc::now()).to_std() {
+        tokio::time::sleep(d).await;
+    }
+}
+
 /// An amount of time that may have calendar parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Interval {

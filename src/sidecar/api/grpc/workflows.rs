@@ -11,13 +11,7 @@ use tonic::Status;
 
 use crate::sidecar::api::universal::Api;
 use crate::sidecar::api::universal::workflows::{StartRequest, Workflow};
-
-fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+use crate::sidecar::workflows::state::timestamp;
 
 fn encode(w: Workflow) -> pb::GetWorkflowResponse {
     pb::GetWorkflowResponse {

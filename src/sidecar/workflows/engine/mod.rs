@@ -37,7 +37,8 @@ mod progress;
 mod turn;
 mod workers;
 
-use turn::{children, finished, new_execution_id, recover, sleep_until};
+use crate::sidecar::scheduler::timing::sleep_until;
+use turn::{children, finished, new_execution_id, recover};
 
 type Sink = mpsc::UnboundedSender<Result<proto::WorkItem, tonic::Status>>;
 

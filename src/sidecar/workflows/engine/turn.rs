@@ -6,12 +6,6 @@ pub(super) fn new_execution_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-pub(super) async fn sleep_until(at: DateTime<Utc>) {
-    if let Ok(d) = (at - Utc::now()).to_std() {
-        tokio::time::sleep(d).await;
-    }
-}
-
 /// The ids of an instance's children.
 pub(super) fn children(inst: &Instance) -> Vec<String> {
     inst.history
