@@ -83,6 +83,18 @@ pub struct ActorReply {
     pub body: Bytes,
 }
 
+impl ActorReply {
+    /// An app reply other than 200, as upstream words it (`error from actor service:
+    /// (<status>) <body>`).
+    pub fn error_text(&self) -> String {
+        format!(
+            "error from actor service: ({}) {}",
+            self.status.as_u16(),
+            String::from_utf8_lossy(&self.body)
+        )
+    }
+}
+
 /// Why a call did not succeed: a sidecar error, or the app's own error reply to pass back
 /// unchanged (`X-DaprErrorResponseHeader`).
 #[derive(Debug)]
@@ -183,11 +195,7 @@ fn check_reserved(actor_type: &str) -> Result<(), ApiError> {
 fn describe(e: &CallError) -> String {
     match e {
         CallError::Api(e) => e.to_string(),
-        CallError::App(r) => format!(
-            "error from actor service: ({}) {}",
-            r.status.as_u16(),
-            String::from_utf8_lossy(&r.body)
-        ),
+        CallError::App(r) => r.error_text(),
     }
 }
 
@@ -598,12 +606,7 @@ impl ActorRuntime {
         if reply.headers.contains_key(&ERROR_RESPONSE_HEADER) {
             return Err(CallError::App(reply));
         }
-        Err(ApiError::actor_invoke(format!(
-            "error from actor service: ({}) {}",
-            reply.status.as_u16(),
-            String::from_utf8_lossy(&reply.body)
-        ))
-        .into())
+        Err(ApiError::actor_invoke(reply.error_text()).into())
     }
 
     /// Deactivates the actors whose idle deadline has passed and that no call holds or

@@ -38,12 +38,7 @@ pub async fn invoke(
             data: reply.body.to_vec(),
         }),
         Err(CallError::Api(e)) => Err(e.into()),
-        Err(CallError::App(reply)) => Err(ApiError::actor_invoke(format!(
-            "error from actor service: ({}) {}",
-            reply.status.as_u16(),
-            String::from_utf8_lossy(&reply.body)
-        ))
-        .into()),
+        Err(CallError::App(reply)) => Err(ApiError::actor_invoke(reply.error_text()).into()),
     }
 }
 
