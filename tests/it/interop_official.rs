@@ -12,8 +12,7 @@
 //! - pub/sub through one `pubsub.redis`: published through one runtime, delivered to a
 //!   subscriber app behind the other, both directions, with the CloudEvent fields checked.
 //!
-//! Service invocation between the runtimes is not tried: our internal port does not speak
-//! the official internal gRPC (`dapr.proto.internals.v1.ServiceInvocation`) yet.
+//! Service invocation between the runtimes is in `interop_official_invoke.rs`.
 //!
 //! The official binary is `$DAPR_OFFICIAL_DAPRD`, else the one `bench/official-daprd.sh`
 //! caches (`${DAPR_OFFICIAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dapr-cli/official}/<version>/daprd`,
@@ -34,7 +33,7 @@ use crate::sidecar_pubsub::App as SubscriberApp;
 use crate::support::{KillOnDrop, Redis, free_port, hermetic, wait_until};
 
 /// The official daprd to test against, or `None` after printing why the test is skipped.
-fn official(test: &str) -> Option<PathBuf> {
+pub(crate) fn official(test: &str) -> Option<PathBuf> {
     let found = match std::env::var_os("DAPR_OFFICIAL_DAPRD").filter(|v| !v.is_empty()) {
         Some(p) => {
             let p = PathBuf::from(p);
@@ -95,16 +94,14 @@ fn cached_path() -> Option<PathBuf> {
 
 /// Starts the official daprd: loopback listeners only, the SQLite name resolver on a file in
 /// `home` (never mDNS, which would multicast), `DAPR_HOST_IP=127.0.0.1`, no placement.
-fn start_official(bin: &Path, app_id: &str, home: &Path, res: &Path, app: Option<u16>) -> Daprd {
-    let config = home.join("official-config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: interop\nspec:\n  nameResolution:\n    component: sqlite\n    configuration:\n      connectionString: \"{}\"\n",
-            home.join("official-nameresolution.db").display()
-        ),
-    )
-    .unwrap();
+pub(crate) fn start_official(
+    bin: &Path,
+    app_id: &str,
+    home: &Path,
+    res: &Path,
+    app: Option<u16>,
+) -> Daprd {
+    let config = name_resolution_config(home);
     for _ in 0..3 {
         let (http, grpc) = (free_port(), free_port());
         let log_path = home.join(format!("official-{app_id}-{http}.log"));
@@ -163,6 +160,24 @@ fn start_official(bin: &Path, app_id: &str, home: &Path, res: &Path, app: Option
     panic!("the official daprd did not start after 3 attempts");
 }
 
+/// A Configuration (written once in `home`) naming the SQLite name resolver on
+/// `home/nameresolution.db`: the official sidecars use it, and ours too when they must find
+/// official ones.
+pub(crate) fn name_resolution_config(home: &Path) -> PathBuf {
+    let config = home.join("nameresolution-config.yaml");
+    if !config.exists() {
+        std::fs::write(
+            &config,
+            format!(
+                "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: interop\nspec:\n  nameResolution:\n    component: sqlite\n    configuration:\n      connectionString: \"{}\"\n",
+                home.join("nameresolution.db").display()
+            ),
+        )
+        .unwrap();
+    }
+    config
+}
+
 /// Starts ours with the same resources (and the same app id where state must be shared).
 fn start_ours(app_id: &str, home: &Path, res: &Path, app: Option<u16>) -> Daprd {
     let mut o = Opts::new(app_id, home).resources(res);
@@ -198,7 +213,7 @@ fn get_state(d: &Daprd, key: &str) -> Reply {
     send(client().get(d.url(&format!("/v1.0/state/statestore/{key}"))))
 }
 
-fn both_logs(a: &Daprd, b: &Daprd) -> String {
+pub(crate) fn both_logs(a: &Daprd, b: &Daprd) -> String {
     format!(
         "--- {} ---\n{}\n--- {} ---\n{}",
         a.log_path.display(),

@@ -13,6 +13,7 @@ mod conformance;
 mod fuzz_corpus;
 mod installer;
 mod interop_official;
+mod interop_official_invoke;
 mod resources;
 mod sidecar_actor_timers;
 mod sidecar_actors;

@@ -5,19 +5,21 @@
 //! table when a sidecar failed (no such app, callee unreachable, reply too large, ...).
 //!
 //! Pieces: [`naming`] registers this sidecar in a SQLite registry shared by the user's
-//! sidecars ([`resolver`]; chosen instead of mDNS, see its docs); [`remote`] makes the hop
-//! to another sidecar under the resiliency policy for that target; [`internal`] serves the
-//! callee side of the hop; [`headers`] holds the header and path rules. The hop is plain
-//! HTTP/1.1 on the internal port (`--dapr-internal-grpc-port`), with caller metadata in
-//! headers, because it is the cheapest transport on loopback. Limits: it does not speak the
-//! official `dapr.proto.internals.v1.ServiceInvocation` gRPC protocol nor mDNS, so official
-//! `daprd` peers cannot call us or be called; external targets only as plain `http://` URLs
-//! (no `https://`, no HTTPEndpoint resources); no access-control policies.
+//! sidecars ([`resolver`]; the official `nameresolution.sqlite` file, chosen instead of mDNS,
+//! see its docs); [`remote`] makes the hop to another sidecar under the resiliency policy for
+//! that target; [`internal`] serves the callee side of the hop; [`headers`] holds the header
+//! and path rules. Between our sidecars the hop is plain HTTP/1.1 on the internal port
+//! (`--dapr-internal-grpc-port`), with caller metadata in headers, because it is the
+//! cheapest transport on loopback; official sidecars are called, and served on the same
+//! port, with their own gRPC protocol ([`official`]). Limits: no mDNS; external targets only
+//! as plain `http://` URLs (no `https://`, no HTTPEndpoint resources); no access-control
+//! policies; actor calls and gRPC proxying do not cross to official sidecars.
 
 pub mod actors;
 pub mod headers;
 pub mod internal;
 pub mod naming;
+pub mod official;
 pub mod remote;
 pub mod resolver;
 
@@ -88,6 +90,8 @@ pub struct Invoker {
     advertise: String,
     forwarded: Forwarded,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Connections to official sidecars.
+    official: official::client::Peers,
     /// The actor runtime forwarded actor calls run in.
     actors: std::sync::OnceLock<std::sync::Weak<crate::sidecar::actors::ActorRuntime>>,
 }
@@ -147,6 +151,7 @@ impl Invoker {
             advertise: SocketAddr::new(advertise_ip, internal_port).to_string(),
             forwarded: Forwarded::for_this_host(),
             heartbeat: Mutex::new(None),
+            official: Default::default(),
             actors: std::sync::OnceLock::new(),
         };
         // Registered now, as the official runtime does before serving: the listener already

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 
@@ -71,7 +72,7 @@ impl Invoker {
     pub(super) fn start_heartbeat(&self) {
         let reg = self.registry.clone();
         let (id, ns, addr) = self.row();
-        let every = reg.settings().update_interval;
+        let every = refresh_period(reg.settings().update_interval);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
@@ -115,6 +116,16 @@ impl Invoker {
         let reg = self.registry.clone();
         let _ = tokio::task::spawn_blocking(move || reg.deregister()).await;
     }
+}
+
+/// How often this sidecar's row is refreshed: two seconds within the update interval (the
+/// official resolver, which counts whole seconds, ignores rows older than one interval and
+/// refreshes its own one second within it), at least every second.
+fn refresh_period(interval: Duration) -> Duration {
+    interval
+        .saturating_sub(Duration::from_secs(2))
+        .max(Duration::from_secs(1))
+        .min(interval.max(Duration::from_millis(100)))
 }
 
 /// Opens the shared registry. When the default file (under HOME) cannot be used, the
@@ -192,4 +203,25 @@ fn host_ip() -> IpAddr {
         })
         .map(|a| a.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_refreshed_before_the_official_resolver_drops_them() {
+        assert_eq!(
+            refresh_period(Duration::from_secs(5)),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            refresh_period(Duration::from_secs(2)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            refresh_period(Duration::from_millis(500)),
+            Duration::from_millis(500)
+        );
+    }
 }

@@ -14,7 +14,8 @@ use hyper::body::Body as _;
 
 use super::Invoker;
 use super::headers::{INTERNAL_ERROR, take_grpc_reply};
-use super::resolver::{Cached, ResolverError};
+use super::official;
+use super::resolver::{Cached, Peer, ResolverError};
 use crate::sidecar::api::error::{ApiError, ErrorKind};
 use crate::sidecar::app_channel::ChannelError;
 use crate::sidecar::app_channel::http::{build_uri, map_client_error};
@@ -89,10 +90,14 @@ impl Invoker {
 
     async fn try_remote(&self, t: Try, call: &Call<'_>) -> Outcome<InvokeResponse, ApiError> {
         let fail = |detail: &dyn std::fmt::Display| ApiError::direct_invoke(call.app_id, detail);
-        let addr = match self.pick(&t, call).await {
-            Ok(a) => a,
+        let peer = match self.pick(&t, call).await {
+            Ok(p) => p,
             Err(e) => return Outcome::Done(Err(e)),
         };
+        if peer.official {
+            return self.try_official(call, peer.address).await;
+        }
+        let addr = peer.address;
         let uri = match build_uri(&addr, call.method, call.query) {
             Ok(u) => u,
             Err(e) => return Outcome::Done(Err(fail(&e))),
@@ -140,6 +145,57 @@ impl Invoker {
         }
     }
 
+    /// A try towards an official sidecar, with its own protocol. The body is sent whole, so
+    /// a streamed one is read first (and kept for another try).
+    async fn try_official(
+        &self,
+        call: &Call<'_>,
+        addr: String,
+    ) -> Outcome<InvokeResponse, ApiError> {
+        let fail = |detail: &dyn std::fmt::Display| ApiError::direct_invoke(call.app_id, detail);
+        let body = match &call.replay {
+            Some(b) => b.clone(),
+            None => {
+                let stream = call.stream.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let Some(stream) = stream else {
+                    return Outcome::Done(Err(fail(&"the request body was already sent")));
+                };
+                let bytes = match stream.collect().await {
+                    Ok(c) => c.to_bytes(),
+                    Err(e) if is_too_large(&e) => {
+                        return Outcome::Done(Err(ApiError::body_too_large(self.max_body)));
+                    }
+                    Err(e) => {
+                        return Outcome::Done(Err(fail(&format_args!(
+                            "reading request body: {e}"
+                        ))));
+                    }
+                };
+                *call.stream.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Body::from(bytes.clone()));
+                bytes
+            }
+        };
+        let out = official::client::Call {
+            app_id: call.app_id,
+            method: call.method,
+            query: call.query,
+            verb: call.verb,
+            headers: call.headers,
+            body,
+        };
+        match official::client::call(&self.official, &addr, out, self.max_body).await {
+            Ok(r) => Outcome::Done(Ok(r)),
+            Err(official::client::Failure::Connect(e)) => {
+                self.official.forget(&addr);
+                self.cache.invalidate(call.app_id, call.namespace);
+                self.failed(call, addr);
+                Outcome::Retry(fail(&e))
+            }
+            Err(f) => Outcome::Done(Err(fail(&f.detail()))),
+        }
+    }
+
     fn failed(&self, call: &Call<'_>, addr: String) {
         call.failed
             .lock()
@@ -149,7 +205,7 @@ impl Invoker {
 
     /// The address to try: from the cache the first time; later from the registry, an
     /// instance that has not failed yet if there is one (else after the policy's pause).
-    async fn pick(&self, t: &Try, call: &Call<'_>) -> Result<String, ApiError> {
+    async fn pick(&self, t: &Try, call: &Call<'_>) -> Result<Peer, ApiError> {
         let (app_id, namespace) = (call.app_id, call.namespace);
         let fail = |detail: &dyn std::fmt::Display| ApiError::direct_invoke(app_id, detail);
         if t.number == 0 {
@@ -168,11 +224,11 @@ impl Invoker {
         if addrs.is_empty() {
             return Err(fail(&format_args!("couldn't find service: {app_id}")));
         }
-        let untried: Vec<String> = {
+        let untried: Vec<Peer> = {
             let failed = call.failed.lock().unwrap_or_else(|p| p.into_inner());
             addrs
                 .iter()
-                .filter(|a| !failed.contains(a))
+                .filter(|a| !failed.contains(&a.address))
                 .cloned()
                 .collect()
         };
@@ -186,11 +242,7 @@ impl Invoker {
     }
 
     /// An address of a sidecar of `app_id` (round robin), from the cache when possible.
-    async fn resolve(
-        &self,
-        app_id: &str,
-        namespace: &str,
-    ) -> Result<Option<String>, ResolverError> {
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Option<Peer>, ResolverError> {
         match self.cache.get(app_id, namespace) {
             Cached::Hit(a) => Ok(Some(a)),
             Cached::Stale(a) => {
@@ -217,7 +269,7 @@ impl Invoker {
     }
 
     /// Live addresses of `app_id` straight from the registry (on the blocking pool).
-    async fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<String>, ResolverError> {
+    async fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<Peer>, ResolverError> {
         let reg = self.registry.clone();
         let (id, ns) = (app_id.to_owned(), namespace.to_owned());
         tokio::task::spawn_blocking(move || reg.lookup(&id, &ns))

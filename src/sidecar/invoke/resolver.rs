@@ -1,18 +1,25 @@
 //! Name resolution: a registry of sidecars in one SQLite file shared by every `daprd` of a
-//! user, modelled on the official `nameresolution.sqlite` component (table
-//! `registration_id, address, app_id, namespace, last_update`, plus our `pid`).
+//! user, the official `nameresolution.sqlite` component's file: table `registration_id,
+//! address, app_id, namespace, last_update` (plus our `pid` and `hop` columns, which the
+//! official component neither reads nor writes) and its `metadata` table with the
+//! migration level, so official sidecars configured with the SQLite resolver and ours find
+//! each other in one file, whichever starts first.
 //!
 //! Why not mDNS (the official self-hosted default): it needs multicast, which containers,
 //! CI runners and VPNs often block, and a 1 s browse on first lookup. A shared file works
 //! with zero configuration on one machine, which is what self-hosted mode is. Limits: it
 //! only reaches sidecars that share the file (one user, one host unless the file is on a
-//! shared disk), and it does not interoperate with official sidecars using mDNS.
+//! shared disk), and official sidecars only when they use the SQLite resolver on it.
 //!
 //! Each sidecar inserts its row when its internal port listens, refreshes `last_update`
-//! every `updateInterval` (5 s) and deletes the row on shutdown. A lookup ignores rows older
-//! than three intervals and rows whose process is gone (so a killed sidecar disappears at
-//! once, not after a timeout). All SQLite I/O runs on the blocking pool; lookups are
-//! cached in memory ([`Cache`]) so a request normally never touches the file.
+//! a little more often than `updateInterval` (5 s; the official resolver ignores rows older
+//! than that) and deletes the row on shutdown. A lookup ignores rows older than three
+//! intervals and rows whose process is gone (so a killed sidecar disappears at once, not
+//! after a timeout). The official resolver registers with an empty namespace (it has no
+//! namespaces yet), so its rows answer for every namespace. A row without our `hop` marker
+//! is an official sidecar, called with the official gRPC protocol ([`Peer::official`]).
+//! All SQLite I/O runs on the blocking pool; lookups are cached in memory ([`Cache`]) so a
+//! request normally never touches the file.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,6 +55,8 @@ pub enum ResolverError {
 pub struct RegistrySettings {
     pub path: String,
     pub table: String,
+    /// The official component's table of migration levels (`metadataTableName`).
+    pub metadata_table: String,
     pub update_interval: Duration,
 }
 
@@ -58,6 +67,7 @@ impl RegistrySettings {
         RegistrySettings {
             path: ":memory:".into(),
             table: "hosts".into(),
+            metadata_table: "metadata".into(),
             update_interval: Duration::from_secs(5),
         }
     }
@@ -80,6 +90,7 @@ impl RegistrySettings {
         let mut s = RegistrySettings {
             path: String::new(),
             table: "hosts".into(),
+            metadata_table: "metadata".into(),
             update_interval: Duration::from_secs(5),
         };
         let Some(v) = value.filter(|v| !v.is_null()) else {
@@ -115,13 +126,18 @@ impl RegistrySettings {
             Some(p) if !p.trim().is_empty() => p,
             _ => default_path()?,
         };
-        if let Some(t) = get("tableName") {
-            if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(ResolverError::Config(format!(
-                    "configuration.tableName {t:?} is invalid (letters, digits and _ only)"
-                )));
+        for (key, slot) in [
+            ("tableName", &mut s.table),
+            ("metadataTableName", &mut s.metadata_table),
+        ] {
+            if let Some(t) = get(key) {
+                if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(ResolverError::Config(format!(
+                        "configuration.{key} {t:?} is invalid (letters, digits and _ only)"
+                    )));
+                }
+                *slot = t;
             }
-            s.table = t;
         }
         if let Some(d) = get("updateInterval") {
             s.update_interval = parse_duration_with_unit(&d, Duration::from_secs(1))
@@ -148,6 +164,67 @@ fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Brings the file to the official component's schema, as its migrations would, and adds
+/// ours beside it: the `metadata` table with `nr-migrations` = 1, the hosts table with its
+/// unique address index, then our `pid` and `hop` columns and `<table>_actors`. One
+/// exclusive transaction, so sidecars starting together (ours or official) do not race.
+fn migrate(conn: &mut Connection, settings: &RegistrySettings) -> rusqlite::Result<()> {
+    let (t, m) = (&settings.table, &settings.metadata_table);
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    tx.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {m} (key text NOT NULL PRIMARY KEY, value text NOT NULL);
+         CREATE TABLE IF NOT EXISTS {t} (
+            registration_id TEXT NOT NULL PRIMARY KEY,
+            address TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            last_update INTEGER NOT NULL
+         );
+         DELETE FROM {t} WHERE rowid NOT IN (SELECT MAX(rowid) FROM {t} GROUP BY address);
+         CREATE UNIQUE INDEX IF NOT EXISTS {t}_address_idx ON {t} (address);
+         CREATE INDEX IF NOT EXISTS {t}_last_update_idx ON {t} (last_update);
+         INSERT OR IGNORE INTO {m} (key, value) VALUES ('nr-migrations', '1');
+         CREATE INDEX IF NOT EXISTS {t}_app_id_idx ON {t} (app_id, namespace);
+         CREATE TABLE IF NOT EXISTS {t}_actors (
+            registration_id TEXT NOT NULL,
+            actor_type TEXT NOT NULL,
+            PRIMARY KEY (registration_id, actor_type)
+         );"
+    ))?;
+    for (column, ty) in [("pid", "INTEGER"), ("hop", "TEXT")] {
+        let present: i64 = tx.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = ?1"),
+            [column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            tx.execute(&format!("ALTER TABLE {t} ADD COLUMN {column} {ty}"), [])?;
+        }
+    }
+    tx.commit()
+}
+
+/// The value of our `hop` column: the sidecar speaks our HTTP/1.1 hop (and the official
+/// gRPC protocol). A row without it was written by the official component.
+const HOP_HTTP1: &str = "http1";
+
+/// A sidecar found in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub address: String,
+    /// Registered by the official component: call it with the official gRPC protocol.
+    pub official: bool,
+}
+
+impl Peer {
+    pub fn ours(address: impl Into<String>) -> Peer {
+        Peer {
+            address: address.into(),
+            official: false,
+        }
+    }
 }
 
 impl Registry {
@@ -177,7 +254,7 @@ impl Registry {
         if is_uri {
             flags |= OpenFlags::SQLITE_OPEN_URI;
         }
-        let conn = Connection::open_with_flags(&path, flags).map_err(db)?;
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         // WAL lets many sidecars read while one writes; harmless if it cannot be enabled.
         // The rows are refreshed every few seconds and rebuilt on restart, so durability
@@ -185,37 +262,7 @@ impl Registry {
         // milliseconds of start-up on a busy disk.
         let _ = conn.pragma_update(None, "journal_mode", "WAL");
         let _ = conn.pragma_update(None, "synchronous", "NORMAL");
-        let t = &settings.table;
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {t} (
-                registration_id TEXT NOT NULL PRIMARY KEY,
-                address TEXT NOT NULL,
-                app_id TEXT NOT NULL,
-                namespace TEXT NOT NULL,
-                last_update INTEGER NOT NULL,
-                pid INTEGER
-             );
-             CREATE INDEX IF NOT EXISTS {t}_app_id_idx ON {t} (app_id, namespace);
-             CREATE TABLE IF NOT EXISTS {t}_actors (
-                registration_id TEXT NOT NULL,
-                actor_type TEXT NOT NULL,
-                PRIMARY KEY (registration_id, actor_type)
-             );"
-        ))
-        .map_err(db)?;
-        // A table created by the official component lacks `pid`; add it.
-        let has_pid: bool = conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = 'pid'"),
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(db)?;
-        if !has_pid {
-            conn.execute(&format!("ALTER TABLE {t} ADD COLUMN pid INTEGER"), [])
-                .map_err(db)?;
-        }
+        migrate(&mut conn, &settings).map_err(db)?;
         Ok(Registry {
             settings,
             conn: Mutex::new(conn),
@@ -269,8 +316,8 @@ impl Registry {
         .map_err(|e| self.db_err(e))?;
         tx.execute(
             &format!(
-                "INSERT INTO {t} (registration_id, address, app_id, namespace, last_update, pid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO {t} (registration_id, address, app_id, namespace, last_update, pid, hop)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (registration_id) DO UPDATE SET last_update = excluded.last_update"
             ),
             params![
@@ -279,7 +326,8 @@ impl Registry {
                 app_id,
                 namespace,
                 now,
-                std::process::id()
+                std::process::id(),
+                HOP_HTTP1
             ],
         )
         .map_err(|e| self.db_err(e))?;
@@ -389,27 +437,36 @@ impl Registry {
         Ok(out)
     }
 
-    /// Live addresses of `app_id` in `namespace`, ordered by address for stable round robin.
-    pub fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<String>, ResolverError> {
+    /// Live sidecars of `app_id` in `namespace` (official ones, registered without a
+    /// namespace, in any), ordered by address for stable round robin.
+    pub fn lookup(&self, app_id: &str, namespace: &str) -> Result<Vec<Peer>, ResolverError> {
         let t = &self.settings.table;
         let fresh = now_secs() - 3 * self.settings.update_interval.as_secs().max(1) as i64;
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT address, pid FROM {t}
-                 WHERE app_id = ?1 AND namespace = ?2 AND last_update >= ?3 ORDER BY address"
+                "SELECT address, pid, hop FROM {t}
+                 WHERE app_id = ?1 AND (namespace = ?2 OR namespace = '') AND last_update >= ?3
+                 ORDER BY address"
             ))
             .map_err(|e| self.db_err(e))?;
         let rows = stmt
             .query_map(params![app_id, namespace, fresh], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
             })
             .map_err(|e| self.db_err(e))?;
-        let mut out = Vec::new();
+        let mut out: Vec<Peer> = Vec::new();
         for row in rows {
-            let (addr, pid) = row.map_err(|e| self.db_err(e))?;
-            if pid.is_none_or(process_alive) && !out.contains(&addr) {
-                out.push(addr);
+            let (address, pid, hop) = row.map_err(|e| self.db_err(e))?;
+            if pid.is_none_or(process_alive) && !out.iter().any(|p| p.address == address) {
+                out.push(Peer {
+                    address,
+                    official: hop.as_deref() != Some(HOP_HTTP1),
+                });
             }
         }
         Ok(out)
@@ -446,7 +503,7 @@ const CACHE_FRESH: Duration = Duration::from_secs(5);
 const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
 struct Entry {
-    addrs: Arc<[String]>,
+    addrs: Arc<[Peer]>,
     fetched: Instant,
     next: AtomicUsize,
     refreshing: AtomicBool,
@@ -462,9 +519,9 @@ pub struct Cache {
 /// The outcome of a cache probe.
 pub enum Cached {
     /// Fresh: use it.
-    Hit(String),
+    Hit(Peer),
     /// Usable but old: use it, and refresh in the background.
-    Stale(String),
+    Stale(Peer),
     Miss,
 }
 
@@ -493,7 +550,7 @@ impl Cache {
     }
 
     /// Stores a lookup result and returns the address to use now.
-    pub fn put(&self, app_id: &str, namespace: &str, addrs: Vec<String>) -> Option<String> {
+    pub fn put(&self, app_id: &str, namespace: &str, addrs: Vec<Peer>) -> Option<Peer> {
         let mut map = self.lock();
         let ns = map.entry(namespace.to_owned()).or_default();
         if addrs.is_empty() {
@@ -532,6 +589,7 @@ mod tests {
         RegistrySettings {
             path: dir.join("sub").join("nr.db").to_string_lossy().into_owned(),
             table: "hosts".into(),
+            metadata_table: "metadata".into(),
             update_interval: Duration::from_secs(5),
         }
     }
@@ -564,11 +622,14 @@ mod tests {
         b.register("app", "default", "127.0.0.1:1002").unwrap();
         assert_eq!(
             a.lookup("app", "default").unwrap(),
-            vec!["127.0.0.1:1001", "127.0.0.1:1002"]
+            vec![Peer::ours("127.0.0.1:1001"), Peer::ours("127.0.0.1:1002")]
         );
         assert!(a.lookup("app", "other").unwrap().is_empty());
         b.deregister().unwrap();
-        assert_eq!(a.lookup("app", "default").unwrap(), vec!["127.0.0.1:1001"]);
+        assert_eq!(
+            a.lookup("app", "default").unwrap(),
+            vec![Peer::ours("127.0.0.1:1001")]
+        );
         a.heartbeat("app", "default", "127.0.0.1:1001").unwrap();
         // A row whose process is gone is ignored.
         a.lock()
@@ -610,24 +671,98 @@ mod tests {
         assert!(a.actor_hosts("default").unwrap().is_empty());
     }
 
+    /// The file as the official component leaves it: its migration level in `metadata`,
+    /// the hosts table without our columns, a row with an empty namespace.
+    const OFFICIAL_SCHEMA: &str = "
+        CREATE TABLE metadata (key text NOT NULL PRIMARY KEY, value text NOT NULL);
+        INSERT INTO metadata VALUES ('nr-migrations', '1');
+        CREATE TABLE hosts (registration_id TEXT NOT NULL PRIMARY KEY, address TEXT NOT NULL,
+            app_id TEXT NOT NULL, namespace TEXT NOT NULL, last_update INTEGER NOT NULL);
+        CREATE UNIQUE INDEX hosts_address_idx ON hosts (address);
+        CREATE INDEX hosts_last_update_idx ON hosts (last_update);";
+
     #[test]
-    fn opens_a_table_made_by_the_official_component() {
+    fn opens_a_file_made_by_the_official_component() {
         let dir = tempfile::tempdir().unwrap();
         let st = settings(dir.path());
         std::fs::create_dir_all(dir.path().join("sub")).unwrap();
         let c = Connection::open(&st.path).unwrap();
-        c.execute_batch(
-            "CREATE TABLE hosts (registration_id TEXT NOT NULL PRIMARY KEY, address TEXT NOT NULL,
-             app_id TEXT NOT NULL, namespace TEXT NOT NULL, last_update INTEGER NOT NULL);
-             INSERT INTO hosts VALUES ('x', '10.0.0.1:50002', 'go', 'default', unixepoch());",
+        c.execute_batch(OFFICIAL_SCHEMA).unwrap();
+        // As the official resolver registers: REPLACE, no namespace.
+        c.execute(
+            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
+             VALUES ('x', '10.0.0.1:50002', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
+            [],
         )
         .unwrap();
         drop(c);
         let r = Registry::open(st).unwrap();
-        // A row without a pid (official sidecar) is trusted on its timestamp alone.
-        assert_eq!(r.lookup("go", "default").unwrap(), vec!["10.0.0.1:50002"]);
+        // A row without a pid is trusted on its timestamp alone; without our marker it is an
+        // official sidecar; without a namespace it answers in ours.
+        let official = Peer {
+            address: "10.0.0.1:50002".into(),
+            official: true,
+        };
+        assert_eq!(r.lookup("go", "default").unwrap(), vec![official.clone()]);
+        assert_eq!(r.lookup("go", "prod").unwrap(), vec![official]);
         r.register("me", "default", "127.0.0.1:1").unwrap();
-        assert_eq!(r.lookup("me", "default").unwrap(), vec!["127.0.0.1:1"]);
+        assert_eq!(
+            r.lookup("me", "default").unwrap(),
+            vec![Peer::ours("127.0.0.1:1")]
+        );
+    }
+
+    #[test]
+    fn a_file_we_made_passes_the_official_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = settings(dir.path());
+        let r = Registry::open(st.clone()).unwrap();
+        r.register("me", "default", "127.0.0.1:1").unwrap();
+        let c = Connection::open(&st.path).unwrap();
+        // The official component reads its level and, at 1, creates nothing.
+        let level: String = c
+            .query_row(
+                "SELECT value FROM metadata WHERE key = 'nr-migrations'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(level, "1");
+        // Its statements work on our table: register (REPLACE on the address index), renew,
+        // resolve, and our row is what it finds for our app.
+        c.execute(
+            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
+             VALUES ('o', '127.0.0.1:2', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE hosts SET last_update = unixepoch(CURRENT_TIMESTAMP)
+             WHERE registration_id = 'o' AND address = '127.0.0.1:2'",
+            [],
+        )
+        .unwrap();
+        let addr: String = c
+            .query_row(
+                "SELECT address FROM hosts WHERE app_id = 'me'
+                 AND unixepoch(CURRENT_TIMESTAMP) - last_update < 5",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(addr, "127.0.0.1:1");
+        // Taking over an address (REPLACE) removes the row that held it.
+        c.execute(
+            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
+             VALUES ('p', '127.0.0.1:1', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
+            [],
+        )
+        .unwrap();
+        assert!(r.lookup("me", "default").unwrap().is_empty());
+        // Opening again (a restart) keeps what is there.
+        drop(r);
+        let again = Registry::open(st).unwrap();
+        assert_eq!(again.lookup("go", "default").unwrap().len(), 2);
     }
 
     #[test]
@@ -635,13 +770,13 @@ mod tests {
         let c = Cache::default();
         assert!(matches!(c.get("a", "ns"), Cached::Miss));
         assert_eq!(
-            c.put("a", "ns", vec!["x".into(), "y".into()]).as_deref(),
-            Some("x")
+            c.put("a", "ns", vec![Peer::ours("x"), Peer::ours("y")]),
+            Some(Peer::ours("x"))
         );
         let mut seen = Vec::new();
         for _ in 0..4 {
             if let Cached::Hit(a) = c.get("a", "ns") {
-                seen.push(a);
+                seen.push(a.address);
             }
         }
         assert_eq!(seen, vec!["y", "x", "y", "x"]);
