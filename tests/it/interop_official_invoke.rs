@@ -9,8 +9,10 @@
 //! chunked stream both ways), the caller's headers and the `dapr-caller-app-id` the app sees,
 //! the app's status (2xx and not), response headers and content type; calls keep working for
 //! longer than the registrations' refresh periods (the official resolver drops rows older than
-//! 5 s); a missing app id is an `ERR_DIRECT_INVOKE` through either runtime; and the gRPC API
-//! of ours (`InvokeService`) reaches the official side too.
+//! 5 s); a missing app id is an `ERR_DIRECT_INVOKE` through either runtime; the gRPC API
+//! of ours (`InvokeService`) reaches the official side too; and the official side calls our
+//! gRPC app (`--app-protocol grpc`): its data, its typed answer, and its error status with
+//! details rendered by the official HTTP API.
 //!
 //! Needs the official binary (see `interop_official.rs`); without it each test prints `SKIP`.
 
@@ -288,4 +290,87 @@ fn grpc_invoke_service_reaches_the_official_side() {
     assert_eq!(seen["body"], "{\"n\":1}");
     assert_eq!(seen["headers"]["dapr-caller-app-id"], "caller");
     assert!(reply.content_type.starts_with("application/json"));
+}
+
+#[test]
+fn the_official_side_calls_our_grpc_app() {
+    let Some(bin) = official("the_official_side_calls_our_grpc_app") else {
+        return;
+    };
+    use crate::sidecar_grpc_app::{AppState, STRING_VALUE, serve_app};
+    use dapr::dapr::proto::common::v1 as common;
+    use dapr::dapr::proto::runtime::v1 as pb;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = rt.block_on(serve_app(AppState::new()));
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    std::fs::create_dir_all(&res).unwrap();
+    let config = name_resolution_config(home.path());
+    let ours = start(
+        &Opts::new("ours-grpc", home.path())
+            .resources(&res)
+            .app_port(app)
+            .arg("--app-protocol")
+            .arg("grpc")
+            .arg("--config")
+            .arg(config.to_str().unwrap()),
+    );
+    let theirs = start_official(&bin, "official-caller", home.path(), &res, None);
+    let ok = wait_until(Duration::from_secs(30), || {
+        client()
+            .post(theirs.url("/v1.0/invoke/ours-grpc/method/echo"))
+            .send()
+            .is_ok_and(|r| r.status() == 200)
+    });
+    assert!(
+        ok,
+        "ours-grpc never reachable\n{}",
+        both_logs(&theirs, &ours)
+    );
+
+    // Through the official HTTP API: the app's data, and its error status as upstream shows it.
+    let r = send(
+        client()
+            .put(theirs.url("/v1.0/invoke/ours-grpc/method/echo?x=1"))
+            .header("content-type", "text/plain")
+            .body("hi"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let echo = r.json();
+    assert_eq!(echo["method"], "echo");
+    assert_eq!(echo["verb"], "PUT");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(echo["data"], "hi");
+    assert_eq!(echo["metadata"]["dapr-caller-app-id"], "official-caller");
+    let r = send(client().post(theirs.url("/v1.0/invoke/ours-grpc/method/fail")));
+    assert_eq!(r.status, 404, "{}", r.text());
+    let status = r.json();
+    assert_eq!(status["code"], 5, "{status}");
+    assert_eq!(status["message"], "no such order", "{status}");
+    assert_eq!(status["details"][0]["reason"], "MISSING", "{status}");
+
+    // Through the official gRPC API: a typed answer keeps its type.
+    let reply = rt.block_on(async {
+        let mut c =
+            pb::dapr_client::DaprClient::connect(format!("http://127.0.0.1:{}", theirs.grpc_port))
+                .await
+                .unwrap();
+        c.invoke_service(pb::InvokeServiceRequest {
+            id: "ours-grpc".into(),
+            message: Some(common::InvokeRequest {
+                method: "typed".into(),
+                data: None,
+                content_type: String::new(),
+                http_extension: None,
+            }),
+        })
+        .await
+    });
+    let data = reply
+        .unwrap_or_else(|s| panic!("{s:?}\n{}", both_logs(&theirs, &ours)))
+        .into_inner()
+        .data
+        .unwrap_or_default();
+    assert_eq!(data.type_url, STRING_VALUE);
+    assert_eq!(data.value, b"\n\x02hi");
 }

@@ -49,10 +49,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
+pub(crate) const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
 
 /// What the test app records and how it answers.
-struct AppState {
+pub(crate) struct AppState {
     healthy: AtomicBool,
     /// `ListTopicSubscriptions` answers `Unimplemented`.
     no_subscriptions: AtomicBool,
@@ -61,7 +61,7 @@ struct AppState {
 }
 
 impl AppState {
-    fn new() -> Arc<AppState> {
+    pub(crate) fn new() -> Arc<AppState> {
         Arc::new(AppState {
             healthy: AtomicBool::new(true),
             no_subscriptions: AtomicBool::new(false),
@@ -289,7 +289,7 @@ impl AppCallbackHealthCheck for TestApp {
 }
 
 /// Serves the test app on a free loopback port (on the current runtime).
-async fn serve_app(state: Arc<AppState>) -> u16 {
+pub(crate) async fn serve_app(state: Arc<AppState>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
