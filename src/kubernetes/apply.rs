@@ -5,6 +5,12 @@
 //!
 //! Limits: readiness is polled (every 250 ms), not watched; a rollout that never becomes
 //! ready is reported at the timeout with what its pods are waiting for.
+//!
+//! A StatefulSet whose spec changes outside the fields a server lets change (switching
+//! HA on or off adds or removes placement's `volumeClaimTemplates`) is refused by a real
+//! API server (422, "updates to statefulset spec for fields other than ..."); it is then
+//! deleted (its pods with it, its volume claims kept) and applied again, as
+//! `kubectl apply --force` would.
 
 use std::time::{Duration, Instant};
 
@@ -65,8 +71,46 @@ pub async fn apply_one(client: &Client, obj: &Object) -> Result<bool, K8sError> 
     {
         Ok(_) => Ok(true),
         Err(e) if apply_unsupported(&e) => create_or_merge(&api, obj).await,
+        Err(e) if obj.kind() == "StatefulSet" && immutable_spec(&e) => {
+            recreate(&api, obj, &params).await
+        }
         Err(e) => Err(K8sError::object(obj.describe(), e)),
     }
+}
+
+/// A real server's answer to a StatefulSet spec change it does not allow in place.
+fn immutable_spec(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422
+        && s.message.contains("updates to statefulset spec for fields other than"))
+}
+
+/// Delete the object (dependents in the background) and apply it again once it is gone.
+async fn recreate(
+    api: &Api<DynamicObject>,
+    obj: &Object,
+    params: &PatchParams,
+) -> Result<bool, K8sError> {
+    let fail = |e| K8sError::object(obj.describe(), e);
+    match api.delete(obj.name(), &DeleteParams::background()).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get_opt(obj.name()).await.map_err(fail)?.is_some() {
+        if Instant::now() >= deadline {
+            return Err(K8sError::Object {
+                object: obj.describe(),
+                message: "deleted to be recreated with a changed spec, but still there after 60s"
+                    .into(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.patch(obj.name(), params, &Patch::Apply(&obj.value))
+        .await
+        .map_err(fail)?;
+    Ok(true)
 }
 
 /// A server without server-side apply: the patch type refused (415, or 400 naming the
@@ -289,8 +333,43 @@ pub async fn wait_workloads(
     Ok(())
 }
 
+/// Wait until `obj` is not being deleted (gone, or never marked). A CRD deleted a moment
+/// ago (`uninstall -k --all`) lingers until its finalizer has removed its custom
+/// resources, and a namespace until it is emptied: applied meanwhile, it would vanish
+/// (the CRD) or refuse new content (the namespace).
+async fn wait_not_terminating(
+    client: &Client,
+    obj: &Object,
+    deadline: Instant,
+    reporter: &dyn Reporter,
+) -> Result<(), K8sError> {
+    let mut said = false;
+    while get_value(client, obj)
+        .await?
+        .is_some_and(|v| v["metadata"]["deletionTimestamp"].is_string())
+    {
+        if !said {
+            reporter.status(
+                Status::Pending,
+                &format!("Waiting for {} to finish deleting...", obj.describe()),
+            );
+            said = true;
+        }
+        if Instant::now() >= deadline {
+            return Err(K8sError::Object {
+                object: obj.describe(),
+                message: "still being deleted; wait until it is gone, then run the command again"
+                    .into(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
 /// Apply `objects` in order. CRDs are waited on (Established) before anything that may be
-/// a custom resource is applied. Returns the create-only objects left as they were.
+/// a custom resource is applied; a namespace or CRD still being deleted is waited out
+/// first. Returns the create-only objects left as they were.
 pub async fn apply_all<'a>(
     client: &Client,
     objects: &'a [Object],
@@ -299,7 +378,11 @@ pub async fn apply_all<'a>(
 ) -> Result<Vec<&'a Object>, K8sError> {
     let mut skipped = Vec::new();
     let mut crds_waited = false;
+    let deadline = Instant::now() + crd_timeout;
     for obj in objects {
+        if obj.kind() == "Namespace" || obj.kind() == "CustomResourceDefinition" {
+            wait_not_terminating(client, obj, deadline, reporter).await?;
+        }
         if !crds_waited && obj.kind() != "Namespace" && obj.kind() != "CustomResourceDefinition" {
             wait_crds(client, objects, crd_timeout).await?;
             crds_waited = true;
@@ -365,6 +448,17 @@ mod tests {
             message: message.into(),
             ..Default::default()
         }))
+    }
+
+    #[test]
+    fn only_a_forbidden_statefulset_spec_change_recreates() {
+        let real = "StatefulSet.apps \"dapr-placement-server\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+        assert!(immutable_spec(&api_error(422, real)));
+        assert!(!immutable_spec(&api_error(403, real)));
+        assert!(!immutable_spec(&api_error(
+            422,
+            "Deployment.apps \"x\" is invalid: spec.selector: Invalid value: field is immutable"
+        )));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! The official binary is `$DAPR_OFFICIAL_DAPRD`, else the one `bench/official-daprd.sh`
 //! caches (`${DAPR_OFFICIAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dapr-cli/official}/<version>/daprd`,
 //! the version `bench/official/go.mod` requires). Without it each test prints a `SKIP` line
-//! on the terminal (not captured by the test harness) and returns.
+//! on the terminal (not captured by the test harness) and returns, unless
+//! `DAPR_OFFICIAL_REQUIRED` is set (as `.ci/run` does after building it): then it fails.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,9 @@ pub(crate) fn official(test: &str) -> Option<PathBuf> {
             // Straight to the terminal: the harness captures `println!`/`eprintln!` of
             // passing tests, and a skip must be seen.
             let where_ = looked.map_or("(no HOME)".into(), |p| p.display().to_string());
+            if std::env::var_os("DAPR_OFFICIAL_REQUIRED").is_some() {
+                panic!("DAPR_OFFICIAL_REQUIRED is set but there is no official daprd at {where_}");
+            }
             let _ = writeln!(
                 std::io::stderr(),
                 "SKIP interop_official::{test}: no official daprd (set DAPR_OFFICIAL_DAPRD or run bench/official-daprd.sh; looked for {where_})"

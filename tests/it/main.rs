@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_k8s;
+mod cli_k8s_real;
 mod cli_publish;
 mod cli_run;
 mod cli_selfhosted;
@@ -14,6 +15,9 @@ mod fuzz_corpus;
 mod installer;
 mod interop_official;
 mod interop_official_invoke;
+mod k8s_cluster;
+mod k8s_fake;
+mod k8s_real;
 mod resources;
 mod sidecar_actor_timers;
 mod sidecar_actors;

@@ -20,13 +20,16 @@
 //!
 //! Like a real server it refuses (400) create and apply bodies whose apiVersion, kind or
 //! namespace differ from the URL, answers 404 to named or write requests of a namespaced
-//! kind without a namespace, and 422 to `force` on a non-apply patch. List items come
+//! kind without a namespace, 422 to `force` on a non-apply patch, and 422 to a StatefulSet
+//! spec change outside the fields a real server lets change. List items come
 //! without type meta. `plainer()` turns it into a barer standard server (no `/version`,
 //! no server-side apply, no CRD conditions, no garbage collector, selectors ignored).
 //!
 //! Limits: no schema validation, no admission, no OpenAPI documents (use kubectl
 //! `--validate=false`), no authentication, strategic merge patch treated as JSON merge.
 #![allow(dead_code)]
+
+pub mod injector;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -85,6 +88,8 @@ struct Store {
     /// Writes refused with 403: (plural, name) → message.
     forbidden: BTreeMap<(String, String), String>,
     logs: BTreeMap<(String, String, String), String>,
+    /// CRDs being deleted, since when (see `start_crd_deletion`).
+    terminating: BTreeMap<Key, std::time::Instant>,
     /// Every request as `METHOD path?query` with the content type, for assertions.
     requests: Vec<String>,
     /// Server-side apply ownership: object → leaf field path (JSON pointer) → manager.
@@ -209,7 +214,7 @@ impl Store {
     fn update(&mut self, key: &Key, mut obj: Value) -> Value {
         let old = self.objects.get(key).cloned().unwrap_or(Value::Null);
         let rv = self.next_rv();
-        for f in ["uid", "creationTimestamp", "namespace"] {
+        for f in ["uid", "creationTimestamp", "namespace", "deletionTimestamp"] {
             if !old["metadata"][f].is_null() {
                 obj["metadata"][f] = old["metadata"][f].clone();
             }
@@ -368,108 +373,31 @@ impl Store {
         });
     }
 
-    /// What the Dapr injector does to an annotated pod (a subset: container, args, labels).
+    /// What the Dapr injector does to an annotated pod, once its webhook configuration
+    /// exists (see [`injector::inject`]); the sidecar gets a log.
     fn inject_sidecar(&mut self, pod: &mut Value) {
-        let ann = &pod["metadata"]["annotations"];
-        let enabled = ann["dapr.io/enabled"]
-            .as_str()
-            .is_some_and(|v| ["true", "1", "yes", "on", "y"].contains(&v));
         let webhook = (
             "admissionregistration.k8s.io".to_string(),
             "mutatingwebhookconfigurations".to_string(),
             String::new(),
             "dapr-sidecar-injector".to_string(),
         );
-        if !enabled || !self.objects.contains_key(&webhook) {
-            return;
-        }
-        let containers = pod["spec"]["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if containers.iter().any(|c| c["name"] == "daprd") {
-            return;
-        }
-        let cp_ns = self.objects[&webhook]["webhooks"][0]["clientConfig"]["service"]["namespace"]
-            .as_str()
-            .unwrap_or("dapr-system")
-            .to_string();
-        let image = self
+        let Some(cp_ns) = self
             .objects
-            .get(&(
-                "apps".into(),
-                "deployments".into(),
-                cp_ns.clone(),
-                "dapr-sidecar-injector".into(),
-            ))
-            .and_then(|d| {
-                d["spec"]["template"]["spec"]["containers"][0]["env"]
-                    .as_array()?
-                    .iter()
-                    .find(|e| e["name"] == "SIDECAR_IMAGE")
-                    .and_then(|e| e["value"].as_str().map(str::to_string))
-            })
-            .unwrap_or_else(|| "ghcr.io/dapr/daprd:1.18.3".into());
-        let name = pod["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let app_id = ann["dapr.io/app-id"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or(name);
-        let mut args = vec![
-            "/daprd",
-            "--dapr-http-port",
-            "3500",
-            "--dapr-grpc-port",
-            "50001",
-            "--dapr-internal-grpc-port",
-            "50002",
-            "--dapr-listen-addresses",
-            "[::1],127.0.0.1",
-            "--dapr-public-port",
-            "3501",
-            "--app-id",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.push(app_id.clone());
-        args.extend(
-            [
-                "--app-protocol",
-                "http",
-                "--log-level",
-                "info",
-                "--mode",
-                "kubernetes",
-            ]
-            .map(String::from),
-        );
-        if let Some(port) = ann["dapr.io/app-port"].as_str() {
-            args.extend(["--app-port".to_string(), port.to_string()]);
-        }
-        if let Some(cfg) = ann["dapr.io/config"].as_str() {
-            args.extend(["--config".to_string(), cfg.to_string()]);
-        }
-        let sidecar = json!({
-            "name": "daprd",
-            "image": image,
-            "args": args,
-            "ports": [
-                {"name": "dapr-http", "containerPort": 3500},
-                {"name": "dapr-grpc", "containerPort": 50001},
-                {"name": "dapr-internal", "containerPort": 50002},
-                {"name": "dapr-metrics", "containerPort": 9090},
-            ],
-        });
-        if let Some(cs) = pod["spec"]["containers"].as_array_mut() {
-            cs.push(sidecar);
-        }
-        let labels = &mut pod["metadata"]["labels"];
-        labels["dapr.io/sidecar-injected"] = json!("true");
-        labels["dapr.io/app-id"] = json!(app_id.clone());
+            .get(&webhook)
+            .map(injector::control_plane_namespace)
+        else {
+            return;
+        };
+        let image = injector::sidecar_image(self.objects.get(&(
+            "apps".into(),
+            "deployments".into(),
+            cp_ns.clone(),
+            "dapr-sidecar-injector".into(),
+        )));
+        let Some(app_id) = injector::inject(pod, &cp_ns, &image) else {
+            return;
+        };
         let ns = pod["metadata"]["namespace"]
             .as_str()
             .unwrap_or("default")
@@ -501,7 +429,35 @@ impl Store {
     }
 
     /// One pass of the fake controllers and kubelet.
+    /// As a real server: a deleted CRD stays (with a deletion timestamp) while its
+    /// finalizer removes its custom resources, here for 500 ms; the controller finishes it.
+    /// `None` when the object is not a CRD (or on a plainer server): delete it at once.
+    fn start_crd_deletion(&mut self, key: &Key) -> Option<Value> {
+        if self.plain || key.1 != "customresourcedefinitions" {
+            return None;
+        }
+        let mut crd = self.objects.get(key)?.clone();
+        if crd["metadata"]["deletionTimestamp"].is_null() {
+            crd["metadata"]["deletionTimestamp"] = json!(now());
+            crd["metadata"]["finalizers"] = json!(["customresourcecleanup.apiextensions.k8s.io"]);
+            crd = self.update(key, crd);
+            self.terminating
+                .insert(key.clone(), std::time::Instant::now());
+        }
+        Some(crd)
+    }
+
     fn reconcile(&mut self) {
+        let done: Vec<Key> = self
+            .terminating
+            .iter()
+            .filter(|(_, t)| t.elapsed() > Duration::from_millis(500))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in done {
+            self.terminating.remove(&k);
+            self.remove(&k);
+        }
         let workloads: Vec<(Key, Value)> = self
             .objects
             .iter()
@@ -1352,6 +1308,9 @@ async fn handle(
             } else {
                 obj
             };
+            if let Some(refused) = refuse_immutable(&d, &s.objects[&key(name)], &new) {
+                return refused;
+            }
             let updated = s.update(&key(name), with_type_meta(&d, new));
             json_response(StatusCode::OK, &updated)
         }
@@ -1360,6 +1319,9 @@ async fn handle(
         }
         ("DELETE", Some(name), None) => {
             let mut s = st.lock().unwrap();
+            if let Some(marked) = s.start_crd_deletion(&key(name)) {
+                return json_response(StatusCode::OK, &with_type_meta(&d, marked));
+            }
             match s.remove(&key(name)) {
                 Some(v) => json_response(StatusCode::OK, &with_type_meta(&d, v)),
                 None => not_found(&d, name),
@@ -1420,6 +1382,38 @@ fn check_namespace(s: &Store, d: &ResDef, ns: &str) -> Option<Response> {
         ));
     }
     None
+}
+
+/// What a real server refuses to change in place: a StatefulSet's spec outside the
+/// fields it lets change (422, its message).
+fn refuse_immutable(d: &ResDef, old: &Value, new: &Value) -> Option<Response> {
+    const MUTABLE: [&str; 7] = [
+        "replicas",
+        "ordinals",
+        "template",
+        "updateStrategy",
+        "revisionHistoryLimit",
+        "persistentVolumeClaimRetentionPolicy",
+        "minReadySeconds",
+    ];
+    if d.kind != "StatefulSet" {
+        return None;
+    }
+    let fixed = |v: &Value| {
+        let mut spec = v["spec"].as_object().cloned().unwrap_or_default();
+        spec.retain(|k, _| !MUTABLE.contains(&k.as_str()));
+        spec
+    };
+    (fixed(old) != fixed(new)).then(|| {
+        status_error(
+            422,
+            "Invalid",
+            format!(
+                "StatefulSet.apps {:?} is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                old["metadata"]["name"].as_str().unwrap_or_default()
+            ),
+        )
+    })
 }
 
 fn patch(
@@ -1484,7 +1478,15 @@ fn patch(
                 return json_response(StatusCode::CREATED, &created);
             }
             Some(mut obj) => {
+                let (before, owners) = (obj.clone(), s.owners.get(&key).cloned());
                 s.apply_fields(&key, manager, &mut obj, &applied);
+                if let Some(refused) = refuse_immutable(d, &before, &obj) {
+                    match owners {
+                        Some(o) => s.owners.insert(key, o),
+                        None => s.owners.remove(&key),
+                    };
+                    return refused;
+                }
                 obj["metadata"]["managedFields"] = entry;
                 s.update(&key, with_type_meta(d, obj))
             }
@@ -1501,6 +1503,7 @@ fn patch(
     let Some(mut obj) = existing else {
         return not_found(d, name);
     };
+    let before = obj.clone();
     let patch: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => return status_error(400, "BadRequest", format!("invalid patch: {e}")),
@@ -1516,6 +1519,9 @@ fn patch(
             .cloned()
             .unwrap_or_else(|| "unknown".into());
         s.take_fields(&key, &manager, &patch);
+    }
+    if let Some(refused) = refuse_immutable(d, &before, &obj) {
+        return refused;
     }
     let updated = s.update(&key, with_type_meta(d, obj));
     json_response(StatusCode::OK, &updated)
