@@ -103,6 +103,23 @@ fn wait_reachable(caller: &Daprd, target: &str, callee: &Daprd) {
     );
 }
 
+/// `InvokeService` through the gRPC API on `port`.
+async fn invoke_grpc(
+    port: u16,
+    app_id: &str,
+    message: dapr::dapr::proto::common::v1::InvokeRequest,
+) -> Result<tonic::Response<dapr::dapr::proto::common::v1::InvokeResponse>, tonic::Status> {
+    use dapr::dapr::proto::runtime::v1 as pb;
+    let mut c = pb::dapr_client::DaprClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    c.invoke_service(pb::InvokeServiceRequest {
+        id: app_id.into(),
+        message: Some(message),
+    })
+    .await
+}
+
 #[test]
 fn invocation_across_runtimes_both_ways() {
     let Some(bin) = official("invocation_across_runtimes_both_ways") else {
@@ -256,29 +273,22 @@ fn grpc_invoke_service_reaches_the_official_side() {
     );
     wait_reachable(&ours, "official-app", &theirs);
     use dapr::dapr::proto::common::v1 as common;
-    use dapr::dapr::proto::runtime::v1 as pb;
-    let reply = rt.block_on(async {
-        let mut c =
-            pb::dapr_client::DaprClient::connect(format!("http://127.0.0.1:{}", ours.grpc_port))
-                .await
-                .unwrap();
-        c.invoke_service(pb::InvokeServiceRequest {
-            id: "official-app".into(),
-            message: Some(common::InvokeRequest {
-                method: "hello".into(),
-                data: Some(prost_types::Any {
-                    type_url: String::new(),
-                    value: b"{\"n\":1}".to_vec(),
-                }),
-                content_type: "application/json".into(),
-                http_extension: Some(common::HttpExtension {
-                    verb: common::http_extension::Verb::Put as i32,
-                    querystring: "q=2".into(),
-                }),
+    let reply = rt.block_on(invoke_grpc(
+        ours.grpc_port,
+        "official-app",
+        common::InvokeRequest {
+            method: "hello".into(),
+            data: Some(prost_types::Any {
+                type_url: String::new(),
+                value: b"{\"n\":1}".to_vec(),
             }),
-        })
-        .await
-    });
+            content_type: "application/json".into(),
+            http_extension: Some(common::HttpExtension {
+                verb: common::http_extension::Verb::Put as i32,
+                querystring: "q=2".into(),
+            }),
+        },
+    ));
     let reply = reply
         .unwrap_or_else(|s| panic!("{s:?}\n{}", both_logs(&ours, &theirs)))
         .into_inner();
@@ -299,7 +309,6 @@ fn the_official_side_calls_our_grpc_app() {
     };
     use crate::sidecar_grpc_app::{AppState, STRING_VALUE, serve_app};
     use dapr::dapr::proto::common::v1 as common;
-    use dapr::dapr::proto::runtime::v1 as pb;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(serve_app(AppState::new()));
     let home = tempfile::tempdir().unwrap();
@@ -350,22 +359,16 @@ fn the_official_side_calls_our_grpc_app() {
     assert_eq!(status["details"][0]["reason"], "MISSING", "{status}");
 
     // Through the official gRPC API: a typed answer keeps its type.
-    let reply = rt.block_on(async {
-        let mut c =
-            pb::dapr_client::DaprClient::connect(format!("http://127.0.0.1:{}", theirs.grpc_port))
-                .await
-                .unwrap();
-        c.invoke_service(pb::InvokeServiceRequest {
-            id: "ours-grpc".into(),
-            message: Some(common::InvokeRequest {
-                method: "typed".into(),
-                data: None,
-                content_type: String::new(),
-                http_extension: None,
-            }),
-        })
-        .await
-    });
+    let reply = rt.block_on(invoke_grpc(
+        theirs.grpc_port,
+        "ours-grpc",
+        common::InvokeRequest {
+            method: "typed".into(),
+            data: None,
+            content_type: String::new(),
+            http_extension: None,
+        },
+    ));
     let data = reply
         .unwrap_or_else(|s| panic!("{s:?}\n{}", both_logs(&theirs, &ours)))
         .into_inner()

@@ -681,6 +681,16 @@ mod tests {
         CREATE UNIQUE INDEX hosts_address_idx ON hosts (address);
         CREATE INDEX hosts_last_update_idx ON hosts (last_update);";
 
+    /// The official resolver's registration of app `go`: REPLACE, no namespace.
+    fn register_as_official(c: &Connection, id: &str, address: &str) {
+        c.execute(
+            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
+             VALUES (?1, ?2, 'go', '', unixepoch(CURRENT_TIMESTAMP))",
+            params![id, address],
+        )
+        .unwrap();
+    }
+
     #[test]
     fn opens_a_file_made_by_the_official_component() {
         let dir = tempfile::tempdir().unwrap();
@@ -688,13 +698,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("sub")).unwrap();
         let c = Connection::open(&st.path).unwrap();
         c.execute_batch(OFFICIAL_SCHEMA).unwrap();
-        // As the official resolver registers: REPLACE, no namespace.
-        c.execute(
-            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
-             VALUES ('x', '10.0.0.1:50002', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
-            [],
-        )
-        .unwrap();
+        register_as_official(&c, "x", "10.0.0.1:50002");
         drop(c);
         let r = Registry::open(st).unwrap();
         // A row without a pid is trusted on its timestamp alone; without our marker it is an
@@ -730,12 +734,7 @@ mod tests {
         assert_eq!(level, "1");
         // Its statements work on our table: register (REPLACE on the address index), renew,
         // resolve, and our row is what it finds for our app.
-        c.execute(
-            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
-             VALUES ('o', '127.0.0.1:2', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
-            [],
-        )
-        .unwrap();
+        register_as_official(&c, "o", "127.0.0.1:2");
         c.execute(
             "UPDATE hosts SET last_update = unixepoch(CURRENT_TIMESTAMP)
              WHERE registration_id = 'o' AND address = '127.0.0.1:2'",
@@ -752,12 +751,7 @@ mod tests {
             .unwrap();
         assert_eq!(addr, "127.0.0.1:1");
         // Taking over an address (REPLACE) removes the row that held it.
-        c.execute(
-            "REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)
-             VALUES ('p', '127.0.0.1:1', 'go', '', unixepoch(CURRENT_TIMESTAMP))",
-            [],
-        )
-        .unwrap();
+        register_as_official(&c, "p", "127.0.0.1:1");
         assert!(r.lookup("me", "default").unwrap().is_empty());
         // Opening again (a restart) keeps what is there.
         drop(r);

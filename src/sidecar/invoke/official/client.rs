@@ -9,17 +9,17 @@ use std::sync::Mutex;
 use axum::body::Body;
 use bytes::Bytes;
 use dapr::dapr::proto::common::v1 as common;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status};
 
 use super::proto::service_invocation_client::ServiceInvocationClient;
 use super::proto::{
     ApiVersion, InternalInvokeRequest, InternalInvokeRequestStream, InternalInvokeResponse,
-    InternalInvokeResponseStream, ListStringValue,
+    ListStringValue,
 };
-use super::{grpc_reply, headers_from_metadata, metadata_from_headers, verb_to_proto};
+use super::{grpc_reply, headers_from_metadata, metadata_from_headers, payloads, verb_to_proto};
 use crate::sidecar::app_channel::grpc_status::{http_status_from_code, status_json};
 use crate::sidecar::body::LimitedBody;
 use crate::sidecar::invoke::headers::DESTINATION_APP_ID;
@@ -119,7 +119,7 @@ pub async fn call(
         )));
     };
     let body = Body::new(LimitedBody::new(
-        Body::from_stream(payloads(lead.payload, answer)),
+        Body::from_stream(payloads(lead.payload, answer, "response", Code::Internal)),
         max_body,
     ));
     Ok(response(head, body))
@@ -174,40 +174,6 @@ fn request_chunks(call: &Call<'_>) -> Vec<InternalInvokeRequestStream> {
         }
     }
     out
-}
-
-/// The answer's body: the leading chunk's payload, then the following ones', in sequence.
-fn payloads(
-    first: Option<common::StreamPayload>,
-    chunks: Streaming<InternalInvokeResponseStream>,
-) -> impl Stream<Item = Result<Bytes, Status>> + Send + 'static {
-    stream::unfold(
-        (first, Some(chunks), 0u64),
-        |(mut pending, chunks, seq)| async move {
-            let mut chunks = chunks?;
-            loop {
-                if let Some(p) = pending.take() {
-                    if p.seq != seq {
-                        let e = Status::internal(format!(
-                            "invalid sequence number received: {} (expected: {seq})",
-                            p.seq
-                        ));
-                        return Some((Err(e), (None, None, seq)));
-                    }
-                    return Some((Ok(Bytes::from(p.data)), (None, Some(chunks), seq + 1)));
-                }
-                match chunks.message().await {
-                    Ok(Some(m)) if m.response.is_some() => {
-                        let e = Status::internal("response metadata found in non-leading chunk");
-                        return Some((Err(e), (None, None, seq)));
-                    }
-                    Ok(Some(m)) => pending = m.payload,
-                    Ok(None) => return None,
-                    Err(e) => return Some((Err(e), (None, None, seq))),
-                }
-            }
-        },
-    )
 }
 
 /// The callee app's answer: an HTTP status (>= 100) is an HTTP app's, anything lower a gRPC

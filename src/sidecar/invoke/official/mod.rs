@@ -23,12 +23,15 @@ pub mod proto {
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use dapr::dapr::proto::common::v1::StreamPayload;
 use dapr::dapr::proto::common::v1::http_extension::Verb;
+use futures_util::stream::{self, Stream};
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method};
 use prost::Message as _;
+use tonic::{Code, Status, Streaming};
 
-use self::proto::ListStringValue;
+use self::proto::{InternalInvokeRequestStream, InternalInvokeResponseStream, ListStringValue};
 use super::headers::INTERNAL_ERROR;
 use crate::sidecar::messages::GrpcReply;
 
@@ -132,6 +135,66 @@ pub fn grpc_reply(
         type_url,
         content_type,
     }
+}
+
+/// A message of a streamed call: an optional leading part (the request or the response)
+/// and an optional chunk of the body.
+pub trait Chunk: Send + 'static {
+    /// Whether the leading part is present, and the chunk.
+    fn split(self) -> (bool, Option<StreamPayload>);
+}
+
+impl Chunk for InternalInvokeRequestStream {
+    fn split(self) -> (bool, Option<StreamPayload>) {
+        (self.request.is_some(), self.payload)
+    }
+}
+
+impl Chunk for InternalInvokeResponseStream {
+    fn split(self) -> (bool, Option<StreamPayload>) {
+        (self.response.is_some(), self.payload)
+    }
+}
+
+/// The body carried by a streamed call: the leading message's chunk (`first`), then each
+/// following message's, in sequence. A gap in the numbering or a repeated leading part
+/// ends it with an error of `code` (the side reading it: `InvalidArgument` for a request,
+/// `Internal` for an answer), worded as upstream.
+pub fn payloads<T: Chunk>(
+    first: Option<StreamPayload>,
+    chunks: Streaming<T>,
+    side: &'static str,
+    code: Code,
+) -> impl Stream<Item = Result<Bytes, Status>> + Send + 'static {
+    stream::unfold(
+        (first, Some(chunks), 0u64),
+        move |(mut pending, chunks, seq)| async move {
+            let mut chunks = chunks?;
+            loop {
+                if let Some(p) = pending.take() {
+                    if p.seq != seq {
+                        let why = format!(
+                            "invalid sequence number received: {} (expected: {seq})",
+                            p.seq
+                        );
+                        return Some((Err(Status::new(code, why)), (None, None, seq)));
+                    }
+                    return Some((Ok(Bytes::from(p.data)), (None, Some(chunks), seq + 1)));
+                }
+                match chunks.message().await {
+                    Ok(Some(m)) => match m.split() {
+                        (true, _) => {
+                            let why = format!("{side} metadata found in non-leading chunk");
+                            return Some((Err(Status::new(code, why)), (None, None, seq)));
+                        }
+                        (false, p) => pending = p,
+                    },
+                    Ok(None) => return None,
+                    Err(e) => return Some((Err(e), (None, None, seq))),
+                }
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -8,12 +8,11 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use bytes::Bytes;
 use dapr::dapr::proto::common::v1 as common;
-use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use futures_util::stream::{self, BoxStream, StreamExt};
 use http::{HeaderValue, header};
 use http_body_util::{BodyDataStream, BodyExt};
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::proto::service_invocation_server::{ServiceInvocation, ServiceInvocationServer};
 use super::proto::{
@@ -21,7 +20,8 @@ use super::proto::{
     InternalInvokeResponseStream,
 };
 use super::{
-    details_to_proto, headers_from_metadata, metadata_from_headers, proto, verb_from_proto,
+    details_to_proto, headers_from_metadata, metadata_from_headers, payloads, proto,
+    verb_from_proto,
 };
 use crate::sidecar::body::{LimitedBody, is_too_large};
 use crate::sidecar::invoke::Invoker;
@@ -127,7 +127,12 @@ impl ServiceInvocation for Hop {
             Some(r) if r.message.is_some() => r,
             _ => return Err(Status::invalid_argument(leading)),
         };
-        let body = Body::from_stream(payloads(first.payload, chunks));
+        let body = Body::from_stream(payloads(
+            first.payload,
+            chunks,
+            "request",
+            Code::InvalidArgument,
+        ));
         let res = self.call(request, body).await?;
         let (head, body) = response_head(res);
         let limit = self.invoker.max_body;
@@ -163,43 +168,6 @@ impl ServiceInvocation for Hop {
     ) -> Result<Response<Self::CallActorStreamStream>, Status> {
         Err(Status::unimplemented(ACTORS))
     }
-}
-
-/// The request body carried by the chunks of `CallLocalStream`: the leading chunk's payload,
-/// then each following one's, in sequence (a gap or a repeated leading part is an error, as
-/// upstream).
-fn payloads(
-    first: Option<common::StreamPayload>,
-    chunks: Streaming<InternalInvokeRequestStream>,
-) -> impl Stream<Item = Result<Bytes, Status>> + Send + 'static {
-    stream::unfold(
-        (first, Some(chunks), 0u64),
-        |(mut pending, chunks, seq)| async move {
-            let mut chunks = chunks?;
-            loop {
-                if let Some(p) = pending.take() {
-                    if p.seq != seq {
-                        let e = Status::invalid_argument(format!(
-                            "invalid sequence number received: {} (expected: {seq})",
-                            p.seq
-                        ));
-                        return Some((Err(e), (None, None, seq)));
-                    }
-                    return Some((Ok(Bytes::from(p.data)), (None, Some(chunks), seq + 1)));
-                }
-                match chunks.message().await {
-                    Ok(Some(m)) if m.request.is_some() => {
-                        let e =
-                            Status::invalid_argument("request metadata found in non-leading chunk");
-                        return Some((Err(e), (None, None, seq)));
-                    }
-                    Ok(Some(m)) => pending = m.payload,
-                    Ok(None) => return None,
-                    Err(e) => return Some((Err(e), (None, None, seq))),
-                }
-            }
-        },
-    )
 }
 
 /// The leading part of the answer (status, headers, content type, data type) and the body
