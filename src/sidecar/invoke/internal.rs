@@ -111,7 +111,6 @@ fn hop_error(e: &ApiError, wrong_target: bool) -> Response<Body> {
 }
 
 impl Invoker {
-    /// One call from another sidecar.
     /// Whether a call from another sidecar (its headers) is meant for this app: the callee
     /// app id it names, and the namespace if it names one.
     pub(super) fn check_target(&self, h: &HeaderMap) -> Result<(), ApiError> {
@@ -137,6 +136,7 @@ impl Invoker {
         ))
     }
 
+    /// One call from another sidecar on our own hop.
     async fn handle_internal(&self, req: Request<Incoming>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         if let Err(e) = self.check_target(&parts.headers) {
