@@ -17,6 +17,7 @@
 //! Needs the official binary (see `interop_official.rs`); without it each test prints `SKIP`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -103,6 +104,16 @@ fn wait_reachable(caller: &Daprd, target: &str, callee: &Daprd) {
     );
 }
 
+/// A home for the sidecars of one test: an empty resources directory and the Configuration
+/// naming the name-resolution file both runtimes share.
+fn shared_home() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let res = home.path().join("resources");
+    std::fs::create_dir_all(&res).unwrap();
+    let config = name_resolution_config(home.path());
+    (home, res, config)
+}
+
 /// `InvokeService` through the gRPC API on `port`.
 async fn invoke_grpc(
     port: u16,
@@ -132,10 +143,7 @@ fn invocation_across_runtimes_both_ways() {
             serve_echo("ours-app").await,
         )
     });
-    let home = tempfile::tempdir().unwrap();
-    let res = home.path().join("resources");
-    std::fs::create_dir_all(&res).unwrap();
-    let config = name_resolution_config(home.path());
+    let (home, res, config) = shared_home();
     let theirs = start_official(&bin, "official-app", home.path(), &res, Some(official_app));
     let ours = start(
         &Opts::new("ours-app", home.path())
@@ -260,10 +268,7 @@ fn grpc_invoke_service_reaches_the_official_side() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let official_app = rt.block_on(serve_echo("official-app"));
-    let home = tempfile::tempdir().unwrap();
-    let res = home.path().join("resources");
-    std::fs::create_dir_all(&res).unwrap();
-    let config = name_resolution_config(home.path());
+    let (home, res, config) = shared_home();
     let theirs = start_official(&bin, "official-app", home.path(), &res, Some(official_app));
     let ours = start(
         &Opts::new("caller", home.path())
@@ -311,10 +316,7 @@ fn the_official_side_calls_our_grpc_app() {
     use dapr::dapr::proto::common::v1 as common;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(serve_app(AppState::new()));
-    let home = tempfile::tempdir().unwrap();
-    let res = home.path().join("resources");
-    std::fs::create_dir_all(&res).unwrap();
-    let config = name_resolution_config(home.path());
+    let (home, res, config) = shared_home();
     let ours = start(
         &Opts::new("ours-grpc", home.path())
             .resources(&res)

@@ -562,7 +562,10 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
-fn pod_status(pod: &Value, failing: bool) -> Value {
+/// The status a kubelet reports for a pod whose containers all started and are ready, or
+/// (`failing`) whose image cannot be pulled. Also used by the real server's stand-in kubelet
+/// (`k8s_real::controllers`).
+pub fn pod_status(pod: &Value, failing: bool) -> Value {
     let t = now();
     let statuses: Vec<Value> = pod["spec"]["containers"]
         .as_array()
@@ -578,12 +581,20 @@ fn pod_status(pod: &Value, failing: bool) -> Value {
                    "restartCount": 0, "started": !failing, "state": state})
         })
         .collect();
+    let ready = if failing { "False" } else { "True" };
     json!({
         "phase": if failing { "Pending" } else { "Running" },
         "podIP": "10.244.0.10",
+        "podIPs": [{"ip": "10.244.0.10"}],
         "hostIP": "10.0.0.1",
+        "hostIPs": [{"ip": "10.0.0.1"}],
         "startTime": t,
-        "conditions": [{"type": "Ready", "status": if failing { "False" } else { "True" }, "lastTransitionTime": t}],
+        "conditions": [
+            {"type": "Initialized", "status": "True", "lastTransitionTime": t},
+            {"type": "ContainersReady", "status": ready, "lastTransitionTime": t},
+            {"type": "Ready", "status": ready, "lastTransitionTime": t},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
+        ],
         "containerStatuses": statuses,
     })
 }

@@ -173,39 +173,13 @@ fn pod_path(p: &Value) -> String {
     )
 }
 
-/// The status a kubelet reports for a pod whose containers all started and are ready.
-fn running_status(pod: &Value) -> Value {
-    let t = now();
-    let statuses: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true,
-                   "restartCount": 0, "started": true, "state": {"running": {"startedAt": t}}})
-        })
-        .collect();
-    json!({
-        "phase": "Running",
-        "podIP": "10.244.0.10",
-        "podIPs": [{"ip": "10.244.0.10"}],
-        "hostIP": "10.0.0.1",
-        "hostIPs": [{"ip": "10.0.0.1"}],
-        "startTime": t,
-        "conditions": [
-            {"type": "Initialized", "status": "True", "lastTransitionTime": t},
-            {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
-            {"type": "Ready", "status": "True", "lastTransitionTime": t},
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
-        ],
-        "containerStatuses": statuses,
-    })
-}
-
 fn run_pod(rest: &Rest, pod: &Value) -> Result<(), String> {
     let path = format!("{}/status", pod_path(pod));
-    rest.merge_path(&path, &json!({"status": running_status(pod)}))
-        .map(|_| ())
+    rest.merge_path(
+        &path,
+        &json!({"status": crate::k8s_fake::pod_status(pod, false)}),
+    )
+    .map(|_| ())
 }
 
 /// The injector's webhook and sidecar image, when the webhook configuration exists.
