@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
 
@@ -32,10 +32,10 @@ pub(super) fn routes() -> Router<Arc<HttpState>> {
         r = r
             .route(&base, get(get_workflow))
             .route(&format!("{base}/start"), post(start))
-            .route(&format!("{base}/terminate"), post(terminate))
-            .route(&format!("{base}/pause"), post(pause))
-            .route(&format!("{base}/resume"), post(resume))
-            .route(&format!("{base}/purge"), post(purge))
+            .route(&format!("{base}/terminate"), control(Control::Terminate))
+            .route(&format!("{base}/pause"), control(Control::Pause))
+            .route(&format!("{base}/resume"), control(Control::Resume))
+            .route(&format!("{base}/purge"), control(Control::Purge))
             .route(&format!("{base}/raiseEvent/{{event}}"), post(raise_event));
     }
     r
@@ -119,48 +119,33 @@ async fn get_workflow(
     }
 }
 
-async fn terminate(
-    State(s): St,
-    Path((_component, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Response {
-    drain(body).await;
-    let (_, app_id) = params(q);
-    accepted(s.api.workflows().terminate(&id, app_id.as_deref()).await)
+/// The operations on an instance that take no body.
+#[derive(Clone, Copy)]
+enum Control {
+    Terminate,
+    Pause,
+    Resume,
+    Purge,
 }
 
-async fn pause(
-    State(s): St,
-    Path((_component, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Response {
-    drain(body).await;
-    let (_, app_id) = params(q);
-    accepted(s.api.workflows().pause(&id, app_id.as_deref()).await)
-}
-
-async fn resume(
-    State(s): St,
-    Path((_component, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Response {
-    drain(body).await;
-    let (_, app_id) = params(q);
-    accepted(s.api.workflows().resume(&id, app_id.as_deref()).await)
-}
-
-async fn purge(
-    State(s): St,
-    Path((_component, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Response {
-    drain(body).await;
-    let (_, app_id) = params(q);
-    accepted(s.api.workflows().purge(&id, app_id.as_deref()).await)
+/// `POST {id}/terminate|pause|resume|purge`: the body is read and ignored, 202 on success.
+fn control(op: Control) -> MethodRouter<Arc<HttpState>> {
+    post(
+        move |State(s): St,
+              Path((_component, id)): Path<(String, String)>,
+              RawQuery(q): RawQuery,
+              body: Body| async move {
+            drain(body).await;
+            let (_, app_id) = params(q);
+            let (wf, app_id) = (s.api.workflows(), app_id.as_deref());
+            accepted(match op {
+                Control::Terminate => wf.terminate(&id, app_id).await,
+                Control::Pause => wf.pause(&id, app_id).await,
+                Control::Resume => wf.resume(&id, app_id).await,
+                Control::Purge => wf.purge(&id, app_id).await,
+            })
+        },
+    )
 }
 
 async fn raise_event(
