@@ -21,6 +21,7 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use super::instances::{self, Sidecar};
+use crate::sidecar::api::grpc::status::rpc_error;
 use crate::sidecar::workflows::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
 use crate::sidecar::workflows::proto::{self as dt, OrchestrationStatus};
 use crate::sidecar::workflows::state::timestamp;
@@ -34,16 +35,6 @@ pub struct WorkflowError(pub String);
 
 fn err(msg: impl Into<String>) -> WorkflowError {
     WorkflowError(msg.into())
-}
-
-/// Go's rendering of a gRPC status error.
-pub fn rpc_error(s: &tonic::Status) -> String {
-    let code = match s.code() {
-        tonic::Code::Ok => "OK".to_string(),
-        tonic::Code::Cancelled => "Canceled".to_string(),
-        c => format!("{c:?}"),
-    };
-    format!("rpc error: code = {code} desc = {}", s.message())
 }
 
 /// The app whose workflows a command addresses: `app_id`, or the only sidecar running.
@@ -173,6 +164,18 @@ impl WorkflowClient {
         r
     }
 
+    /// Runs one call to completion; a failure reads `failed to <what>: rpc error: ...`.
+    fn call<T>(
+        &self,
+        what: &str,
+        rpc: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, WorkflowError> {
+        self.rt
+            .block_on(rpc)
+            .map(tonic::Response::into_inner)
+            .map_err(|s| err(format!("failed to {what}: {}", rpc_error(&s))))
+    }
+
     fn client(&self) -> TaskHubSidecarServiceClient<Channel> {
         TaskHubSidecarServiceClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
     }
@@ -194,11 +197,11 @@ impl WorkflowClient {
             scheduled_start_timestamp: start_at.map(timestamp),
             ..Default::default()
         };
-        let res = self
-            .rt
-            .block_on(self.client().start_instance(self.request(req)))
-            .map_err(|s| err(format!("failed to start workflow: {}", rpc_error(&s))))?;
-        Ok(res.into_inner().instance_id)
+        let res = self.call(
+            "start workflow",
+            self.client().start_instance(self.request(req)),
+        )?;
+        Ok(res.instance_id)
     }
 
     /// The instance with its inputs and outputs; `None` when it does not exist.
@@ -257,11 +260,11 @@ impl WorkflowClient {
         let req = dt::GetInstanceHistoryRequest {
             instance_id: id.to_string(),
         };
-        let res = self
-            .rt
-            .block_on(self.client().get_instance_history(self.request(req)))
-            .map_err(|s| err(format!("failed to get instance history: {}", rpc_error(&s))))?;
-        Ok(res.into_inner().events)
+        let res = self.call(
+            "get instance history",
+            self.client().get_instance_history(self.request(req)),
+        )?;
+        Ok(res.events)
     }
 
     pub fn raise_event(
@@ -275,10 +278,8 @@ impl WorkflowClient {
             name: event.to_string(),
             input: input.map(json_string),
         };
-        self.rt
-            .block_on(self.client().raise_event(self.request(req)))
+        self.call("raise event", self.client().raise_event(self.request(req)))
             .map(drop)
-            .map_err(|s| err(format!("failed to raise event: {}", rpc_error(&s))))
     }
 
     pub fn suspend(&self, id: &str, reason: &str) -> Result<(), WorkflowError> {
@@ -286,10 +287,11 @@ impl WorkflowClient {
             instance_id: id.to_string(),
             reason: Some(reason.to_string()),
         };
-        self.rt
-            .block_on(self.client().suspend_instance(self.request(req)))
-            .map(drop)
-            .map_err(|s| err(format!("failed to suspend workflow: {}", rpc_error(&s))))
+        self.call(
+            "suspend workflow",
+            self.client().suspend_instance(self.request(req)),
+        )
+        .map(drop)
     }
 
     pub fn resume(&self, id: &str, reason: &str) -> Result<(), WorkflowError> {
@@ -297,10 +299,11 @@ impl WorkflowClient {
             instance_id: id.to_string(),
             reason: Some(reason.to_string()),
         };
-        self.rt
-            .block_on(self.client().resume_instance(self.request(req)))
-            .map(drop)
-            .map_err(|s| err(format!("failed to resume workflow: {}", rpc_error(&s))))
+        self.call(
+            "resume workflow",
+            self.client().resume_instance(self.request(req)),
+        )
+        .map(drop)
     }
 
     /// Terminates the instance and its children; `output` is its output.
@@ -310,10 +313,11 @@ impl WorkflowClient {
             output: output.map(json_string),
             recursive: true,
         };
-        self.rt
-            .block_on(self.client().terminate_instance(self.request(req)))
-            .map(drop)
-            .map_err(|s| err(format!("failed to terminate instance: {}", rpc_error(&s))))
+        self.call(
+            "terminate instance",
+            self.client().terminate_instance(self.request(req)),
+        )
+        .map(drop)
     }
 
     /// Purges one instance (`force`: whatever its state).
@@ -325,11 +329,11 @@ impl WorkflowClient {
             recursive: false,
             force: Some(force),
         };
-        let res = self
-            .rt
-            .block_on(self.client().purge_instances(self.request(req)))
-            .map_err(|s| err(format!("failed to purge workflow state: {}", rpc_error(&s))))?;
-        if res.into_inner().deleted_instance_count == 0 {
+        let res = self.call(
+            "purge workflow state",
+            self.client().purge_instances(self.request(req)),
+        )?;
+        if res.deleted_instance_count == 0 {
             return Err(err("no such instance exists"));
         }
         Ok(())

@@ -73,6 +73,17 @@ pub fn code_from_http(status: u16) -> Code {
     }
 }
 
+/// A gRPC status as Go renders it (`rpc error: code = NotFound desc = ...`), as the
+/// official programs word errors they pass on: Go's code names (`OK`, `Canceled`).
+pub fn rpc_error(s: &Status) -> String {
+    let code = match s.code() {
+        Code::Ok => "OK".to_string(),
+        Code::Cancelled => "Canceled".to_string(),
+        c => format!("{c:?}"),
+    };
+    format!("rpc error: code = {code} desc = {}", s.message())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

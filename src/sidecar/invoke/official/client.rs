@@ -20,6 +20,7 @@ use super::proto::{
     ListStringValue,
 };
 use super::{grpc_reply, headers_from_metadata, metadata_from_headers, payloads, verb_to_proto};
+use crate::sidecar::api::grpc::status::rpc_error;
 use crate::sidecar::app_channel::grpc_status::{http_status_from_code, status_json};
 use crate::sidecar::body::LimitedBody;
 use crate::sidecar::invoke::headers::DESTINATION_APP_ID;
@@ -80,9 +81,7 @@ impl Failure {
     pub fn detail(&self) -> String {
         match self {
             Failure::Connect(e) => e.clone(),
-            Failure::Status(s) => {
-                format!("rpc error: code = {:?} desc = {}", s.code(), s.message())
-            }
+            Failure::Status(s) => rpc_error(s),
         }
     }
 }
